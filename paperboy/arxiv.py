@@ -1,0 +1,139 @@
+"""Polite fetching from arXiv: one request at a time, 3 s apart, a timeout, retries with backoff."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+from paperboy import __version__
+from paperboy.feed import Feed, FeedError, parse_feed
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"Paperboy/{__version__} (daily research-paper digest; polite RSS reader)"
+SPACING_SECONDS = 3.0
+"""arXiv's terms: at most one request every 3 seconds."""
+TIMEOUT_SECONDS = 30.0
+"""How long one request may take, in seconds."""
+RETRIES = 3
+"""How many times a request is retried after a 429, a 5xx or a connection fault."""
+BACKOFF_SECONDS = 5.0
+"""The first retry's wait, in seconds; it doubles each time, with jitter."""
+
+
+class FetchError(Exception):
+    """A feed that could not be fetched after its retries."""
+
+    def __init__(self, source: str, reason: str, unreachable: bool = False) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+        self.unreachable = unreachable
+
+
+def http_client(timeout: float = TIMEOUT_SECONDS) -> httpx.Client:
+    """One connection pool for arXiv, with our User-Agent and a timeout on every request."""
+    return httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT},
+                        follow_redirects=True, limits=httpx.Limits(max_connections=1))
+
+
+@dataclass
+class Arxiv:
+    """Fetches feeds from arXiv, waiting its turn before each request.
+
+    `wait_turn` blocks until this process may make the next request; with Redis configured it
+    is shared by every worker, so the 3 s spacing holds across machines.
+    """
+
+    http: httpx.Client
+    wait_turn: Callable[[], None]
+    retries: int = RETRIES
+    backoff: float = BACKOFF_SECONDS
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def get(self, url: str) -> bytes:
+        """The body of `url`, after retries on 429, 5xx and network faults."""
+        attempt = 0
+        while True:
+            self.wait_turn()
+            try:
+                response = self.http.get(url)
+            except httpx.TransportError as exc:
+                reason, unreachable, wait = f"cannot reach {urlparse(url).netloc} ({exc})", True, None
+                if isinstance(exc, httpx.ConnectError) and attempt >= 1:
+                    # A refused connection or a failed DNS look-up does not heal in seconds.
+                    raise FetchError(url, f"{reason} after {attempt + 1} attempts", True) from exc
+            else:
+                if response.status_code == 200:
+                    return response.content
+                if response.status_code != 429 and response.status_code < 500:
+                    raise FetchError(url, f"HTTP {response.status_code}")
+                reason, unreachable = f"HTTP {response.status_code}", False
+                wait = _retry_after(response)
+            if attempt >= self.retries:
+                raise FetchError(url, f"{reason} after {attempt + 1} attempts", unreachable)
+            delay = wait if wait is not None else self.backoff * 2**attempt
+            delay *= 1 + self.rng.random() * 0.25
+            log.warning("fetch %s: %s; retrying in %.1f s", url, reason, delay)
+            self.sleep(delay)
+            attempt += 1
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return min(float(response.headers["Retry-After"]), 300.0)
+    except (KeyError, ValueError):
+        return None
+
+
+def is_url(source: str) -> bool:
+    return urlparse(source).scheme in ("http", "https")
+
+
+def read_source(source: str, arxiv: Arxiv | None) -> bytes:
+    """Bytes of a saved feed file, or of a URL fetched politely."""
+    if is_url(source):
+        if arxiv is None:
+            raise FetchError(source, "no HTTP client configured")
+        return arxiv.get(source)
+    path = Path(source).expanduser()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise FetchError(source, f"cannot read the file ({exc.strerror})") from exc
+
+
+@dataclass
+class Fetched:
+    """The feeds that parsed whole, and those that failed with why."""
+
+    feeds: list[Feed]
+    missing: dict[str, Exception]
+
+    @property
+    def unreachable(self) -> bool:
+        """True when nothing was read because the network could not reach arXiv."""
+        return not self.feeds and bool(self.missing) and all(
+            isinstance(exc, FetchError) and exc.unreachable for exc in self.missing.values())
+
+
+def fetch_feeds(sources: list[str], arxiv: Arxiv | None) -> Fetched:
+    """Read and parse every source; one that fails is reported missing, the others go on."""
+    feeds: list[Feed] = []
+    missing: dict[str, Exception] = {}
+    for source in sources:
+        name = source.rstrip("/").rsplit("/", 1)[-1] if is_url(source) else Path(source).name
+        try:
+            feeds.append(parse_feed(name, read_source(source, arxiv)))
+        except (FetchError, FeedError) as exc:
+            log.error("feed %s is missing from the day: %s", name, exc)
+            missing[source] = exc
+    return Fetched(feeds, missing)

@@ -1,0 +1,357 @@
+"""The `paperboy` command: the whole day in-process, and one-off work on the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from paperboy import __version__
+from paperboy.arxiv import FetchError
+from paperboy.console import HtmlFile, Terminal
+from paperboy.feed import FeedError, parse_arxiv_id
+from paperboy.models import Reader, Vote
+from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
+from paperboy.services import ServiceError, arxiv_client, context, open_store
+from paperboy.settings import Settings
+from paperboy.store import Store
+
+log = logging.getLogger("paperboy")
+
+SAMPLE_FEED = "examples/stat-2024-03-26.xml"
+
+
+class UsageError(Exception):
+    """A command that cannot do what was asked, said in one sentence."""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-06-03") from None
+
+
+def _paper_id(text: str) -> str:
+    found = parse_arxiv_id(text)
+    if not found:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an arXiv id like 2502.11089")
+    return found[0]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# commands --------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings)
+    html = HtmlFile(Path(args.out))
+    ctx = context(settings, store, [Terminal(), html])
+    _say_prior(ctx)
+    sources = args.feed or settings.feed_urls
+    arxiv = arxiv_client(store)
+    log.info("reading %s", ", ".join(sources))
+    batch, result = run_day(ctx, sources, arxiv, args.date, dry_run=args.dry_run)
+    if not batch.papers:
+        print(f"No announcement for {batch.day}: the feed has no new papers, nothing was delivered.")
+        return 0
+    if html.written:
+        print(f"\nThe digest is in {html.written}")
+    if args.dry_run:
+        print("Dry run: nothing was delivered or marked as seen.")
+    elif not store.persistent:
+        print("No Redis: nothing was kept (set REDIS_URL or start redis-server to remember days).")
+    return 0
+
+
+def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings)
+    ctx = context(settings, store)
+    batch = fetch(ctx, args.feed, arxiv_client(store), args.date, mark=False, dedupe=False)
+    order = score(ctx, batch)
+    if args.user:
+        from paperboy.pipeline import rank_for
+
+        order = rank_for(ctx, args.user, batch, order)
+    by_id = {p.id: p for p in batch.papers}
+    shown = order[: args.limit] if args.limit else order
+    if args.json:
+        rows = []
+        for s in shown:
+            paper = by_id[s.paper]
+            row: dict[str, Any] = {"id": paper.id, "title": paper.title, "authors": paper.authors,
+                                   "score": round(s.score, 6), "scorer": s.scorer,
+                                   "reasons": s.reasons, "announce_type": paper.announce_type}
+            if s.relevance is not None:
+                row.update(relevance=s.relevance, novelty=s.novelty, criterion=s.criterion)
+            rows.append(row)
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+        return 0
+    for n, s in enumerate(shown, 1):
+        paper = by_id[s.paper]
+        print(f"{n:>4}  {s.score:7.3f}  {paper.id:<11} {paper.title}")
+        if s.reasons:
+            print(f"{'':25}{'; '.join(s.reasons)}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings)
+    ctx = context(settings, store)
+    batch = fetch(ctx, args.feed, arxiv_client(store), args.date)
+    print(f"Stored {len(batch.papers)} papers for {batch.day} "
+          f"({len(batch.repeats)} already seen on an earlier day).")
+    return 0
+
+
+def cmd_vote(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings, allow_in_process=False)
+    value = 1 if args.up else -1 if args.down else 0
+    if not store.papers([args.paper]):
+        log.warning("paper %s is not in the store (not fetched, or expired); the vote is kept",
+                    args.paper)
+    store.append_vote(Vote(reader=args.user, paper=args.paper, value=value, at=_now(), source="cli"))
+    word = {1: "👍", -1: "👎", 0: "undone"}[value]
+    up, down = store.tally(args.paper)
+    print(f"{args.user} on {args.paper}: {word} (now {up} 👍, {down} 👎)")
+    return 0
+
+
+def profile_record(store: Store, reader_id: str, ctx: Context | None = None) -> dict[str, Any]:
+    """The reader's profile in the shape `paperboy profile --json` prints."""
+    from paperboy.pipeline import explain_reader
+
+    reader = store.reader(reader_id) or Reader(id=reader_id)
+    latest: dict[str, Vote] = {}
+    events = store.votes(reader_id)
+    for vote in events:
+        latest[vote.paper] = vote
+    votes = [{"paper": v.paper, "value": v.value, "at": v.at.isoformat(), "source": v.source}
+             for v in latest.values() if v.value]
+    record: dict[str, Any] = {
+        "user": reader.id,
+        "email": reader.email,
+        "email_enabled": reader.email_enabled,
+        "digest_size": reader.digest_size,
+        "votes": votes,
+        "events": len(events),
+        "seed_papers": [s.model_dump(exclude_none=True) for s in reader.seed_papers],
+        "authors": reader.authors,
+    }
+    record.update(explain_reader(ctx, reader, events) if ctx else {"terms": {"up": [], "down": []}})
+    return record
+
+
+def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings, allow_in_process=False)
+    record = profile_record(store, args.user, context(settings, store))
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False, indent=1))
+        return 0
+    print(f"Reader {record['user']}" + (f" <{record['email']}>" if record["email"] else ""))
+    print(f"Email digest: {'on' if record['email_enabled'] else 'off'}")
+    print(f"Votes: {len(record['votes'])} standing ({record['events']} events in the log)")
+    for vote in record["votes"][-10:]:
+        print(f"  {'👍' if vote['value'] > 0 else '👎'} {vote['paper']}  {vote['at'][:10]}")
+    print("Terms rated up:   " + (", ".join(record["terms"]["up"]) or "none yet"))
+    print("Terms rated down: " + (", ".join(record["terms"]["down"]) or "none yet"))
+    print("Followed authors: " + (", ".join(record["authors"]) or "none"))
+    print(f"Seed papers: {len(record['seed_papers'])}")
+    return 0
+
+
+def cmd_subscribe(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings, allow_in_process=False)
+    if "@" not in args.email or args.email.startswith("@") or args.email.endswith("@"):
+        raise UsageError(f"{args.email!r} is not an email address")
+    reader = store.reader(args.user) or Reader(id=args.user)
+    store.save_reader(reader.model_copy(update={"email": args.email, "email_enabled": True}))
+    print(f"{args.user} will get the digest at {args.email}.")
+    return 0
+
+
+def cmd_unsubscribe(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings, allow_in_process=False)
+    reader = store.reader(args.user)
+    if reader is None:
+        raise UsageError(f"no reader {args.user} in the store")
+    store.save_reader(reader.model_copy(update={"email_enabled": False}))
+    print(f"{args.user} will get no more email.")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings, allow_in_process=False)
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    count = 0
+    try:
+        for record in store.export(args.user):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    finally:
+        if args.out:
+            out.close()
+    log.info("exported %d records", count)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings, allow_in_process=False)
+    path = Path(args.file)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path}:{number} is not JSON ({exc.msg}); nothing was imported") \
+                from None
+    try:
+        readers, votes = store.import_records(records)
+    except ValueError as exc:
+        raise UsageError(f"{path}: {exc}; nothing after it was imported") from None
+    print(f"Imported {readers} readers and {votes} new votes from {path}.")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings, allow_in_process=False)
+    store.forget(args.user)
+    print(f"Forgot {args.user}: votes, seeds, authors and settings are removed.")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from paperboy.doctor import checks
+
+    failed = 0
+    for check in checks(settings):
+        mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "off": "off "}[check.status]
+        print(f"[{mark}] {check.name}: {check.detail}")
+        failed += check.status == "fail"
+    return 1 if failed else 0
+
+
+# wiring ----------------------------------------------------------------------------------
+
+
+def _say_prior(ctx: Context) -> None:
+    log.info("group profile: %s", ctx.prior.source)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="paperboy",
+        description="Paperboy reads arXiv's new papers, ranks them for your group and delivers "
+                    "a digest. Settings come from the environment and .env (see .env.example).")
+    top.add_argument("--version", action="version", version=f"paperboy {__version__}")
+    top.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[..., int], help_: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_, description=help_)
+        cmd.set_defaults(func=func)
+        return cmd
+
+    feed_help = ("a saved feed file or a feed URL to read instead of arXiv's configured feeds "
+                 "(repeatable)")
+    date_help = "the day's date (YYYY-MM-DD); default: the feed's own pubDate"
+
+    run = add("run", cmd_run, "Run the whole day in-process: fetch, score, rank and deliver.")
+    run.add_argument("--feed", action="append", metavar="PATH_OR_URL", help=feed_help)
+    run.add_argument("--date", type=_date, help=date_help)
+    run.add_argument("--dry-run", action="store_true",
+                     help="fetch, score (Claude too, if configured) and rank, print the digest "
+                          "and write it as HTML, but deliver and mark nothing")
+    run.add_argument("--out", default="digests", metavar="DIR",
+                     help="folder for the HTML digest (default: ./digests)")
+
+    rank = add("rank", cmd_rank, "Rank a feed's papers without delivering or storing anything.")
+    rank.add_argument("--feed", action="append", required=True, metavar="PATH_OR_URL",
+                      help=feed_help)
+    rank.add_argument("--date", type=_date, help=date_help)
+    rank.add_argument("--user", metavar="U", help="rank for this reader (default: the group)")
+    rank.add_argument("--json", action="store_true", help="print a JSON array, best first")
+    rank.add_argument("--limit", type=int, metavar="N", help="show only the best N")
+
+    ingest = add("ingest", cmd_ingest, "Store a feed's papers without delivering (backfills).")
+    ingest.add_argument("--feed", action="append", required=True, metavar="PATH_OR_URL",
+                        help=feed_help)
+    ingest.add_argument("--date", type=_date, help=date_help)
+
+    vote = add("vote", cmd_vote, "Record a reader's vote on a paper.")
+    vote.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
+    vote.add_argument("--paper", required=True, type=_paper_id, metavar="ID", help="arXiv id")
+    choice = vote.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--up", action="store_true", help="👍")
+    choice.add_argument("--down", action="store_true", help="👎")
+    choice.add_argument("--undo", action="store_true", help="withdraw the current vote")
+
+    profile = add("profile", cmd_profile, "Show what a reader's profile holds and has learned.")
+    profile.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
+    profile.add_argument("--json", action="store_true", help="print JSON")
+
+    subscribe = add("subscribe", cmd_subscribe, "Send a reader the daily email digest.")
+    subscribe.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
+    subscribe.add_argument("--email", required=True, metavar="A", help="their email address")
+
+    unsubscribe = add("unsubscribe", cmd_unsubscribe, "Stop a reader's email digest.")
+    unsubscribe.add_argument("--user", required=True, metavar="U", help="the reader")
+
+    export = add("export", cmd_export,
+                 "Print readers and the vote log as JSON lines (all readers, or one).")
+    export.add_argument("--user", metavar="U", help="only this reader")
+    export.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+
+    imp = add("import", cmd_import, "Load readers and votes from an export's JSON lines.")
+    imp.add_argument("file", metavar="FILE", help="a file written by `paperboy export`")
+
+    forget = add("forget", cmd_forget, "Delete a reader's votes, seeds, authors and settings.")
+    forget.add_argument("--user", required=True, metavar="U", help="the reader")
+
+    add("doctor", cmd_doctor, "Check every configured service and say what is missing.")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "httpcore", "anthropic", "slack_sdk", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = Settings()
+        return int(args.func(args, settings))
+    except NoFeedError as exc:
+        if exc.fetched.unreachable:
+            print(f"paperboy: arXiv cannot be reached from this machine; try a saved feed: "
+                  f"paperboy {args.command} --feed {SAMPLE_FEED}", file=sys.stderr)
+        else:
+            print(f"paperboy: no feed could be read: {exc}", file=sys.stderr)
+        return 1
+    except (UsageError, ServiceError, FetchError, FeedError, LookupError) as exc:
+        print(f"paperboy: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # bad settings or profile files, explained by the validator
+        print(f"paperboy: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

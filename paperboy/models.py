@@ -1,0 +1,102 @@
+"""The domain's data: papers, scores, votes, readers and the day's digest."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+VoteValue = Literal[1, -1, 0]
+VoteSource = Literal["slack", "email", "cli"]
+
+
+class Paper(BaseModel):
+    """One arXiv paper as announced, keyed by its id without version."""
+
+    id: str
+    version: int = 1
+    title: str
+    abstract: str = ""
+    authors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    announce_type: str = "new"
+    day: date | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://arxiv.org/abs/{self.id}"
+
+    @property
+    def text(self) -> str:
+        """The text the scorers read: title and abstract."""
+        return f"{self.title}. {self.abstract}"
+
+
+class SeedPaper(BaseModel):
+    """A paper a reader or the group names as representative of their interests."""
+
+    title: str = ""
+    abstract: str = ""
+    id: str | None = None
+
+
+class Prior(BaseModel):
+    """What the group wants before any vote: criteria text, seed papers, followed authors."""
+
+    criteria: str = ""
+    seeds: list[SeedPaper] = Field(default_factory=list)
+    authors: list[str] = Field(default_factory=list)
+    source: str = ""
+
+
+class Score(BaseModel):
+    """A scorer's judgment of one paper; higher `score` is better."""
+
+    paper: str
+    scorer: str
+    score: float
+    relevance: int | None = None
+    novelty: int | None = None
+    criterion: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Ranked(BaseModel):
+    """A paper in a ranking, with the score that placed it there."""
+
+    paper: Paper
+    score: Score
+
+
+class Vote(BaseModel):
+    """One event of the vote log: +1, -1, or 0 to undo. Never rewritten."""
+
+    reader: str
+    paper: str
+    value: VoteValue
+    at: datetime
+    source: VoteSource = "cli"
+
+
+class Reader(BaseModel):
+    """Someone who reads the digest, identified by their Slack user id."""
+
+    id: str
+    email: str | None = None
+    email_enabled: bool = False
+    digest_size: int | None = None
+    seed_papers: list[SeedPaper] = Field(default_factory=list)
+    authors: list[str] = Field(default_factory=list)
+
+
+class Digest(BaseModel):
+    """What one day delivers: the group's ranked pick and how it was made."""
+
+    day: date
+    read: int
+    entries: list[Ranked]
+    scorer: str
+    cost_usd: float = 0.0
+    missing_feeds: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,231 @@
+"""The day's steps as plain functions: fetch, score, rank, deliver.
+
+Each step takes what it needs and returns data; `run_day` chains them in-process, and the RQ
+jobs in `workers/` call the same steps one at a time, passing the day through the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Protocol
+
+from paperboy.arxiv import Arxiv, Fetched, fetch_feeds
+from paperboy.models import Digest, Paper, Prior, Ranked, Score
+from paperboy.scoring import group_order
+from paperboy.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Scorer(Protocol):
+    """Scores a day's papers; the local scorer and Claude both fit here."""
+
+    name: str
+
+    def score(self, papers: list[Paper]) -> dict[str, Score]: ...
+
+
+class Judge(Protocol):
+    """A second opinion on the best candidates (Claude), within a budget."""
+
+    name: str
+
+    def judge(self, day: date, papers: list[Paper], local: dict[str, Score]) -> dict[str, Score]: ...
+
+    def cost(self, day: date) -> float: ...
+
+
+class Deliverer(Protocol):
+    """Somewhere a digest goes: the terminal, a file, Slack, email."""
+
+    name: str
+
+    def deliver(self, digest: Digest, ctx: Context) -> str: ...
+
+
+class NoFeedError(Exception):
+    """No feed of the day could be read."""
+
+    def __init__(self, fetched: Fetched) -> None:
+        reasons = "; ".join(str(exc) for exc in fetched.missing.values()) or "no feed configured"
+        super().__init__(reasons)
+        self.fetched = fetched
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    """What the day's steps need, built once by an entry point."""
+
+    store: Store
+    prior: Prior
+    local: Scorer
+    judge: Judge | None = None
+    announce_types: list[str] = field(default_factory=lambda: ["new", "cross"])
+    digest_size: int = 15
+    deliverers: list[Deliverer] = field(default_factory=list)
+    now: Callable[[], datetime] = utc_now
+
+    @property
+    def scorer_name(self) -> str:
+        return self.judge.name if self.judge else self.local.name
+
+
+@dataclass
+class Batch:
+    """The papers a day considers, after filtering and removing earlier days' papers."""
+
+    day: date
+    papers: list[Paper]
+    feeds: list[str]
+    missing: list[str]
+    repeats: list[str] = field(default_factory=list)
+
+
+# fetch -----------------------------------------------------------------------------------
+
+
+def select_new(feeds: Fetched, announce_types: list[str], first_seen: dict[str, date],
+               day: date) -> tuple[list[Paper], list[str]]:
+    """The day's papers of the wanted types, each once, without those considered on an earlier day."""
+    fresh: dict[str, Paper] = {}
+    repeats: list[str] = []
+    for feed in feeds.feeds:
+        for paper in feed.kept(announce_types):
+            if paper.id in fresh:
+                continue
+            earlier = first_seen.get(paper.id)
+            if earlier is not None and earlier < day:
+                repeats.append(paper.id)
+                continue
+            fresh[paper.id] = paper.model_copy(update={"day": day})
+    return list(fresh.values()), sorted(set(repeats))
+
+
+def candidate_ids(feeds: Fetched, announce_types: list[str]) -> list[str]:
+    return [paper.id for feed in feeds.feeds for paper in feed.kept(announce_types)]
+
+
+def feed_day(fetched: Fetched) -> date | None:
+    """The announcement day the feeds carry (the latest, should they disagree)."""
+    days = [feed.day for feed in fetched.feeds if feed.day is not None]
+    return max(days) if days else None
+
+
+def ingest(ctx: Context, fetched: Fetched, day: date | None = None, *, mark: bool = True,
+           dedupe: bool = True) -> Batch:
+    """Keep the new papers of fetched feeds; with `mark`, store them and remember them as seen.
+
+    With `dedupe`, papers considered on an earlier day are left out.
+    """
+    if not fetched.feeds:
+        raise NoFeedError(fetched)
+    day = day or feed_day(fetched) or ctx.now().date()
+    ids = candidate_ids(fetched, ctx.announce_types)
+    seen = ctx.store.first_seen(ids) if dedupe else {}
+    papers, repeats = select_new(fetched, ctx.announce_types, seen, day)
+    missing = list(fetched.missing)
+    batch = Batch(day, papers, [feed.name for feed in fetched.feeds], missing, repeats)
+    if repeats:
+        log.info("day %s: %d papers were considered on an earlier day and are skipped",
+                 day, len(repeats))
+    if not papers:
+        log.info("day %s: no new papers in %s: no announcement, nothing to deliver",
+                 day, ", ".join(batch.feeds))
+    if mark:
+        ctx.store.save_papers(papers)
+        ctx.store.mark_seen([p.id for p in papers], day)
+        ctx.store.update_day(day, papers=[p.id for p in papers], feeds=batch.feeds,
+                             missing=missing, repeats=repeats)
+    return batch
+
+
+def fetch(ctx: Context, sources: list[str], arxiv: Arxiv | None, day: date | None = None,
+          *, mark: bool = True, dedupe: bool = True) -> Batch:
+    """Fetch and parse every source, then ingest the day's new papers."""
+    return ingest(ctx, fetch_feeds(sources, arxiv), day, mark=mark, dedupe=dedupe)
+
+
+def load_batch(ctx: Context, day: date) -> Batch:
+    """The batch a fetch step stored for `day`."""
+    record = ctx.store.day(day)
+    if record is None or "papers" not in record:
+        raise LookupError(f"day {day} has not been fetched")
+    stored = ctx.store.papers(record["papers"])
+    papers = [stored[pid] for pid in record["papers"] if pid in stored]
+    return Batch(day, papers, record.get("feeds", []), record.get("missing", []),
+                 record.get("repeats", []))
+
+
+# score and rank --------------------------------------------------------------------------
+
+
+def score(ctx: Context, batch: Batch) -> list[Score]:
+    """The group's order of the day: the local score of every paper, merged with Claude's."""
+    local = ctx.local.score(batch.papers)
+    judged = ctx.judge.judge(batch.day, batch.papers, local) if ctx.judge else {}
+    return group_order(local, judged)
+
+
+def digest(ctx: Context, batch: Batch, order: list[Score], size: int | None = None) -> Digest:
+    """The day's digest: the top of the group order, with what it cost and what is missing."""
+    by_id = {paper.id: paper for paper in batch.papers}
+    entries = [Ranked(paper=by_id[s.paper], score=s) for s in order if s.paper in by_id]
+    notes = []
+    if ctx.judge is None:
+        notes.append("Ranked by the local scorer only: set ANTHROPIC_API_KEY for Claude's judgment.")
+    return Digest(
+        day=batch.day,
+        read=len(batch.papers),
+        entries=entries[: size or ctx.digest_size],
+        scorer=ctx.scorer_name,
+        cost_usd=ctx.judge.cost(batch.day) if ctx.judge else 0.0,
+        missing_feeds=batch.missing,
+        notes=notes,
+    )
+
+
+def save_order(ctx: Context, day: date, order: list[Score]) -> None:
+    ctx.store.update_day(day, order=[s.model_dump(mode="json") for s in order])
+
+
+def load_order(ctx: Context, day: date) -> list[Score]:
+    record = ctx.store.day(day) or {}
+    if "order" not in record:
+        raise LookupError(f"day {day} has not been scored")
+    return [Score.model_validate(item) for item in record["order"]]
+
+
+# deliver ---------------------------------------------------------------------------------
+
+
+def deliver(ctx: Context, digest_: Digest) -> list[str]:
+    """Hand the digest to every deliverer; one that fails is logged and the others go on."""
+    if not digest_.entries:
+        log.info("day %s: nothing to deliver", digest_.day)
+        return []
+    done = []
+    for deliverer in ctx.deliverers:
+        try:
+            done.append(deliverer.deliver(digest_, ctx))
+        except Exception:
+            log.exception("day %s: delivery to %s failed", digest_.day, deliverer.name)
+    return done
+
+
+def run_day(ctx: Context, sources: list[str], arxiv: Arxiv | None, day: date | None = None,
+            *, dry_run: bool = False) -> tuple[Batch, Digest]:
+    """The whole day in-process: fetch, score, rank, deliver (or, dry, only show)."""
+    batch = fetch(ctx, sources, arxiv, day, mark=not dry_run)
+    order = score(ctx, batch)
+    if not dry_run:
+        save_order(ctx, batch.day, order)
+    result = digest(ctx, batch, order)
+    deliver(ctx, result)
+    return batch, result

@@ -1,0 +1,237 @@
+"""Redis persistence: papers and scores (kept for a retention period), readers, the vote log.
+
+Every key lives under one prefix. Votes are an append-only list per reader and never expire;
+a reader's current vote on a paper is their latest event. Tallies per paper are derived from
+the log and kept beside it so that Slack can show them without replaying every reader's log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import redis
+
+from paperboy.models import Paper, Reader, Vote
+
+log = logging.getLogger(__name__)
+
+RETENTION_DAYS = 45
+"""How long papers, scores and per-day records are kept, in days. Votes are kept forever."""
+
+GUARD_TTL_SECONDS = 6 * 3600
+"""How long a claimed (running) day step holds its lock, in seconds, should its worker die."""
+
+
+def connect(url: str) -> redis.Redis:
+    """A Redis client for `url` that answers within a few seconds or raises."""
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10,
+                                health_check_interval=30)
+
+
+def in_process() -> redis.Redis:
+    """An in-process Redis for a machine without one: the same commands, nothing persists."""
+    import fakeredis
+
+    return fakeredis.FakeRedis()
+
+
+class Store:
+    """The one place that knows Redis keys."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "pb", persistent: bool = True) -> None:
+        self.redis = client
+        self.prefix = prefix
+        self.persistent = persistent
+
+    def key(self, *parts: object) -> str:
+        return ":".join([self.prefix, *map(str, parts)])
+
+    # papers ---------------------------------------------------------------------------
+
+    def save_papers(self, papers: Iterable[Paper]) -> None:
+        """Store papers by id, each kept for the retention period."""
+        ttl = timedelta(days=RETENTION_DAYS)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for paper in papers:
+                pipe.set(self.key("paper", paper.id), paper.model_dump_json(), ex=ttl)
+            pipe.execute()
+
+    def papers(self, ids: list[str]) -> dict[str, Paper]:
+        """The stored papers among `ids`; unknown or expired ones are absent."""
+        if not ids:
+            return {}
+        raw = self.redis.mget([self.key("paper", pid) for pid in ids])
+        return {pid: Paper.model_validate_json(blob) for pid, blob in zip(ids, raw, strict=True)
+                if blob is not None}
+
+    def first_seen(self, ids: list[str]) -> dict[str, date]:
+        """The day each of `ids` was first considered, for those considered before."""
+        if not ids:
+            return {}
+        raw = self.redis.mget([self.key("seen", pid) for pid in ids])
+        return {pid: date.fromisoformat(value.decode()) for pid, value in zip(ids, raw, strict=True)
+                if value is not None}
+
+    def mark_seen(self, ids: Iterable[str], day: date) -> None:
+        """Record that these papers were considered on `day` (the first day wins)."""
+        ttl = timedelta(days=RETENTION_DAYS)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for pid in ids:
+                pipe.set(self.key("seen", pid), day.isoformat(), ex=ttl, nx=True)
+            pipe.execute()
+
+    # the day ----------------------------------------------------------------------------
+
+    def save_day(self, day: date, record: dict[str, Any]) -> None:
+        """The day's record (feeds read, papers considered, digest), kept for the retention period."""
+        self.redis.set(self.key("day", day.isoformat()), json.dumps(record, default=str),
+                       ex=timedelta(days=RETENTION_DAYS))
+
+    def day(self, day: date) -> dict[str, Any] | None:
+        raw = self.redis.get(self.key("day", day.isoformat()))
+        return json.loads(raw) if raw else None
+
+    def update_day(self, day: date, **fields: Any) -> dict[str, Any]:
+        """Merge fields into the day's record and return it."""
+        record = self.day(day) or {}
+        record.update(fields)
+        self.save_day(day, record)
+        return record
+
+    def days(self) -> list[date]:
+        """Every day with a record, oldest first."""
+        found = [k.decode().rsplit(":", 1)[-1] for k in self.redis.scan_iter(self.key("day", "*"))]
+        return sorted(date.fromisoformat(d) for d in found)
+
+    # guards: a step of a day runs once ----------------------------------------------------
+
+    def is_done(self, day: date, step: str) -> bool:
+        return bool(self.redis.exists(self.key("done", day.isoformat(), step)))
+
+    def claim(self, day: date, step: str, ttl_seconds: int = GUARD_TTL_SECONDS) -> bool:
+        """Take the lock on a day's step; False when it is done or another worker holds it."""
+        if self.is_done(day, step):
+            return False
+        return bool(self.redis.set(self.key("lock", day.isoformat(), step), "1",
+                                   nx=True, ex=ttl_seconds))
+
+    def finish(self, day: date, step: str) -> None:
+        """Mark a day's step done and free its lock."""
+        with self.redis.pipeline() as pipe:
+            pipe.set(self.key("done", day.isoformat(), step), "1", ex=timedelta(days=RETENTION_DAYS))
+            pipe.delete(self.key("lock", day.isoformat(), step))
+            pipe.execute()
+
+    def release(self, day: date, step: str) -> None:
+        """Free a day's step after a failure, so that a retry can take it."""
+        self.redis.delete(self.key("lock", day.isoformat(), step))
+
+    # polite spacing shared by every worker ------------------------------------------------
+
+    def wait_turn(self, name: str, spacing_seconds: float,
+                  sleep: Callable[[float], None] = time.sleep) -> None:
+        """Block until `spacing_seconds` have passed since anyone's last turn at `name`."""
+        key = self.key("turn", name)
+        ms = max(1, int(spacing_seconds * 1000))
+        while not self.redis.set(key, "1", nx=True, px=ms):
+            left = self.redis.pttl(key)
+            sleep(max(left, 50) / 1000)
+
+    # readers ------------------------------------------------------------------------------
+
+    def reader(self, reader_id: str) -> Reader | None:
+        raw = self.redis.get(self.key("reader", reader_id))
+        return Reader.model_validate_json(raw) if raw else None
+
+    def save_reader(self, reader: Reader) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.set(self.key("reader", reader.id), reader.model_dump_json())
+            pipe.sadd(self.key("readers"), reader.id)
+            pipe.execute()
+
+    def reader_ids(self) -> list[str]:
+        """Everyone with settings or votes, sorted."""
+        return sorted(member.decode() for member in self.redis.smembers(self.key("readers")))
+
+    def readers(self) -> list[Reader]:
+        return [self.reader(rid) or Reader(id=rid) for rid in self.reader_ids()]
+
+    # the vote log -------------------------------------------------------------------------
+
+    def append_vote(self, vote: Vote) -> None:
+        """Append one event to the reader's log and update the paper's tally."""
+        tally = self.key("tally", vote.paper)
+        with self.redis.pipeline() as pipe:
+            pipe.rpush(self.key("votes", vote.reader), vote.model_dump_json())
+            pipe.sadd(self.key("readers"), vote.reader)
+            if vote.value:
+                pipe.hset(tally, vote.reader, vote.value)
+            else:
+                pipe.hdel(tally, vote.reader)
+            pipe.execute()
+
+    def votes(self, reader_id: str) -> list[Vote]:
+        """A reader's whole log, oldest first."""
+        raw = self.redis.lrange(self.key("votes", reader_id), 0, -1)
+        return [Vote.model_validate_json(item) for item in raw]
+
+    def current_vote(self, reader_id: str, paper_id: str) -> int:
+        """The reader's standing vote on a paper: +1, -1, or 0 for none."""
+        value = self.redis.hget(self.key("tally", paper_id), reader_id)
+        return int(value) if value is not None else 0
+
+    def tally(self, paper_id: str) -> tuple[int, int]:
+        """(👍, 👎) counts of current votes on a paper."""
+        values = [int(v) for v in self.redis.hvals(self.key("tally", paper_id))]
+        return values.count(1), values.count(-1)
+
+    # export, import, forget ------------------------------------------------------------
+
+    def export(self, reader_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Readers and their vote logs as JSON-ready records, one per line of an export."""
+        ids = [reader_id] if reader_id else self.reader_ids()
+        for rid in ids:
+            reader = self.reader(rid)
+            if reader is not None:
+                yield {"type": "reader", **reader.model_dump(mode="json")}
+            for vote in self.votes(rid):
+                yield {"type": "vote", **vote.model_dump(mode="json")}
+
+    def import_records(self, records: Iterable[dict[str, Any]]) -> tuple[int, int]:
+        """Load exported records; votes already in the log are not added twice."""
+        readers = votes = 0
+        known: dict[str, set[str]] = {}
+        for record in records:
+            kind = record.get("type")
+            body = {k: v for k, v in record.items() if k != "type"}
+            if kind == "reader":
+                self.save_reader(Reader.model_validate(body))
+                readers += 1
+            elif kind == "vote":
+                vote = Vote.model_validate(body)
+                if vote.reader not in known:
+                    known[vote.reader] = {v.model_dump_json() for v in self.votes(vote.reader)}
+                line = vote.model_dump_json()
+                if line not in known[vote.reader]:
+                    self.append_vote(vote)
+                    known[vote.reader].add(line)
+                    votes += 1
+            else:
+                raise ValueError(f"unknown record type {kind!r}: expected 'reader' or 'vote'")
+        return readers, votes
+
+    def forget(self, reader_id: str) -> None:
+        """Remove a reader's settings, seeds, votes and their share of the tallies."""
+        papers = {vote.paper for vote in self.votes(reader_id)}
+        with self.redis.pipeline() as pipe:
+            for paper in papers:
+                pipe.hdel(self.key("tally", paper), reader_id)
+            pipe.delete(self.key("votes", reader_id), self.key("reader", reader_id))
+            pipe.srem(self.key("readers"), reader_id)
+            pipe.execute()
+
