@@ -17,7 +17,7 @@ from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
 from paperboy.models import Reader, Vote
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
-from paperboy.services import ServiceError, arxiv_client, context, open_store
+from paperboy.services import ServiceError, arxiv_client, context, deliverers, open_store
 from paperboy.settings import Settings
 from paperboy.store import Store
 
@@ -54,7 +54,8 @@ def _now() -> datetime:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     html = HtmlFile(Path(args.out))
-    ctx = context(settings, store, [Terminal(), html])
+    channels = [] if args.dry_run else deliverers(settings, store)
+    ctx = context(settings, store, [Terminal(), html, *channels])
     _say_prior(ctx)
     sources = args.feed or settings.feed_urls
     arxiv = arxiv_client(store)

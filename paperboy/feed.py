@@ -99,13 +99,13 @@ def parse_feed(name: str, body: bytes) -> Feed:
     if not body.strip():
         raise FeedError(name, "the response was empty")
     parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    if not parsed.get("version"):
+        head = body[:200].decode("utf-8", "replace").lower()
+        what = "an HTML page" if "<html" in head or "<!doctype" in head else "something"
+        raise FeedError(name, f"the server sent {what} instead of an RSS or Atom feed")
     if parsed.get("bozo"):
         reason = parsed.get("bozo_exception")
         raise FeedError(name, f"malformed XML ({reason}); {len(parsed.entries)} items were readable")
-    if not parsed.get("version"):
-        head = body[:200].decode("utf-8", "replace").lower()
-        what = "an HTML page" if "<html" in head or "<!doctype" in head else "not an RSS or Atom feed"
-        raise FeedError(name, f"the server sent {what} instead of a feed")
     day = _feed_day(parsed)
     papers = [paper for entry in parsed.entries if (paper := _paper(entry, day)) is not None]
     return Feed(name=name, day=day, papers=papers)

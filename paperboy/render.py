@@ -56,6 +56,14 @@ def score_labels(entry: Ranked) -> list[str]:
     return [f"{SCORER_NAMES.get(score.scorer, score.scorer)} {score.score:.2f}"]
 
 
+def short_score(entry: Ranked) -> str:
+    """A score in a few characters: 'R9 N8' for Claude's judgment, '1.23' for the local one."""
+    score = entry.score
+    if score.relevance is not None:
+        return f"R{score.relevance} N{score.novelty}"
+    return f"{score.score:.2f}"
+
+
 def why(entry: Ranked) -> str:
     """The reasons a paper was picked, as one sentence."""
     reasons = entry.score.reasons
@@ -71,6 +79,7 @@ def _items(digest: Digest) -> list[dict[str, Any]]:
             "title": e.paper.title,
             "authors": shorten_authors(e.paper.authors),
             "scores": score_labels(e),
+            "short": short_score(e),
             "why": why(e),
             "abstract": trim(e.paper.abstract),
         }
@@ -101,7 +110,7 @@ def digest_table(digest: Digest, width: int = 100) -> str:
     lines.append("-" * width)
     for item in _items(digest):
         title = textwrap.wrap(item["title"], title_width) or [""]
-        lines.append(f"{item['rank']:>3}  {item['scores'][0][:10]:<10} {item['id']:<11} {title[0]}")
+        lines.append(f"{item['rank']:>3}  {item['short']:<10} {item['id']:<11} {title[0]}")
         pad = " " * 27
         lines.extend(pad + more for more in title[1:])
         lines.extend(pad + part for part in textwrap.wrap(item["authors"], title_width))

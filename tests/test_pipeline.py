@@ -1,0 +1,128 @@
+"""The day's steps in-process against a real Redis: dedupe across days, missing feeds, empty days."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pytest
+
+from paperboy import pipeline
+from paperboy.arxiv import Fetched
+from paperboy.feed import parse_feed
+from paperboy.local import LocalScorer
+from paperboy.models import Digest
+from paperboy.pipeline import Context, NoFeedError
+from paperboy.prior import load_prior
+from paperboy.render import digest_html, summary
+from paperboy.resources import example_profile_dir
+from paperboy.store import Store
+
+from .conftest import FIXTURES
+
+DAYS = FIXTURES / "arxiv" / "days"
+RSS = FIXTURES / "arxiv" / "rss"
+
+
+@dataclass
+class Recorder:
+    """A deliverer that keeps what it was given."""
+
+    name: str = "recorder"
+    got: list[Digest] = field(default_factory=list)
+
+    def deliver(self, digest: Digest, ctx: Context) -> str:
+        self.got.append(digest)
+        return "recorded"
+
+
+def make_ctx(store: Store, recorder: Recorder | None = None) -> Context:
+    prior = load_prior(None, None, None, example_profile_dir())
+    return Context(store=store, prior=prior, local=LocalScorer(prior),
+                   deliverers=[recorder] if recorder else [])
+
+
+def day_file(stem: str, day: str) -> str:
+    return str(DAYS / f"{stem}-{day}.xml")
+
+
+def wanted(path: str) -> dict[str, str]:
+    feed = parse_feed(path, open(path, "rb").read())
+    return {p.id: p.announce_type for p in feed.kept(["new", "cross"])}
+
+
+@pytest.mark.parametrize("first, second", [("2025-05-29", "2025-05-30"),
+                                           ("2025-06-05", "2025-06-06")])
+def test_a_paper_considered_on_an_earlier_day_is_not_considered_again(
+        store: Store, first: str, second: str) -> None:
+    stem = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI"
+    overlap = set(wanted(day_file(stem, first))) & set(wanted(day_file(stem, second)))
+    assert overlap  # the fixtures README promises real repeats on these days
+    ctx = make_ctx(store)
+    one = pipeline.fetch(ctx, [day_file(stem, first)], None)
+    two = pipeline.fetch(ctx, [day_file(stem, second)], None)
+    assert overlap <= {p.id for p in one.papers}
+    assert not overlap & {p.id for p in two.papers}
+    assert set(two.repeats) == overlap
+    assert len(two.papers) == len(wanted(day_file(stem, second))) - len(overlap)
+    # the same day fetched again (a re-run) keeps its papers
+    again = pipeline.fetch(ctx, [day_file(stem, second)], None)
+    assert {p.id for p in again.papers} == {p.id for p in two.papers}
+
+
+def test_the_whole_day_runs_and_delivers_the_top_of_the_group_order(store: Store) -> None:
+    recorder = Recorder()
+    ctx = make_ctx(store, recorder)
+    batch, digest = pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None)
+    assert digest.day == date(2025, 6, 4) and digest.read == len(batch.papers) == 49
+    assert len(digest.entries) == 15 and recorder.got == [digest]
+    scores = [e.score.score for e in digest.entries]
+    assert scores == sorted(scores, reverse=True)
+    assert all(e.score.scorer == "local" for e in digest.entries)
+    assert "local scorer" in digest.notes[0]
+    # the steps' results are in the store for the jobs
+    assert [s.paper for s in pipeline.load_order(ctx, digest.day)][:15] == \
+        [e.paper.id for e in digest.entries]
+
+
+def test_dry_run_marks_nothing(store: Store) -> None:
+    recorder = Recorder()
+    ctx = make_ctx(store, recorder)
+    batch, _ = pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None,
+                                dry_run=True)
+    assert store.first_seen([p.id for p in batch.papers]) == {}
+    assert store.day(batch.day) is None
+
+
+def test_a_failed_feed_is_named_and_the_day_goes_out_from_the_others(store: Store) -> None:
+    recorder = Recorder()
+    ctx = make_ctx(store, recorder)
+    sources = [day_file("cs.SD+eess.AS", "2025-06-04"),
+               str(RSS / "cs.AI-2025-08-20-atom-TRUNCATED.xml")]
+    _, digest = pipeline.run_day(ctx, sources, None)
+    assert recorder.got and digest.entries
+    assert digest.missing_feeds == [sources[1]]
+    assert "cs.AI-2025-08-20-atom-TRUNCATED.xml" in summary(digest)
+    assert "Missing today" in digest_html(digest)
+
+
+def test_an_empty_feed_delivers_nothing(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    recorder = Recorder()
+    ctx = make_ctx(store, recorder)
+    caplog.set_level("INFO")
+    batch, digest = pipeline.run_day(ctx, [str(RSS / "cs.LG-2026-04-25-empty-weekend.xml")], None)
+    assert batch.papers == [] and digest.entries == [] and recorder.got == []
+    assert "no announcement" in caplog.text
+
+
+def test_no_feed_at_all_is_an_error(store: Store) -> None:
+    with pytest.raises(NoFeedError):
+        pipeline.ingest(make_ctx(store), Fetched(feeds=[], missing={"x": OSError("gone")}))
+
+
+def test_date_option_overrides_the_feed_date(store: Store) -> None:
+    ctx = make_ctx(store)
+    batch = pipeline.fetch(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None,
+                           date(2025, 6, 9))
+    assert batch.day == date(2025, 6, 9)
+    assert {p.day for p in batch.papers} == {date(2025, 6, 9)}

@@ -1,0 +1,91 @@
+"""The store on a real Redis: the vote log, readers, guards, export and import."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+from paperboy.models import Paper, Reader, Vote
+from paperboy.store import Store
+
+T0 = datetime(2025, 6, 3, 9, 0, tzinfo=UTC)
+
+
+def vote(reader: str, paper: str, value: int, minutes: int = 0, source: str = "cli") -> Vote:
+    return Vote(reader=reader, paper=paper, value=value, at=T0 + timedelta(minutes=minutes),
+                source=source)  # type: ignore[arg-type]
+
+
+def test_vote_undo_and_switch_are_appended_never_rewritten(store: Store) -> None:
+    store.append_vote(vote("U1", "2506.00019", 1, 0))
+    assert store.current_vote("U1", "2506.00019") == 1
+    assert store.tally("2506.00019") == (1, 0)
+    store.append_vote(vote("U1", "2506.00019", 0, 1))  # undo
+    assert store.current_vote("U1", "2506.00019") == 0
+    assert store.tally("2506.00019") == (0, 0)
+    store.append_vote(vote("U1", "2506.00019", -1, 2))  # switch to 👎
+    store.append_vote(vote("U2", "2506.00019", 1, 3))
+    assert store.tally("2506.00019") == (1, 1)
+    assert [v.value for v in store.votes("U1")] == [1, 0, -1]
+    assert store.reader_ids() == ["U1", "U2"]
+
+
+def test_votes_never_expire_papers_do(store: Store) -> None:
+    store.save_papers([Paper(id="2506.00019", title="A paper")])
+    store.append_vote(vote("U1", "2506.00019", 1))
+    assert store.redis.ttl(store.key("paper", "2506.00019")) > 0
+    assert store.redis.ttl(store.key("votes", "U1")) == -1
+    assert store.redis.ttl(store.key("tally", "2506.00019")) == -1
+
+
+def test_export_then_import_into_an_empty_store_reproduces_the_log(store: Store) -> None:
+    store.save_reader(Reader(id="U1", email="ada@example.org", email_enabled=True,
+                             authors=["Yann LeCun"]))
+    for n, value in enumerate([1, -1, 0, 1]):
+        store.append_vote(vote("U1", f"2506.0001{n}", value, n, "slack"))
+    lines = [json.dumps(record) for record in store.export("U1")]
+    before = (store.reader("U1"), store.votes("U1"), store.tally("2506.00011"))
+    store.redis.flushdb()
+    assert store.votes("U1") == []
+    assert store.import_records(json.loads(line) for line in lines) == (1, 4)
+    assert (store.reader("U1"), store.votes("U1"), store.tally("2506.00011")) == before
+    # importing the same file again adds nothing
+    assert store.import_records(json.loads(line) for line in lines) == (1, 0)
+    assert len(store.votes("U1")) == 4
+
+
+def test_forget_removes_a_reader_and_their_share_of_tallies(store: Store) -> None:
+    store.save_reader(Reader(id="U1", email="ada@example.org"))
+    store.append_vote(vote("U1", "2506.00019", 1))
+    store.append_vote(vote("U2", "2506.00019", 1))
+    store.forget("U1")
+    assert store.reader("U1") is None and store.votes("U1") == []
+    assert store.tally("2506.00019") == (1, 0)
+    assert store.reader_ids() == ["U2"]
+
+
+def test_a_step_claimed_once_per_day(store: Store) -> None:
+    day = date(2025, 6, 3)
+    assert store.claim(day, "score")
+    assert not store.claim(day, "score")  # running elsewhere
+    store.release(day, "score")  # it failed: a retry may take it
+    assert store.claim(day, "score")
+    store.finish(day, "score")
+    assert not store.claim(day, "score")  # done
+    assert store.claim(day + timedelta(days=1), "score")
+
+
+def test_first_seen_keeps_the_earliest_day(store: Store) -> None:
+    store.mark_seen(["2506.00019"], date(2025, 6, 3))
+    store.mark_seen(["2506.00019", "2506.00020"], date(2025, 6, 4))
+    assert store.first_seen(["2506.00019", "2506.00020", "2506.99999"]) == {
+        "2506.00019": date(2025, 6, 3), "2506.00020": date(2025, 6, 4)}
+
+
+def test_turns_are_spaced(store: Store) -> None:
+    waits: list[float] = []
+    store.wait_turn("arxiv", 5.0, sleep=waits.append)
+    assert waits == []  # the first turn is free
+    store.redis.pexpire(store.key("turn", "arxiv"), 120)  # let the next wait be short
+    store.wait_turn("arxiv", 5.0, sleep=lambda s: (waits.append(s), __import__("time").sleep(s)))
+    assert waits and all(0 < w <= 0.2 for w in waits)

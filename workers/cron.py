@@ -1,0 +1,11 @@
+"""The clock's schedule, loaded by `rq cron workers/cron.py` (UTC only in rq 2.x)."""
+
+from __future__ import annotations
+
+from rq import cron
+
+from paperboy.settings import Settings
+from workers.jobs import JOB_TIMEOUT, QUEUE, catch_up, start_day
+
+cron.register(start_day, QUEUE, cron=Settings().schedule_cron, job_timeout=JOB_TIMEOUT)
+cron.register(catch_up, QUEUE, interval=3600, job_timeout=JOB_TIMEOUT)

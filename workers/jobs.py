@@ -1,0 +1,211 @@
+"""The day as RQ jobs: thin wrappers around `paperboy.pipeline`, each safe to run twice.
+
+Jobs take JSON arguments (dates as ISO strings) and build their collaborators from Settings.
+Each step of a day is guarded in Redis, so a job that runs twice (two clocks, a retry after a
+crash, a manual re-run) does its work once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from paperboy import pipeline
+from paperboy.arxiv import fetch_feeds
+from paperboy.pipeline import Context, feed_day, utc_now
+from paperboy.services import arxiv_client, context, deliverers, open_store
+from paperboy.settings import Settings
+from paperboy.store import Store
+
+log = logging.getLogger(__name__)
+
+QUEUE = "paperboy"
+ARXIV_TZ = ZoneInfo("America/New_York")
+STALE_RETRY_MINUTES = 30
+"""How long to wait, in minutes, before looking again at a feed still dated the previous day."""
+STALE_RETRIES = 12
+"""How many times to look again (12 x 30 min: until about noon UTC)."""
+JOB_TIMEOUT = 1800
+"""Seconds a step may run: above every client timeout and their retries."""
+RETRY = Retry(max=3, interval=[60, 300, 900])
+"""A step that failed after its clients' own retries runs again later, three times at most."""
+
+
+def _wiring() -> tuple[Settings, Store, Context]:
+    settings = Settings()
+    store = open_store(settings, allow_in_process=False)
+    return settings, store, context(settings, store, deliverers(settings, store))
+
+
+def guarded(store: Store, day: date, step: str, work: Callable[[], Any]) -> Any:
+    """Run `work` once per day and step; a second run, or one racing another, does nothing."""
+    if not store.claim(day, step):
+        log.info("day %s: step %s is done or running elsewhere; nothing to do", day, step)
+        return None
+    try:
+        result = work()
+    except BaseException:
+        store.release(day, step)
+        raise
+    store.finish(day, step)
+    return result
+
+
+# the day's steps -------------------------------------------------------------------------
+
+
+def score_day(day: str) -> int:
+    """Score the fetched day and store the group order; returns how many papers it ordered."""
+    _, store, ctx = _wiring()
+    when = date.fromisoformat(day)
+
+    def work() -> int:
+        order = pipeline.score(ctx, pipeline.load_batch(ctx, when))
+        pipeline.save_order(ctx, when, order)
+        return len(order)
+
+    return guarded(store, when, "score", work) or 0
+
+
+def deliver_day(day: str) -> list[str]:
+    """Deliver the day's digest to every configured channel, each channel once."""
+    _, store, ctx = _wiring()
+    when = date.fromisoformat(day)
+    batch = pipeline.load_batch(ctx, when)
+    digest = pipeline.digest(ctx, batch, pipeline.load_order(ctx, when))
+    store.update_day(when, digest=digest.model_dump(mode="json"))
+    if not digest.entries:
+        log.info("day %s: no announcement, nothing to deliver", when)
+        return []
+    if not ctx.deliverers:
+        log.warning("day %s: no delivery channel is configured (Slack or SMTP)", when)
+    done = []
+    for channel in ctx.deliverers:
+        single = Context(**{**ctx.__dict__, "deliverers": [channel]})
+        result = guarded(store, when, f"deliver-{channel.name}",
+                         lambda single=single: pipeline.deliver(single, digest))
+        if result:
+            done.extend(result)
+    return done
+
+
+STEPS: list[tuple[str, Callable[[str], Any]]] = [("score", score_day), ("deliver", deliver_day)]
+
+
+def job_id(day: date | str, step: str) -> str:
+    """Deterministic: letters, digits, `_` and `-` only, as RQ requires."""
+    return f"paperboy-{day}-{step}"
+
+
+def _make_room(queue: Queue, jid: str) -> bool:
+    """Free a job id held by a failed or stopped run of the same day; False if one is live."""
+    try:
+        job = Job.fetch(jid, connection=queue.connection)
+    except NoSuchJobError:
+        return True
+    status = job.get_status(refresh=True)
+    if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED):
+        job.delete()
+        return True
+    return False
+
+
+def enqueue_day(queue: Queue, day: date) -> list[str]:
+    """Enqueue score then deliver for a fetched day, chained, with deterministic ids."""
+    previous: Job | None = None
+    ids = []
+    for step, func in STEPS:
+        jid = job_id(day, step)
+        if not _make_room(queue, jid):
+            log.info("day %s: job %s is already queued or running", day, jid)
+            previous = Job.fetch(jid, connection=queue.connection)
+            continue
+        previous = queue.enqueue(func, day.isoformat(), job_id=jid, depends_on=previous,
+                                 retry=RETRY, job_timeout=JOB_TIMEOUT,
+                                 failure_ttl=int(timedelta(days=30).total_seconds()),
+                                 description=f"paperboy {step} {day}")
+        ids.append(jid)
+    return ids
+
+
+# the clock's entry point -----------------------------------------------------------------
+
+
+def arxiv_today(now: datetime) -> date:
+    """The date in arXiv's time zone, which names its announcement days."""
+    return now.astimezone(ARXIV_TZ).date()
+
+
+def start_day(attempt: int = 0, now: str | None = None) -> str:
+    """Fetch today's feeds; when fresh, ingest them and enqueue the rest of the day.
+
+    A feed still dated the previous day is looked at again later; a weekend or holiday feed
+    (empty) is a day without announcement.
+    """
+    settings, store, ctx = _wiring()
+    clock = datetime.fromisoformat(now) if now else utc_now()
+    today = arxiv_today(clock)
+    fetched = fetch_feeds(settings.feed_urls, arxiv_client(store))
+    if not fetched.feeds:
+        raise pipeline.NoFeedError(fetched)  # RQ retries the job later
+    day = feed_day(fetched) or today
+    queue = Queue(QUEUE, connection=store.redis)
+    if day < today and today.weekday() < 5:
+        if attempt >= STALE_RETRIES:
+            log.warning("day %s: the feed is still dated %s; giving up for today", today, day)
+            return "stale"
+        retry_id = f"paperboy-start-{today}-{attempt + 1}"
+        if _make_room(queue, retry_id):
+            queue.enqueue_in(timedelta(minutes=STALE_RETRY_MINUTES), start_day, attempt + 1,
+                             job_id=retry_id, job_timeout=JOB_TIMEOUT)
+        log.info("day %s: the feed is still dated %s; looking again in %d minutes",
+                 today, day, STALE_RETRY_MINUTES)
+        return "stale"
+    _note_missed_days(store, day)
+    batch = guarded(store, day, "fetch", lambda: pipeline.ingest(ctx, fetched, day))
+    if batch is not None and not batch.papers:
+        log.info("day %s: no announcement; nothing will be posted", day)
+        return "empty"
+    store.redis.set(store.key("last-day"), day.isoformat())
+    enqueue_day(queue, day)
+    return day.isoformat()
+
+
+def _note_missed_days(store: Store, day: date) -> None:
+    last = store.redis.get(store.key("last-day"))
+    if not last:
+        return
+    previous = date.fromisoformat(last.decode())
+    missed = [previous + timedelta(days=n) for n in range(1, (day - previous).days)]
+    missed = [d for d in missed if d.weekday() < 5]
+    if missed:
+        log.warning("days %s had no run; arXiv's RSS no longer lists their papers",
+                    ", ".join(map(str, missed)))
+
+
+def catch_up() -> str:
+    """Hourly: start today's run if the clock missed its scheduled time (it was down)."""
+    settings, store, _ = _wiring()
+    clock = utc_now()
+    today = arxiv_today(clock)
+    scheduled = croniter(settings.schedule_cron, clock).get_prev(datetime)
+    last = store.redis.get(store.key("last-day"))
+    if arxiv_today(scheduled) != today or (last and date.fromisoformat(last.decode()) >= today):
+        return "nothing to catch up"
+    if not store.redis.set(store.key("catch-up", today.isoformat()), "1", nx=True, ex=3 * 3600):
+        return "a catch-up ran in the last three hours"
+    return start_day()
+
+
+def connection(settings: Settings) -> Redis:
+    """The worker's and clock's Redis, which must be a real one."""
+    return open_store(settings, allow_in_process=False).redis
