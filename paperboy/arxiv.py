@@ -68,9 +68,13 @@ class Arxiv:
                 response = self.http.get(url)
             except httpx.TransportError as exc:
                 reason, unreachable, wait = f"cannot reach {urlparse(url).netloc} ({exc})", True, None
-                if isinstance(exc, httpx.ConnectError) and attempt >= 1:
-                    # A refused connection or a failed DNS look-up does not heal in seconds.
-                    raise FetchError(url, f"{reason} after {attempt + 1} attempts", True) from exc
+                if isinstance(exc, httpx.ConnectError):
+                    # A refused connection or a failed DNS look-up rarely heals in seconds:
+                    # look once more, soon, then say so.
+                    if attempt >= 1:
+                        raise FetchError(url, f"{reason} after {attempt + 1} attempts",
+                                         True) from exc
+                    wait = 1.0
             else:
                 if response.status_code == 200:
                     return response.content

@@ -24,6 +24,8 @@ from paperboy.store import Store
 log = logging.getLogger("paperboy")
 
 SAMPLE_FEED = "examples/stat-2024-03-26.xml"
+UNREACHABLE = 3
+"""Exit status when arXiv cannot be reached, so scripts can fall back to a saved feed."""
 
 
 class UsageError(Exception):
@@ -56,7 +58,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     html = HtmlFile(Path(args.out))
     channels = [] if args.dry_run else deliverers(settings, store)
     ctx = context(settings, store, [Terminal(), html, *channels])
-    _say_prior(ctx)
+    _say_prior(ctx, settings)
     sources = args.feed or settings.feed_urls
     arxiv = arxiv_client(store)
     log.info("reading %s", ", ".join(sources))
@@ -247,11 +249,42 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def cost_rows(store: Store, days: int, today: date) -> list[dict[str, Any]]:
+    """The ledger's totals for the last `days` days up to `today`, oldest first."""
+    wanted = [d for d in store.cost_days() if 0 <= (today - d).days < days]
+    return [{"day": d.isoformat(), **store.day_cost(d)} for d in wanted]
+
+
+def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings)
+    rows = cost_rows(store, args.days, _now().date())
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not rows:
+        print(f"No Claude calls in the last {args.days} days.")
+        return 0
+    fields = ["calls", "papers", "input", "output", "cache_write", "cache_read"]
+    head = ["day", "calls", "papers", "input", "output", "cache write", "cache read", "dollars"]
+    print(f"{head[0]:<10} " + " ".join(f"{h:>11}" for h in head[1:]))
+    for row in rows:
+        print(f"{row['day']:<10} " + " ".join(f"{int(row[f]):>11,}" for f in fields)
+              + f" {row['usd']:>11.4f}")
+    total = {f: sum(r[f] for r in rows) for f in [*fields, "usd"]}
+    print(f"{'total':<10} " + " ".join(f"{int(total[f]):>11,}" for f in fields)
+          + f" {total['usd']:>11.4f}")
+    return 0
+
+
 # wiring ----------------------------------------------------------------------------------
 
 
-def _say_prior(ctx: Context) -> None:
-    log.info("group profile: %s", ctx.prior.source)
+def _say_prior(ctx: Context, settings: Settings) -> None:
+    if settings.criteria_file or settings.seed_papers_file or settings.authors_file:
+        log.info("group profile: %s", ctx.prior.source)
+    else:
+        print(f"Using the {ctx.prior.source}; set CRITERIA_FILE, SEED_PAPERS_FILE and "
+              "AUTHORS_FILE (see .env.example) for your group's own.", file=sys.stderr)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -325,6 +358,11 @@ def parser() -> argparse.ArgumentParser:
     forget.add_argument("--user", required=True, metavar="U", help="the reader")
 
     add("doctor", cmd_doctor, "Check every configured service and say what is missing.")
+
+    costs = add("costs", cmd_costs, "Show what Claude cost per day: calls, tokens and dollars.")
+    costs.add_argument("--days", type=int, default=7, metavar="N",
+                       help="the last N days, today included (default: 7)")
+    costs.add_argument("--json", action="store_true", help="print JSON")
     return top
 
 
@@ -341,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.fetched.unreachable:
             print(f"paperboy: arXiv cannot be reached from this machine; try a saved feed: "
                   f"paperboy {args.command} --feed {SAMPLE_FEED}", file=sys.stderr)
+            return UNREACHABLE
         else:
             print(f"paperboy: no feed could be read: {exc}", file=sys.stderr)
         return 1

@@ -10,10 +10,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from paperboy.arxiv import Arxiv, Fetched, fetch_feeds
-from paperboy.models import Digest, Paper, Prior, Ranked, Score
+from paperboy.models import Digest, Paper, Prior, Ranked, Reader, Score, Vote
+from paperboy.profiles import ReaderModel, blend, current_votes
 from paperboy.scoring import group_order
 from paperboy.store import Store
 
@@ -200,6 +201,52 @@ def load_order(ctx: Context, day: date) -> list[Score]:
     if "order" not in record:
         raise LookupError(f"day {day} has not been scored")
     return [Score.model_validate(item) for item in record["order"]]
+
+
+# a reader's own order ---------------------------------------------------------------------
+
+
+def reader_model(ctx: Context, reader_id: str) -> ReaderModel:
+    """The reader's personal model from their log, seeds and followed authors."""
+    reader = ctx.store.reader(reader_id) or Reader(id=reader_id)
+    votes = current_votes(ctx.store.votes(reader_id))
+    return ReaderModel(ctx.prior, votes, ctx.store.papers(list(votes)), reader.seed_papers,
+                       reader.authors)
+
+
+def rank_for(ctx: Context, reader_id: str, batch: Batch, order: list[Score]) -> list[Score]:
+    """The reader's order of the day: the group order blended with their profile.
+
+    A reader without votes gets the group order itself; see `profiles.blend` for the rule.
+    """
+    model = reader_model(ctx, reader_id)
+    if model.n_votes == 0:
+        return order
+    personal = model.score(batch.papers)
+    return blend({s.paper: s for s in order}, personal, model.n_votes)
+
+
+def latest_batch(ctx: Context) -> Batch | None:
+    """The most recent day the store holds, for explaining profiles against real papers."""
+    for day in reversed(ctx.store.days()):
+        try:
+            return load_batch(ctx, day)
+        except LookupError:
+            continue
+    return None
+
+
+def explain_reader(ctx: Context, reader: Reader, events: list[Vote]) -> dict[str, Any]:
+    """What a reader's profile has learned: terms rated up and down, the weightiest votes."""
+    votes = current_votes(events)
+    voted = ctx.store.papers(list(votes))
+    model = ReaderModel(ctx.prior, votes, voted, reader.seed_papers, reader.authors)
+    batch = latest_batch(ctx)
+    papers = {p.id: p for p in (batch.papers if batch else [])}
+    papers.update(voted)
+    if model.n_votes == 0 or not papers:
+        return {"terms": {"up": [], "down": []}, "weighty_papers": []}
+    return model.explain(list(papers.values()))
 
 
 # deliver ---------------------------------------------------------------------------------

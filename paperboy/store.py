@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 RETENTION_DAYS = 45
 """How long papers, scores and per-day records are kept, in days. Votes are kept forever."""
 
+COST_RETENTION_DAYS = 400
+"""How long the Claude cost ledger is kept, in days: long enough for a year's accounts."""
+
 GUARD_TTL_SECONDS = 6 * 3600
 """How long a claimed (running) day step holds its lock, in seconds, should its worker die."""
 
@@ -235,3 +238,152 @@ class Store:
             pipe.srem(self.key("readers"), reader_id)
             pipe.execute()
 
+    # email: one message per reader and day --------------------------------------------------
+
+    def claim_email(self, day: date, reader_id: str, ttl_seconds: int = GUARD_TTL_SECONDS) -> bool:
+        """Take the right to mail a reader their digest of `day`; False if sent or being sent."""
+        lock = self.key("mailing", day.isoformat(), reader_id)
+        if not self.redis.set(lock, "1", nx=True, ex=ttl_seconds):
+            return False
+        # Checked after locking: a sender that finished in between has recorded it by now.
+        if self.redis.hexists(self.key("mailed", day.isoformat()), reader_id):
+            self.redis.delete(lock)
+            return False
+        return True
+
+    def mark_emailed(self, day: date, reader_id: str, message_id: str) -> None:
+        """Record that the reader's digest of `day` was accepted by the mail server."""
+        mailed = self.key("mailed", day.isoformat())
+        with self.redis.pipeline() as pipe:
+            pipe.hset(mailed, reader_id, message_id)
+            pipe.expire(mailed, timedelta(days=RETENTION_DAYS))
+            pipe.delete(self.key("mailing", day.isoformat(), reader_id))
+            pipe.execute()
+
+    def release_email(self, day: date, reader_id: str) -> None:
+        """Give up a claim after a failure, so that a later run may try again."""
+        self.redis.delete(self.key("mailing", day.isoformat(), reader_id))
+
+    def emailed(self, day: date) -> dict[str, str]:
+        """Reader id to Message-ID of every digest of `day` that was sent."""
+        raw = self.redis.hgetall(self.key("mailed", day.isoformat()))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+    # Claude: cached judgments, the day's budget, the cost ledger ---------------------------
+
+    def judgments(self, model: str, prompt_key: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Cached judgments of these papers by this model under this prompt (criteria hash)."""
+        if not ids:
+            return {}
+        raw = self.redis.mget([self.key("judgment", model, prompt_key, pid) for pid in ids])
+        return {pid: json.loads(blob) for pid, blob in zip(ids, raw, strict=True) if blob}
+
+    def save_judgments(self, model: str, prompt_key: str,
+                       judged: dict[str, dict[str, Any]]) -> None:
+        """Cache judgments for the retention period, so that a re-run pays nothing."""
+        ttl = timedelta(days=RETENTION_DAYS)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for pid, judgment in judged.items():
+                pipe.set(self.key("judgment", model, prompt_key, pid), json.dumps(judgment), ex=ttl)
+            pipe.execute()
+
+    def reserve_budget(self, day: date, usd: float, limit: float) -> bool:
+        """Reserve `usd` of the day's budget; False (and nothing reserved) if it would pass `limit`.
+
+        INCRBYFLOAT is atomic, so workers racing for the last dollars may both be refused (each
+        refunds), but together they never pass the limit.
+        """
+        key = self.key("budget", day.isoformat())
+        total = float(self.redis.incrbyfloat(key, usd))
+        self.redis.expire(key, timedelta(days=RETENTION_DAYS))
+        if total > limit + 1e-12:
+            self.redis.incrbyfloat(key, -usd)
+            return False
+        return True
+
+    def settle_budget(self, day: date, reserved: float, spent: float) -> None:
+        """Replace a reservation by what the call actually cost."""
+        if abs(spent - reserved) > 0:
+            self.redis.incrbyfloat(self.key("budget", day.isoformat()), spent - reserved)
+
+    def budget_used(self, day: date) -> float:
+        """Dollars of the day's budget spent or reserved."""
+        raw = self.redis.get(self.key("budget", day.isoformat()))
+        return float(raw) if raw else 0.0
+
+    def record_call(self, day: date, call: dict[str, Any]) -> None:
+        """Add one Claude call to the day's ledger: its tokens and dollars, and the day's totals."""
+        totals = self.key("cost", day.isoformat())
+        calls = self.key("calls", day.isoformat())
+        ttl = timedelta(days=COST_RETENTION_DAYS)
+        with self.redis.pipeline() as pipe:
+            pipe.rpush(calls, json.dumps(call, default=str))
+            pipe.hincrby(totals, "calls", 1)
+            for field in ("input", "output", "cache_write", "cache_read", "papers"):
+                pipe.hincrby(totals, field, int(call.get(field, 0)))
+            pipe.hincrbyfloat(totals, "usd", float(call.get("usd", 0.0)))
+            pipe.expire(totals, ttl)
+            pipe.expire(calls, ttl)
+            pipe.execute()
+
+    def day_cost(self, day: date) -> dict[str, float]:
+        """The day's totals: calls, papers, input, output, cache_write, cache_read, usd."""
+        raw = self.redis.hgetall(self.key("cost", day.isoformat()))
+        out = {k.decode(): float(v) for k, v in raw.items()}
+        for field in ("calls", "papers", "input", "output", "cache_write", "cache_read", "usd"):
+            out.setdefault(field, 0.0)
+        return out
+
+    def calls(self, day: date) -> list[dict[str, Any]]:
+        """The day's Claude calls, in the order they finished."""
+        return [json.loads(item) for item in self.redis.lrange(self.key("calls", day.isoformat()),
+                                                                0, -1)]
+
+    def cost_days(self) -> list[date]:
+        """Every day with a cost ledger, oldest first."""
+        found = [k.decode().rsplit(":", 1)[-1] for k in self.redis.scan_iter(self.key("cost", "*"))]
+        return sorted(date.fromisoformat(d) for d in found)
+
+    # slack: the day's thread, reply slots, coalesced updates -------------------------------
+
+    def slack_posts(self, channel: str, day: date) -> dict[str, str]:
+        """The day's posts in a channel: slot (parent, channel, paper id) -> ts, "" if unconfirmed."""
+        raw = self.redis.hgetall(self.key("slack", "posts", channel, day.isoformat()))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def mark_slack_post(self, channel: str, day: date, slot: str) -> None:
+        """Mark a slot before posting it, so that a re-run knows to look for it in the thread."""
+        key = self.key("slack", "posts", channel, day.isoformat())
+        with self.redis.pipeline() as pipe:
+            pipe.hsetnx(key, slot, "")
+            pipe.expire(key, timedelta(days=RETENTION_DAYS))
+            pipe.execute()
+
+    def save_slack_post(self, channel: str, day: date, slot: str, ts: str) -> None:
+        """Store the `ts` Slack returned for a slot."""
+        key = self.key("slack", "posts", channel, day.isoformat())
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, slot, ts)
+            pipe.expire(key, timedelta(days=RETENTION_DAYS))
+            pipe.execute()
+
+    def mark_pending_update(self, kind: str, key: str, payload: str) -> None:
+        """Note that a Slack surface (a paper's message, a user's Home) needs refreshing."""
+        self.redis.set(self.key("slack", "pending", kind, key), payload, ex=3600)
+
+    def take_pending_update(self, kind: str, key: str) -> str | None:
+        """The latest pending refresh, removed; None when there is none."""
+        raw = self.redis.getdel(self.key("slack", "pending", kind, key))
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def has_pending_update(self, kind: str, key: str) -> bool:
+        return bool(self.redis.exists(self.key("slack", "pending", kind, key)))
+
+    def lead_updates(self, kind: str, key: str, lease_seconds: float) -> bool:
+        """Become the one refresher of a surface for a while; False when another one is."""
+        return bool(self.redis.set(self.key("slack", "leader", kind, key), "1", nx=True,
+                                   px=max(1, int(lease_seconds * 1000))))
+
+    def release_updates(self, kind: str, key: str) -> None:
+        self.redis.delete(self.key("slack", "leader", kind, key))

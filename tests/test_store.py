@@ -30,10 +30,11 @@ def test_vote_undo_and_switch_are_appended_never_rewritten(store: Store) -> None
     assert store.reader_ids() == ["U1", "U2"]
 
 
-def test_votes_never_expire_papers_do(store: Store) -> None:
-    store.save_papers([Paper(id="2506.00019", title="A paper")])
+def test_votes_never_expire_papers_do_unless_voted_on(store: Store) -> None:
+    store.save_papers([Paper(id="2506.00019", title="A paper"), Paper(id="2506.00020", title="B")])
     store.append_vote(vote("U1", "2506.00019", 1))
-    assert store.redis.ttl(store.key("paper", "2506.00019")) > 0
+    assert store.redis.ttl(store.key("paper", "2506.00020")) > 0
+    assert store.redis.ttl(store.key("paper", "2506.00019")) == -1  # it teaches the profile
     assert store.redis.ttl(store.key("votes", "U1")) == -1
     assert store.redis.ttl(store.key("tally", "2506.00019")) == -1
 

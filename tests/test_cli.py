@@ -1,0 +1,147 @@
+"""The `paperboy` command end to end, on a real Redis and the fixture feeds."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from paperboy.cli import UNREACHABLE, main
+from paperboy.feed import parse_feed
+from paperboy.store import Store
+
+from .conftest import FIXTURES, ROOT, TEST_REDIS_URL
+
+DAY = FIXTURES / "arxiv" / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
+SMALL_DAY = FIXTURES / "arxiv" / "days" / "cs.SD+eess.AS-2025-06-04.xml"
+
+
+@pytest.fixture(autouse=True)
+def settings_env(monkeypatch: pytest.MonkeyPatch, store: Store, tmp_path: Path) -> None:
+    """Point the CLI at the tests' Redis and nothing else; run it from an empty folder."""
+    monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
+    for name in ("SLACK_BOT_TOKEN", "SMTP_HOST", "ANTHROPIC_API_KEY", "CRITERIA_FILE",
+                 "SEED_PAPERS_FILE", "AUTHORS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_rank_json_lists_each_new_and_cross_paper_once(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "rank", "--feed", str(DAY), "--json")
+    rows = json.loads(out)
+    feed = parse_feed(DAY.name, DAY.read_bytes())
+    replaced = {p.id for p in feed.papers if p.announce_type.startswith("replace")}
+    expected = {p.id for p in feed.kept(["new", "cross"])}
+    assert code == 0
+    assert len(rows) == len({r["id"] for r in rows}) == len(expected)
+    assert {r["id"] for r in rows} == expected and not replaced & {r["id"] for r in rows}
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    first = rows[0]
+    assert set(first) >= {"id", "title", "authors", "score", "scorer", "reasons"}
+    assert first["scorer"] == "local" and isinstance(first["authors"], list)
+
+
+def test_rank_limit_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "rank", "--feed", str(SMALL_DAY), "--limit", "5")
+    assert code == 0
+    assert len([line for line in out.splitlines() if line[:4].strip().isdigit()]) == 5
+
+
+def test_dry_run_of_the_sample_prints_and_writes_the_digest_and_marks_nothing(
+        capsys: pytest.CaptureFixture[str], store: Store, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "run", "--feed", str(ROOT / "examples" / "stat-2024-03-26.xml"),
+                         "--dry-run")
+    html = tmp_path / "digests" / "paperboy-2024-03-26.html"
+    assert code == 0
+    assert "Tue 26 Mar: 15 of 62 new papers, judged by the local scorer" in out
+    assert str(html.relative_to(tmp_path)) in out and html.exists()
+    assert html.read_text().count("<article>") == 15
+    assert "Dry run" in out and "example profile" in err
+    assert store.day(__import__("datetime").date(2024, 3, 26)) is None
+
+
+def test_run_without_a_network_says_so_in_one_sentence(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("ARXIV_FEED_URL", f"http://127.0.0.1:{port}/rss/")
+    code, out, err = run(capsys, "run")
+    assert code == UNREACHABLE
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err
+    assert last.startswith("paperboy: arXiv cannot be reached") and "--feed examples/" in last
+
+
+def test_vote_undo_switch_then_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "ingest", "--feed", str(SMALL_DAY))[0] == 0
+    paper = parse_feed(SMALL_DAY.name, SMALL_DAY.read_bytes()).kept(["new"])[0].id
+    for flag in ("--up", "--undo", "--down"):
+        assert run(capsys, "vote", "--user", "U1", "--paper", paper, flag)[0] == 0
+    other = "2506.00002"
+    assert run(capsys, "vote", "--user", "U1", "--paper", f"https://arxiv.org/abs/{other}v2",
+               "--up")[0] == 0
+    code, out, _ = run(capsys, "profile", "--user", "U1", "--json")
+    profile = json.loads(out)
+    assert code == 0 and profile["user"] == "U1"
+    assert {(v["paper"], v["value"], v["source"]) for v in profile["votes"]} == {
+        (paper, -1, "cli"), (other, 1, "cli")}
+    assert set(profile) >= {"email", "seed_papers", "authors", "terms"}
+    assert set(profile["terms"]) == {"up", "down"}
+
+
+def test_subscribe_export_import_round_trip(capsys: pytest.CaptureFixture[str], store: Store,
+                                            tmp_path: Path) -> None:
+    run(capsys, "subscribe", "--user", "U7", "--email", "grace@example.org")
+    run(capsys, "vote", "--user", "U7", "--paper", "2506.00019", "--up")
+    run(capsys, "export", "--user", "U7", "--out", str(tmp_path / "u7.jsonl"))
+    lines = (tmp_path / "u7.jsonl").read_text().splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["reader", "vote"]
+    before = json.loads(run(capsys, "profile", "--user", "U7", "--json")[1])
+    run(capsys, "forget", "--user", "U7")
+    assert json.loads(run(capsys, "profile", "--user", "U7", "--json")[1])["votes"] == []
+    code, out, _ = run(capsys, "import", str(tmp_path / "u7.jsonl"))
+    assert code == 0 and "1 readers and 1 new votes" in out
+    assert json.loads(run(capsys, "profile", "--user", "U7", "--json")[1]) == before
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["vote", "--user", "U1", "--paper", "not-an-id", "--up"], "not an arXiv id"),
+    (["subscribe", "--user", "U1", "--email", "nobody"], "not an email address"),
+    (["rank", "--feed", "/no/such/feed.xml"], "cannot read the file"),
+    (["run", "--date", "yesterday", "--dry-run"], "not a date"),
+])
+def test_bad_input_is_one_clear_sentence(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                         says: str) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse rejects bad arguments itself
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert code != 0 and says in err and "Traceback" not in err
+
+
+def test_import_rejects_a_broken_line_and_imports_nothing(capsys: pytest.CaptureFixture[str],
+                                                          store: Store, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "reader", "id": "U9"}\n{not json\n')
+    code, _, err = run(capsys, "import", str(bad))
+    assert code == 1 and "bad.jsonl:2 is not JSON" in err
+    assert store.reader("U9") is None
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("run", "rank", "ingest", "vote", "profile", "subscribe", "unsubscribe",
+                    "export", "import", "forget", "doctor"):
+        with pytest.raises(SystemExit) as exited:
+            main([command, "--help"])
+        assert exited.value.code == 0
+        assert "usage: paperboy " + command in capsys.readouterr().out
