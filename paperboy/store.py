@@ -172,6 +172,7 @@ class Store:
         with self.redis.pipeline() as pipe:
             pipe.rpush(self.key("votes", vote.reader), vote.model_dump_json())
             pipe.sadd(self.key("readers"), vote.reader)
+            pipe.persist(self.key("paper", vote.paper))  # a voted paper teaches for good
             if vote.value:
                 pipe.hset(tally, vote.reader, vote.value)
             else:
