@@ -1,0 +1,67 @@
+"""Benchmark: fetch, parse, deduplicate, store and rank the 1,506-paper day.
+
+The feed is served by a local HTTP server; the store is a real Redis (database 14, emptied).
+Prints the work's wall seconds and peak memory, then the whole process's (run as a child so
+that start-up and imports count). Goals on a 2-core machine: work < 2 s, process < 4 s, < 300 MB.
+
+    .venv/bin/python bench/pipeline.py
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = ROOT.parent / "shared/fixtures/arxiv/days/cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
+REDIS_URL = os.environ.get("PAPERBOY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def child() -> None:
+    sys.path.insert(0, str(ROOT))
+    import redis
+
+    from paperboy import pipeline
+    from paperboy.arxiv import Arxiv, http_client
+    from paperboy.services import context
+    from paperboy.settings import Settings
+    from paperboy.store import Store
+    from tests.standins.feeds import FeedServer, serve
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    store = Store(client)
+    ctx = context(Settings(_env_file=None), store)  # type: ignore[call-arg]
+    with serve(FeedServer(routes={"/rss/day": DAY.read_bytes()})) as server:
+        arxiv = Arxiv(http=http_client(), wait_turn=lambda: store.wait_turn("bench", 3.0))
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        batch = pipeline.fetch(ctx, [server.url + "/rss/day"], arxiv)
+        fetched = time.perf_counter()
+        order = pipeline.score(ctx, batch)
+        pipeline.save_order(ctx, batch.day, order)
+        digest = pipeline.digest(ctx, batch, order)
+        done = time.perf_counter()
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    client.flushdb()
+    print(f"papers: {len(batch.papers)} kept of the day ({batch.day}); digest of "
+          f"{len(digest.entries)}")
+    print(f"work: {done - start:.2f} s (fetch+parse+dedupe+store {fetched - start:.2f} s, "
+          f"rank {done - fetched:.2f} s); peak RSS {rss_after / 1024:.0f} MB "
+          f"(+{(rss_after - rss_before) / 1024:.0f} MB during the work)")
+
+
+def main() -> None:
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, __file__, "--child"], check=True)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"process: {wall:.2f} s wall, peak RSS {peak:.0f} MB (exit {result.returncode})")
+
+
+if __name__ == "__main__":
+    child() if "--child" in sys.argv else main()
