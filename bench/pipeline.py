@@ -48,11 +48,15 @@ def child() -> None:
         done = time.perf_counter()
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     client.flushdb()
-    print(f"papers: {len(batch.papers)} kept of the day ({batch.day}); digest of "
-          f"{len(digest.entries)}")
-    print(f"work: {done - start:.2f} s (fetch+parse+dedupe+store {fetched - start:.2f} s, "
-          f"rank {done - fetched:.2f} s); peak RSS {rss_after / 1024:.0f} MB "
-          f"(+{(rss_after - rss_before) / 1024:.0f} MB during the work)")
+    print(
+        f"papers: {len(batch.papers)} kept of the day ({batch.day}); digest of "
+        f"{len(digest.entries)}"
+    )
+    print(
+        f"work: {done - start:.2f} s (fetch+parse+dedupe+store {fetched - start:.2f} s, "
+        f"rank {done - fetched:.2f} s); peak RSS {rss_after / 1024:.0f} MB "
+        f"(+{(rss_after - rss_before) / 1024:.0f} MB during the work)"
+    )
 
 
 def main() -> None:

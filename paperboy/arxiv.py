@@ -40,8 +40,12 @@ class FetchError(Exception):
 
 def http_client(timeout: float = TIMEOUT_SECONDS) -> httpx.Client:
     """One connection pool for arXiv, with our User-Agent and a timeout on every request."""
-    return httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT},
-                        follow_redirects=True, limits=httpx.Limits(max_connections=1))
+    return httpx.Client(
+        timeout=timeout,
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=True,
+        limits=httpx.Limits(max_connections=1),
+    )
 
 
 @dataclass
@@ -67,13 +71,18 @@ class Arxiv:
             try:
                 response = self.http.get(url)
             except httpx.TransportError as exc:
-                reason, unreachable, wait = f"cannot reach {urlparse(url).netloc} ({exc})", True, None
+                reason, unreachable, wait = (
+                    f"cannot reach {urlparse(url).netloc} ({exc})",
+                    True,
+                    None,
+                )
                 if isinstance(exc, httpx.ConnectError):
                     # A refused connection or a failed DNS look-up rarely heals in seconds:
                     # look once more, soon, then say so.
                     if attempt >= 1:
-                        raise FetchError(url, f"{reason} after {attempt + 1} attempts",
-                                         True) from exc
+                        raise FetchError(
+                            url, f"{reason} after {attempt + 1} attempts", True
+                        ) from exc
                     wait = 1.0
             else:
                 if response.status_code == 200:
@@ -125,8 +134,13 @@ class Fetched:
     @property
     def unreachable(self) -> bool:
         """True when nothing was read because the network could not reach arXiv."""
-        return not self.feeds and bool(self.missing) and all(
-            isinstance(exc, FetchError) and exc.unreachable for exc in self.missing.values())
+        return (
+            not self.feeds
+            and bool(self.missing)
+            and all(
+                isinstance(exc, FetchError) and exc.unreachable for exc in self.missing.values()
+            )
+        )
 
 
 def fetch_feeds(sources: list[str], arxiv: Arxiv | None) -> Fetched:

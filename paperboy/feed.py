@@ -105,7 +105,9 @@ def parse_feed(name: str, body: bytes) -> Feed:
         raise FeedError(name, f"the server sent {what} instead of an RSS or Atom feed")
     if parsed.get("bozo"):
         reason = parsed.get("bozo_exception")
-        raise FeedError(name, f"malformed XML ({reason}); {len(parsed.entries)} items were readable")
+        raise FeedError(
+            name, f"malformed XML ({reason}); {len(parsed.entries)} items were readable"
+        )
     day = _feed_day(parsed)
     papers = [paper for entry in parsed.entries if (paper := _paper(entry, day)) is not None]
     return Feed(name=name, day=day, papers=papers)

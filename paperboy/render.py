@@ -32,8 +32,10 @@ def header(digest: Digest) -> str:
     """'Tue 03 Jun: 15 of 834 new papers, judged by Claude for $0.01'."""
     day = digest.day.strftime("%a %d %b")
     scorer = SCORER_NAMES.get(digest.scorer, digest.scorer)
-    return (f"{day}: {len(digest.entries)} of {digest.read:,} new papers, "
-            f"judged by {scorer} for ${digest.cost_usd:.2f}")
+    return (
+        f"{day}: {len(digest.entries)} of {digest.read:,} new papers, "
+        f"judged by {scorer} for ${digest.cost_usd:.2f}"
+    )
 
 
 def shorten_authors(authors: list[str], keep: int = 3) -> str:
@@ -97,8 +99,13 @@ def summary(digest: Digest) -> str:
 
 def digest_html(digest: Digest) -> str:
     """The digest as a standalone HTML page."""
-    return templates().get_template("digest.html").render(
-        header=header(digest), summary=summary(digest), notes=digest.notes, items=_items(digest))
+    return (
+        templates()
+        .get_template("digest.html")
+        .render(
+            header=header(digest), summary=summary(digest), notes=digest.notes, items=_items(digest)
+        )
+    )
 
 
 def digest_table(digest: Digest, width: int = 100) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def packaged(package: str, source: str) -> Path:
-    """The folder installed as `paperboy.<package>`, or `source` beside the package in a checkout."""
+    """The folder installed as `paperboy.<package>`, or `source` beside it in a checkout."""
     try:
         return Path(str(files(f"paperboy.{package}")))
     except ModuleNotFoundError:  # an editable install of the source tree

@@ -63,8 +63,15 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "redis_url", "slack_channel", "anthropic_base_url", "smtp_host", "smtp_user",
-        "email_from", "criteria_file", "seed_papers_file", "authors_file",
+        "redis_url",
+        "slack_channel",
+        "anthropic_base_url",
+        "smtp_host",
+        "smtp_user",
+        "email_from",
+        "criteria_file",
+        "seed_papers_file",
+        "authors_file",
         mode="before",
     )
     @classmethod
@@ -73,8 +80,14 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator(
-        "slack_bot_token", "slack_signing_secret", "slack_app_token", "anthropic_api_key",
-        "smtp_password", "link_secret", "llm_price_in_per_mtok", "llm_price_out_per_mtok",
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "anthropic_api_key",
+        "smtp_password",
+        "link_secret",
+        "llm_price_in_per_mtok",
+        "llm_price_out_per_mtok",
         mode="before",
     )
     @classmethod
@@ -84,5 +97,7 @@ class Settings(BaseSettings):
     @property
     def feed_urls(self) -> list[str]:
         """One feed per configured category set, categories joined with `+`."""
-        base = self.arxiv_feed_url if self.arxiv_feed_url.endswith("/") else self.arxiv_feed_url + "/"
+        base = (
+            self.arxiv_feed_url if self.arxiv_feed_url.endswith("/") else self.arxiv_feed_url + "/"
+        )
         return [base + "+".join(self.arxiv_categories)] if self.arxiv_categories else []

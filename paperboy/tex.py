@@ -7,28 +7,91 @@ import unicodedata
 
 # TeX accent commands and the Unicode combining mark each stands for.
 _ACCENTS = {
-    "'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303",
-    "=": "\u0304", ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b",
-    "c": "\u0327", "k": "\u0328", "r": "\u030a", "d": "\u0323", "b": "\u0331",
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    '"': "\u0308",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "u": "\u0306",
+    "v": "\u030c",
+    "H": "\u030b",
+    "c": "\u0327",
+    "k": "\u0328",
+    "r": "\u030a",
+    "d": "\u0323",
+    "b": "\u0331",
 }
 _LETTERS = {
-    "ss": "ß", "o": "ø", "O": "Ø", "l": "ł", "L": "Ł", "ae": "æ", "AE": "Æ",
-    "oe": "œ", "OE": "Œ", "aa": "å", "AA": "Å", "i": "ı", "j": "ȷ",
+    "ss": "ß",
+    "o": "ø",
+    "O": "Ø",
+    "l": "ł",
+    "L": "Ł",
+    "ae": "æ",
+    "AE": "Æ",
+    "oe": "œ",
+    "OE": "Œ",
+    "aa": "å",
+    "AA": "Å",
+    "i": "ı",
+    "j": "ȷ",
 }
 _SYMBOLS = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
-    "theta": "θ", "lambda": "λ", "mu": "μ", "pi": "π", "sigma": "σ", "tau": "τ", "phi": "φ",
-    "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ",
-    "Lambda": "Λ", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω", "ell": "ℓ",
-    "infty": "∞", "times": "×", "cdot": "·", "leq": "≤", "le": "≤", "geq": "≥", "ge": "≥",
-    "approx": "≈", "sim": "~", "pm": "±", "to": "→", "rightarrow": "→", "in": "∈",
-    "log": "log", "ldots": "…", "dots": "…", "textendash": "–", "textemdash": "—",
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "epsilon": "ε",
+    "varepsilon": "ε",
+    "theta": "θ",
+    "lambda": "λ",
+    "mu": "μ",
+    "pi": "π",
+    "sigma": "σ",
+    "tau": "τ",
+    "phi": "φ",
+    "chi": "χ",
+    "psi": "ψ",
+    "omega": "ω",
+    "Gamma": "Γ",
+    "Delta": "Δ",
+    "Theta": "Θ",
+    "Lambda": "Λ",
+    "Sigma": "Σ",
+    "Phi": "Φ",
+    "Psi": "Ψ",
+    "Omega": "Ω",
+    "ell": "ℓ",
+    "infty": "∞",
+    "times": "×",
+    "cdot": "·",
+    "leq": "≤",
+    "le": "≤",
+    "geq": "≥",
+    "ge": "≥",
+    "approx": "≈",
+    "sim": "~",
+    "pm": "±",
+    "to": "→",
+    "rightarrow": "→",
+    "in": "∈",
+    "log": "log",
+    "ldots": "…",
+    "dots": "…",
+    "textendash": "–",
+    "textemdash": "—",
 }
-_ACCENT_RE = re.compile(r"\\([" + re.escape("'`^\"~=.") + r"]|[uvHckrdb](?![a-zA-Z]))\s*"
-                        r"(?:\{\s*(\\[ij]|[A-Za-z])\s*\}|(\\[ij](?![a-zA-Z])|[A-Za-z]))")
+_ACCENT_RE = re.compile(
+    r"\\([" + re.escape("'`^\"~=.") + r"]|[uvHckrdb](?![a-zA-Z]))\s*"
+    r"(?:\{\s*(\\[ij]|[A-Za-z])\s*\}|(\\[ij](?![a-zA-Z])|[A-Za-z]))"
+)
 _LETTER_RE = re.compile(r"\\(ss|ae|AE|oe|OE|aa|AA|[oOlLij])(?![a-zA-Z])\s?")
-_STYLE_RE = re.compile(r"\\(?:text(?:bf|it|tt|sc|rm|sf|up)|emph|math(?:rm|bf|it|cal|bb|sf|tt|frak)|"
-                       r"operatorname|boldsymbol|bm|mbox|hbox)\s*\{([^{}]*)\}")
+_STYLE_RE = re.compile(
+    r"\\(?:text(?:bf|it|tt|sc|rm|sf|up)|emph|math(?:rm|bf|it|cal|bb|sf|tt|frak)|"
+    r"operatorname|boldsymbol|bm|mbox|hbox)\s*\{([^{}]*)\}"
+)
 _SYMBOL_RE = re.compile(r"\\([A-Za-z]+)")
 _ESCAPED_RE = re.compile(r"\\([&%$#_{}])")
 _MOJIBAKE_RE = re.compile("[ÃÂÄÅÆÐÑØâ][\u0080-\u00bf\u0152-\u2122]")

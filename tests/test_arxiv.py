@@ -18,14 +18,19 @@ TRUNCATED = (FIXTURES / "arxiv" / "rss" / "cs.AI-2025-08-20-atom-TRUNCATED.xml")
 
 def client(store: Store, spacing: float = 0.0, sleeps: list[float] | None = None) -> Arxiv:
     recorded = sleeps if sleeps is not None else []
-    return Arxiv(http=http_client(timeout=5), backoff=0.01, sleep=recorded.append,
-                 wait_turn=lambda: store.wait_turn("arxiv-test", spacing))
+    return Arxiv(
+        http=http_client(timeout=5),
+        backoff=0.01,
+        sleep=recorded.append,
+        wait_turn=lambda: store.wait_turn("arxiv-test", spacing),
+    )
 
 
 def test_requests_are_spaced_and_identify_us(store: Store) -> None:
     with serve(FeedServer(routes={"/rss/cs.LG": SAMPLE, "/rss/cs.AI": SAMPLE})) as server:
-        arxiv = Arxiv(http=http_client(timeout=5),
-                      wait_turn=lambda: store.wait_turn("arxiv-test", 0.4))
+        arxiv = Arxiv(
+            http=http_client(timeout=5), wait_turn=lambda: store.wait_turn("arxiv-test", 0.4)
+        )
         fetched = fetch_feeds([server.url + "/rss/cs.LG", server.url + "/rss/cs.AI"], arxiv)
     assert len(fetched.feeds) == 2 and not fetched.missing
     (t1, _, headers), (t2, _, _) = server.requests
@@ -56,8 +61,7 @@ def test_gives_up_after_its_retries_and_never_retries_a_404(store: Store) -> Non
 def test_one_failed_feed_leaves_the_others(store: Store) -> None:
     routes = {"/rss/cs.LG": SAMPLE, "/rss/cs.AI": TRUNCATED}
     with serve(FeedServer(routes=routes)) as server:
-        fetched = fetch_feeds([server.url + "/rss/cs.LG", server.url + "/rss/cs.AI"],
-                              client(store))
+        fetched = fetch_feeds([server.url + "/rss/cs.LG", server.url + "/rss/cs.AI"], client(store))
     assert [f.name for f in fetched.feeds] == ["cs.LG"]
     assert list(fetched.missing) == [server.url + "/rss/cs.AI"]
     assert "malformed" in str(fetched.missing[server.url + "/rss/cs.AI"])

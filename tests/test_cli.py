@@ -22,8 +22,14 @@ SMALL_DAY = FIXTURES / "arxiv" / "days" / "cs.SD+eess.AS-2025-06-04.xml"
 def settings_env(monkeypatch: pytest.MonkeyPatch, store: Store, tmp_path: Path) -> None:
     """Point the CLI at the tests' Redis and nothing else; run it from an empty folder."""
     monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
-    for name in ("SLACK_BOT_TOKEN", "SMTP_HOST", "ANTHROPIC_API_KEY", "CRITERIA_FILE",
-                 "SEED_PAPERS_FILE", "AUTHORS_FILE"):
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SMTP_HOST",
+        "ANTHROPIC_API_KEY",
+        "CRITERIA_FILE",
+        "SEED_PAPERS_FILE",
+        "AUTHORS_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -56,9 +62,11 @@ def test_rank_limit_and_table(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_dry_run_of_the_sample_prints_and_writes_the_digest_and_marks_nothing(
-        capsys: pytest.CaptureFixture[str], store: Store, tmp_path: Path) -> None:
-    code, out, err = run(capsys, "run", "--feed", str(ROOT / "examples" / "stat-2024-03-26.xml"),
-                         "--dry-run")
+    capsys: pytest.CaptureFixture[str], store: Store, tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys, "run", "--feed", str(ROOT / "examples" / "stat-2024-03-26.xml"), "--dry-run"
+    )
     html = tmp_path / "digests" / "paperboy-2024-03-26.html"
     assert code == 0
     assert "Tue 26 Mar: 15 of 62 new papers, judged by the local scorer" in out
@@ -69,12 +77,13 @@ def test_dry_run_of_the_sample_prints_and_writes_the_digest_and_marks_nothing(
 
 
 def test_run_without_a_network_says_so_in_one_sentence(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     monkeypatch.setenv("ARXIV_FEED_URL", f"http://127.0.0.1:{port}/rss/")
-    code, out, err = run(capsys, "run")
+    code, _, err = run(capsys, "run")
     assert code == UNREACHABLE
     last = err.strip().splitlines()[-1]
     assert "Traceback" not in err
@@ -87,19 +96,26 @@ def test_vote_undo_switch_then_profile(capsys: pytest.CaptureFixture[str]) -> No
     for flag in ("--up", "--undo", "--down"):
         assert run(capsys, "vote", "--user", "U1", "--paper", paper, flag)[0] == 0
     other = "2506.00002"
-    assert run(capsys, "vote", "--user", "U1", "--paper", f"https://arxiv.org/abs/{other}v2",
-               "--up")[0] == 0
+    assert (
+        run(capsys, "vote", "--user", "U1", "--paper", f"https://arxiv.org/abs/{other}v2", "--up")[
+            0
+        ]
+        == 0
+    )
     code, out, _ = run(capsys, "profile", "--user", "U1", "--json")
     profile = json.loads(out)
     assert code == 0 and profile["user"] == "U1"
     assert {(v["paper"], v["value"], v["source"]) for v in profile["votes"]} == {
-        (paper, -1, "cli"), (other, 1, "cli")}
+        (paper, -1, "cli"),
+        (other, 1, "cli"),
+    }
     assert set(profile) >= {"email", "seed_papers", "authors", "terms"}
     assert set(profile["terms"]) == {"up", "down"}
 
 
-def test_subscribe_export_import_round_trip(capsys: pytest.CaptureFixture[str], store: Store,
-                                            tmp_path: Path) -> None:
+def test_subscribe_export_import_round_trip(
+    capsys: pytest.CaptureFixture[str], store: Store, tmp_path: Path
+) -> None:
     run(capsys, "subscribe", "--user", "U7", "--email", "grace@example.org")
     run(capsys, "vote", "--user", "U7", "--paper", "2506.00019", "--up")
     run(capsys, "export", "--user", "U7", "--out", str(tmp_path / "u7.jsonl"))
@@ -113,14 +129,18 @@ def test_subscribe_export_import_round_trip(capsys: pytest.CaptureFixture[str], 
     assert json.loads(run(capsys, "profile", "--user", "U7", "--json")[1]) == before
 
 
-@pytest.mark.parametrize("argv, says", [
-    (["vote", "--user", "U1", "--paper", "not-an-id", "--up"], "not an arXiv id"),
-    (["subscribe", "--user", "U1", "--email", "nobody"], "not an email address"),
-    (["rank", "--feed", "/no/such/feed.xml"], "cannot read the file"),
-    (["run", "--date", "yesterday", "--dry-run"], "not a date"),
-])
-def test_bad_input_is_one_clear_sentence(capsys: pytest.CaptureFixture[str], argv: list[str],
-                                         says: str) -> None:
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["vote", "--user", "U1", "--paper", "not-an-id", "--up"], "not an arXiv id"),
+        (["subscribe", "--user", "U1", "--email", "nobody"], "not an email address"),
+        (["rank", "--feed", "/no/such/feed.xml"], "cannot read the file"),
+        (["run", "--date", "yesterday", "--dry-run"], "not a date"),
+    ],
+)
+def test_bad_input_is_one_clear_sentence(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
     try:
         code = main(argv)
     except SystemExit as exc:  # argparse rejects bad arguments itself
@@ -129,8 +149,9 @@ def test_bad_input_is_one_clear_sentence(capsys: pytest.CaptureFixture[str], arg
     assert code != 0 and says in err and "Traceback" not in err
 
 
-def test_import_rejects_a_broken_line_and_imports_nothing(capsys: pytest.CaptureFixture[str],
-                                                          store: Store, tmp_path: Path) -> None:
+def test_import_rejects_a_broken_line_and_imports_nothing(
+    capsys: pytest.CaptureFixture[str], store: Store, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"type": "reader", "id": "U9"}\n{not json\n')
     code, _, err = run(capsys, "import", str(bad))
@@ -139,8 +160,19 @@ def test_import_rejects_a_broken_line_and_imports_nothing(capsys: pytest.Capture
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("run", "rank", "ingest", "vote", "profile", "subscribe", "unsubscribe",
-                    "export", "import", "forget", "doctor"):
+    for command in (
+        "run",
+        "rank",
+        "ingest",
+        "vote",
+        "profile",
+        "subscribe",
+        "unsubscribe",
+        "export",
+        "import",
+        "forget",
+        "doctor",
+    ):
         with pytest.raises(SystemExit) as exited:
             main([command, "--help"])
         assert exited.value.code == 0

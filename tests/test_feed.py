@@ -25,8 +25,12 @@ def test_rss_day_keeps_every_announce_type_and_the_feed_date() -> None:
     feed = parse(RSS / "stat-2024-03-26.xml")
     kinds = [p.announce_type for p in feed.papers]
     assert feed.day == date(2024, 3, 26)
-    assert (kinds.count("new"), kinds.count("cross"), kinds.count("replace"),
-            kinds.count("replace-cross")) == (35, 27, 41, 20)
+    assert (
+        kinds.count("new"),
+        kinds.count("cross"),
+        kinds.count("replace"),
+        kinds.count("replace-cross"),
+    ) == (35, 27, 41, 20)
     first = feed.papers[0]
     assert first.id == "2403.15527" and first.version == 1
     assert first.authors == ["Matteo Gasparin", "Aaditya Ramdas"]
@@ -56,11 +60,14 @@ def test_truncated_feed_is_an_error_naming_it_never_half_a_feed() -> None:
     assert "87 items were readable" in str(caught.value)
 
 
-@pytest.mark.parametrize("body, says", [
-    (b"<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1></body></html>", "HTML page"),
-    (b"Rate limit exceeded", "something instead of an RSS or Atom feed"),
-    (b"   ", "empty"),
-])
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        (b"<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1></body></html>", "HTML page"),
+        (b"Rate limit exceeded", "something instead of an RSS or Atom feed"),
+        (b"   ", "empty"),
+    ],
+)
 def test_error_pages_are_errors(body: bytes, says: str) -> None:
     with pytest.raises(FeedError, match=says):
         parse_feed("cs.LG", body)
@@ -74,39 +81,48 @@ def test_empty_weekend_feed_is_a_day_without_papers() -> None:
 def test_whole_day_ids_match_the_raw_xml() -> None:
     path = DAYS / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
     raw = path.read_text(encoding="utf-8")
-    items = re.findall(r"oai:arXiv.org:(\d{4}\.\d{4,5})v\d+</guid>.*?<arxiv:announce_type>(\S+)<",
-                       raw, re.DOTALL)
+    items = re.findall(
+        r"oai:arXiv.org:(\d{4}\.\d{4,5})v\d+</guid>.*?<arxiv:announce_type>(\S+)<", raw, re.DOTALL
+    )
     expected = {pid for pid, kind in items if kind in ("new", "cross")}
     kept = parse(path).kept(["new", "cross"])
     assert len(kept) == len({p.id for p in kept}) == len(expected)
     assert {p.id for p in kept} == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("oai:arXiv.org:2502.11089v2", ("2502.11089", 2)),
-    ("https://arxiv.org/abs/2403.15527", ("2403.15527", 1)),
-    ("https://arxiv.org/pdf/2403.15527v3.pdf", ("2403.15527", 3)),
-    ("oai:arXiv.org:math/0601001v1", ("math/0601001", 1)),
-    ("no id here", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("oai:arXiv.org:2502.11089v2", ("2502.11089", 2)),
+        ("https://arxiv.org/abs/2403.15527", ("2403.15527", 1)),
+        ("https://arxiv.org/pdf/2403.15527v3.pdf", ("2403.15527", 3)),
+        ("oai:arXiv.org:math/0601001v1", ("math/0601001", 1)),
+        ("no id here", None),
+    ],
+)
 def test_arxiv_ids(text: str, expected: tuple[str, int] | None) -> None:
     assert parse_arxiv_id(text) == expected
 
 
-@pytest.mark.parametrize("raw, readable", [
-    (r"William Alberto Cruz-Casta\~neda", "William Alberto Cruz-Castañeda"),
-    (r"Fran\c{c}ois M\"uller", "François Müller"),
-    (r"Pawe{\l} Kowalski", "Paweł Kowalski"),
-    (r"Mart\'{\i}n and \v{S}imon", "Martín and Šimon"),
-    (r"Stra{\ss}e", "Straße"),
-    ("Carmen GÃ¡lvez", "Carmen Gálvez"),
-    ("TimothÃ©e Darcet", "Timothée Darcet"),
-    ("Lilja Ã\x98vrelid", "Lilja Øvrelid"),
-    ("Jan HajiÄ\x8d", "Jan Hajič"),
-    (r"The $\mathcal{O}(n^2)$ cost of \textit{attention} \& 50\% --- solved",
-     "The O(n^2) cost of attention & 50% — solved"),
-    ("Plain title, nothing to do", "Plain title, nothing to do"),
-])
+@pytest.mark.parametrize(
+    "raw, readable",
+    [
+        (r"William Alberto Cruz-Casta\~neda", "William Alberto Cruz-Castañeda"),
+        (r"Fran\c{c}ois M\"uller", "François Müller"),
+        (r"Pawe{\l} Kowalski", "Paweł Kowalski"),
+        (r"Mart\'{\i}n and \v{S}imon", "Martín and Šimon"),
+        (r"Stra{\ss}e", "Straße"),
+        ("Carmen GÃ¡lvez", "Carmen Gálvez"),
+        ("TimothÃ©e Darcet", "Timothée Darcet"),
+        ("Lilja Ã\x98vrelid", "Lilja Øvrelid"),
+        ("Jan HajiÄ\x8d", "Jan Hajič"),
+        (
+            r"The $\mathcal{O}(n^2)$ cost of \textit{attention} \& 50\% --- solved",
+            "The O(n^2) cost of attention & 50% — solved",
+        ),
+        ("Plain title, nothing to do", "Plain title, nothing to do"),
+    ],
+)
 def test_tex_and_mojibake_become_readable(raw: str, readable: str) -> None:
     assert clean(raw) == readable
 

@@ -37,8 +37,9 @@ def work(redis_client: Redis) -> None:
     SimpleWorker([queue], connection=redis_client).work(burst=True)
 
 
-def test_the_chain_runs_in_a_worker_and_twice_is_once(arxiv: FeedServer, redis_client: Redis,
-                                                      store: Store) -> None:
+def test_the_chain_runs_in_a_worker_and_twice_is_once(
+    arxiv: FeedServer, redis_client: Redis, store: Store
+) -> None:
     queue = Queue(jobs.QUEUE, connection=redis_client)
     start = queue.enqueue(jobs.start_day, 0, "2025-06-04T06:00:00+00:00")
     work(redis_client)
@@ -63,16 +64,17 @@ def test_the_chain_runs_in_a_worker_and_twice_is_once(arxiv: FeedServer, redis_c
     assert store.day(day)["papers"] == record["papers"]
 
 
-def test_each_job_run_twice_does_its_work_once(arxiv: FeedServer, redis_client: Redis,
-                                               store: Store) -> None:
+def test_each_job_run_twice_does_its_work_once(
+    arxiv: FeedServer, redis_client: Redis, store: Store
+) -> None:
     jobs.start_day(0, "2025-06-04T06:00:00+00:00")
     assert jobs.score_day("2025-06-04") == 49
     assert jobs.score_day("2025-06-04") == 0  # guarded: already done
 
 
-def test_a_feed_still_dated_yesterday_is_looked_at_again_later(arxiv: FeedServer,
-                                                               redis_client: Redis,
-                                                               store: Store) -> None:
+def test_a_feed_still_dated_yesterday_is_looked_at_again_later(
+    arxiv: FeedServer, redis_client: Redis, store: Store
+) -> None:
     assert jobs.start_day(0, "2025-06-05T06:00:00+00:00") == "stale"
     scheduled = ScheduledJobRegistry(jobs.QUEUE, connection=redis_client).get_job_ids()
     assert scheduled == ["paperboy-start-2025-06-05-1"]
@@ -80,8 +82,9 @@ def test_a_feed_still_dated_yesterday_is_looked_at_again_later(arxiv: FeedServer
     assert jobs.start_day(jobs.STALE_RETRIES, "2025-06-05T12:00:00+00:00") == "stale"
 
 
-def test_a_failed_job_does_not_block_a_rerun_of_its_day(arxiv: FeedServer, redis_client: Redis,
-                                                         store: Store) -> None:
+def test_a_failed_job_does_not_block_a_rerun_of_its_day(
+    arxiv: FeedServer, redis_client: Redis, store: Store
+) -> None:
     queue = Queue(jobs.QUEUE, connection=redis_client)
     day = date(2025, 6, 4)
     # score a day that was never fetched: the job fails (after its retries)

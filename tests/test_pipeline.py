@@ -1,9 +1,10 @@
-"""The day's steps in-process against a real Redis: dedupe across days, missing feeds, empty days."""
+"""The day's steps in-process on a real Redis: dedupe across days, missing feeds, empty days."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -38,8 +39,12 @@ class Recorder:
 
 def make_ctx(store: Store, recorder: Recorder | None = None) -> Context:
     prior = load_prior(None, None, None, example_profile_dir())
-    return Context(store=store, prior=prior, local=LocalScorer(prior),
-                   deliverers=[recorder] if recorder else [])
+    return Context(
+        store=store,
+        prior=prior,
+        local=LocalScorer(prior),
+        deliverers=[recorder] if recorder else [],
+    )
 
 
 def day_file(stem: str, day: str) -> str:
@@ -47,14 +52,16 @@ def day_file(stem: str, day: str) -> str:
 
 
 def wanted(path: str) -> dict[str, str]:
-    feed = parse_feed(path, open(path, "rb").read())
+    feed = parse_feed(path, Path(path).read_bytes())
     return {p.id: p.announce_type for p in feed.kept(["new", "cross"])}
 
 
-@pytest.mark.parametrize("first, second", [("2025-05-29", "2025-05-30"),
-                                           ("2025-06-05", "2025-06-06")])
+@pytest.mark.parametrize(
+    "first, second", [("2025-05-29", "2025-05-30"), ("2025-06-05", "2025-06-06")]
+)
 def test_a_paper_considered_on_an_earlier_day_is_not_considered_again(
-        store: Store, first: str, second: str) -> None:
+    store: Store, first: str, second: str
+) -> None:
     stem = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI"
     overlap = set(wanted(day_file(stem, first))) & set(wanted(day_file(stem, second)))
     assert overlap  # the fixtures README promises real repeats on these days
@@ -81,15 +88,15 @@ def test_the_whole_day_runs_and_delivers_the_top_of_the_group_order(store: Store
     assert all(e.score.scorer == "local" for e in digest.entries)
     assert "local scorer" in digest.notes[0]
     # the steps' results are in the store for the jobs
-    assert [s.paper for s in pipeline.load_order(ctx, digest.day)][:15] == \
-        [e.paper.id for e in digest.entries]
+    assert [s.paper for s in pipeline.load_order(ctx, digest.day)][:15] == [
+        e.paper.id for e in digest.entries
+    ]
 
 
 def test_dry_run_marks_nothing(store: Store) -> None:
     recorder = Recorder()
     ctx = make_ctx(store, recorder)
-    batch, _ = pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None,
-                                dry_run=True)
+    batch, _ = pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None, dry_run=True)
     assert store.first_seen([p.id for p in batch.papers]) == {}
     assert store.day(batch.day) is None
 
@@ -97,8 +104,10 @@ def test_dry_run_marks_nothing(store: Store) -> None:
 def test_a_failed_feed_is_named_and_the_day_goes_out_from_the_others(store: Store) -> None:
     recorder = Recorder()
     ctx = make_ctx(store, recorder)
-    sources = [day_file("cs.SD+eess.AS", "2025-06-04"),
-               str(RSS / "cs.AI-2025-08-20-atom-TRUNCATED.xml")]
+    sources = [
+        day_file("cs.SD+eess.AS", "2025-06-04"),
+        str(RSS / "cs.AI-2025-08-20-atom-TRUNCATED.xml"),
+    ]
     _, digest = pipeline.run_day(ctx, sources, None)
     assert recorder.got and digest.entries
     assert digest.missing_feeds == [sources[1]]
@@ -122,7 +131,6 @@ def test_no_feed_at_all_is_an_error(store: Store) -> None:
 
 def test_date_option_overrides_the_feed_date(store: Store) -> None:
     ctx = make_ctx(store)
-    batch = pipeline.fetch(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None,
-                           date(2025, 6, 9))
+    batch = pipeline.fetch(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None, date(2025, 6, 9))
     assert batch.day == date(2025, 6, 9)
     assert {p.day for p in batch.papers} == {date(2025, 6, 9)}

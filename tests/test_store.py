@@ -12,8 +12,9 @@ T0 = datetime(2025, 6, 3, 9, 0, tzinfo=UTC)
 
 
 def vote(reader: str, paper: str, value: int, minutes: int = 0, source: str = "cli") -> Vote:
-    return Vote(reader=reader, paper=paper, value=value, at=T0 + timedelta(minutes=minutes),
-                source=source)  # type: ignore[arg-type]
+    return Vote(
+        reader=reader, paper=paper, value=value, at=T0 + timedelta(minutes=minutes), source=source
+    )  # type: ignore[arg-type]
 
 
 def test_vote_undo_and_switch_are_appended_never_rewritten(store: Store) -> None:
@@ -40,8 +41,9 @@ def test_votes_never_expire_papers_do_unless_voted_on(store: Store) -> None:
 
 
 def test_export_then_import_into_an_empty_store_reproduces_the_log(store: Store) -> None:
-    store.save_reader(Reader(id="U1", email="ada@example.org", email_enabled=True,
-                             authors=["Yann LeCun"]))
+    store.save_reader(
+        Reader(id="U1", email="ada@example.org", email_enabled=True, authors=["Yann LeCun"])
+    )
     for n, value in enumerate([1, -1, 0, 1]):
         store.append_vote(vote("U1", f"2506.0001{n}", value, n, "slack"))
     lines = [json.dumps(record) for record in store.export("U1")]
@@ -80,7 +82,9 @@ def test_first_seen_keeps_the_earliest_day(store: Store) -> None:
     store.mark_seen(["2506.00019"], date(2025, 6, 3))
     store.mark_seen(["2506.00019", "2506.00020"], date(2025, 6, 4))
     assert store.first_seen(["2506.00019", "2506.00020", "2506.99999"]) == {
-        "2506.00019": date(2025, 6, 3), "2506.00020": date(2025, 6, 4)}
+        "2506.00019": date(2025, 6, 3),
+        "2506.00020": date(2025, 6, 4),
+    }
 
 
 def test_turns_are_spaced(store: Store) -> None:

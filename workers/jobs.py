@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -90,9 +92,10 @@ def deliver_day(day: str) -> list[str]:
         log.warning("day %s: no delivery channel is configured (Slack or SMTP)", when)
     done = []
     for channel in ctx.deliverers:
-        single = Context(**{**ctx.__dict__, "deliverers": [channel]})
-        result = guarded(store, when, f"deliver-{channel.name}",
-                         lambda single=single: pipeline.deliver(single, digest))
+        single = replace(ctx, deliverers=[channel])
+        result = guarded(
+            store, when, f"deliver-{channel.name}", partial(pipeline.deliver, single, digest)
+        )
         if result:
             done.extend(result)
     return done
@@ -129,10 +132,16 @@ def enqueue_day(queue: Queue, day: date) -> list[str]:
             log.info("day %s: job %s is already queued or running", day, jid)
             previous = Job.fetch(jid, connection=queue.connection)
             continue
-        previous = queue.enqueue(func, day.isoformat(), job_id=jid, depends_on=previous,
-                                 retry=RETRY, job_timeout=JOB_TIMEOUT,
-                                 failure_ttl=int(timedelta(days=30).total_seconds()),
-                                 description=f"paperboy {step} {day}")
+        previous = queue.enqueue(
+            func,
+            day.isoformat(),
+            job_id=jid,
+            depends_on=previous,
+            retry=RETRY,
+            job_timeout=JOB_TIMEOUT,
+            failure_ttl=int(timedelta(days=30).total_seconds()),
+            description=f"paperboy {step} {day}",
+        )
         ids.append(jid)
     return ids
 
@@ -165,10 +174,19 @@ def start_day(attempt: int = 0, now: str | None = None) -> str:
             return "stale"
         retry_id = f"paperboy-start-{today}-{attempt + 1}"
         if _make_room(queue, retry_id):
-            queue.enqueue_in(timedelta(minutes=STALE_RETRY_MINUTES), start_day, attempt + 1,
-                             job_id=retry_id, job_timeout=JOB_TIMEOUT)
-        log.info("day %s: the feed is still dated %s; looking again in %d minutes",
-                 today, day, STALE_RETRY_MINUTES)
+            queue.enqueue_in(
+                timedelta(minutes=STALE_RETRY_MINUTES),
+                start_day,
+                attempt + 1,
+                job_id=retry_id,
+                job_timeout=JOB_TIMEOUT,
+            )
+        log.info(
+            "day %s: the feed is still dated %s; looking again in %d minutes",
+            today,
+            day,
+            STALE_RETRY_MINUTES,
+        )
         return "stale"
     _note_missed_days(store, day)
     batch = guarded(store, day, "fetch", lambda: pipeline.ingest(ctx, fetched, day))
@@ -188,8 +206,10 @@ def _note_missed_days(store: Store, day: date) -> None:
     missed = [previous + timedelta(days=n) for n in range(1, (day - previous).days)]
     missed = [d for d in missed if d.weekday() < 5]
     if missed:
-        log.warning("days %s had no run; arXiv's RSS no longer lists their papers",
-                    ", ".join(map(str, missed)))
+        log.warning(
+            "days %s had no run; arXiv's RSS no longer lists their papers",
+            ", ".join(map(str, missed)),
+        )
 
 
 def catch_up() -> str:
