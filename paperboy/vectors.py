@@ -8,8 +8,10 @@ tf-idf with sublinear tf, an L2-regularised linear fit) are short in numpy and r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,7 +38,7 @@ STOP_WORDS = frozenset(
     those though through throughout thru thus to together too toward towards under until up upon
     us very via was we well were what whatever when whence whenever where whereafter whereas
     whereby wherein whereupon wherever whether which while whither who whoever whole whom whose
-    why will with within without would yet you your yours yourself yourselves""".split()
+    why will with within without would yet you your yours yourself yourselves""".split()  # noqa: SIM905
 )
 
 
@@ -49,27 +51,33 @@ def _stem(word: str) -> str:
     return word
 
 
-_STEMS: dict[str, str] = {}  # a cache keyed by content: each word's stem, or "" for a stop word
+class _Stems(dict[str, str]):
+    """A cache keyed by content: each token's stem, or "" for a stop word."""
+
+    def __missing__(self, token: str) -> str:
+        stem = "" if token in STOP_WORDS or len(token) < 2 else _stem(token)
+        if len(self) < 500_000:
+            self[token] = stem
+        return stem
+
+
+_STEMS = _Stems()
 
 
 def words(text: str) -> list[str]:
     """Lower-cased, stemmed, stop-word-free words of a text."""
-    out = []
-    for token in _TOKEN.findall(text.lower()):
-        stem = _STEMS.get(token)
-        if stem is None:
-            stem = "" if token in STOP_WORDS or len(token) < 2 else _stem(token)
-            if len(_STEMS) < 500_000:
-                _STEMS[token] = stem
-        if stem:
-            out.append(stem)
-    return out
+    stems = _STEMS
+    return [stem for token in _TOKEN.findall(text.lower()) if (stem := stems[token])]
+
+
+def grams(toks: list[str]) -> list[str]:
+    """Words and the bigrams of neighbouring words."""
+    return toks + [f"{a} {b}" for a, b in pairwise(toks)]
 
 
 def terms(text: str) -> list[str]:
     """The features of a text: its words and the bigrams of neighbouring words."""
-    toks = words(text)
-    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
+    return grams(words(text))
 
 
 @dataclass(frozen=True)
@@ -92,11 +100,13 @@ class Rows:
 
     def dot(self, w: Vector) -> Vector:
         """X @ w."""
-        return np.bincount(self.row_ids, self.data * w[self.indices], minlength=self.n_rows)
+        out = np.bincount(self.row_ids, self.data * w[self.indices], minlength=self.n_rows)
+        return out.astype(np.float64, copy=False)
 
     def tdot(self, v: Vector) -> Vector:
         """X.T @ v."""
-        return np.bincount(self.indices, self.data * v[self.row_ids], minlength=self.n_cols)
+        out = np.bincount(self.indices, self.data * v[self.row_ids], minlength=self.n_cols)
+        return out.astype(np.float64, copy=False)
 
     def dense(self) -> Vector:
         """The matrix as a dense array (only for a few rows)."""
@@ -104,9 +114,10 @@ class Rows:
         out[self.row_ids, self.indices] = self.data
         return out
 
-    def take(self, rows: Sequence[int]) -> Rows:
+    def take(self, rows: Iterable[int]) -> Rows:
         """A new matrix of the given rows, in that order."""
-        starts, ends = self.indptr[:-1][list(rows)], self.indptr[1:][list(rows)]
+        pick_rows = np.fromiter(rows, dtype=np.int64)
+        starts, ends = self.indptr[:-1][pick_rows], self.indptr[1:][pick_rows]
         parts = [np.arange(s, e) for s, e in zip(starts, ends, strict=True)]
         pick = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         indptr = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int64)
@@ -114,55 +125,88 @@ class Rows:
 
 
 class Vocabulary:
-    """Term ids and idf weights learnt from one corpus (a day's papers plus the prior)."""
+    """Term ids and idf weights learnt from one corpus (a day's papers plus the prior).
 
-    def __init__(self, docs: Iterable[list[str]]) -> None:
-        self.index: dict[str, int] = {}
-        df: list[int] = []
-        n = 0
-        for doc in docs:
-            n += 1
-            for term in set(doc):
-                i = self.index.setdefault(term, len(df))
-                if i == len(df):
-                    df.append(0)
-                df[i] += 1
-        # Smoothed idf, as scikit-learn's TfidfTransformer computes it.
-        self.idf: Vector = np.log((1 + n) / (1 + np.asarray(df, dtype=np.float64))) + 1.0
+    Terms seen in one document only count towards a row's norm but get no column: they cannot
+    make two documents alike, and dropping them makes the matrix several times narrower.
+    """
 
-    def __len__(self) -> int:
-        return len(self.index)
+    def __init__(self, index: dict[str, int], idf: Vector, column: NDArray[np.int64]) -> None:
+        self.index = index  # term -> id over every term seen
+        self.idf = idf  # by term id
+        self.column = column  # term id -> column, or -1 for a term seen in one document only
+        self.n_cols = int(column.max()) + 1 if len(column) else 0
 
-    def rows(self, docs: Iterable[list[str]]) -> Rows:
-        """Tf-idf rows with sublinear tf, L2-normalised; unknown terms are dropped."""
+    @classmethod
+    def fit(cls, docs: list[list[str]], min_df: int = 2) -> tuple[Vocabulary, Rows]:
+        """Learn terms and idf from the docs and return their rows too, in one pass."""
+        index: dict[str, int] = {}
         indptr, indices, counts = [0], [], []
         for doc in docs:
-            seen: dict[int, int] = {}
-            for term in doc:
-                i = self.index.get(term)
-                if i is not None:
-                    seen[i] = seen.get(i, 0) + 1
-            indices.extend(seen.keys())
-            counts.extend(seen.values())
+            for term, count in Counter(doc).items():
+                i = index.get(term)
+                if i is None:
+                    i = index[term] = len(index)
+                indices.append(i)
+                counts.append(count)
             indptr.append(len(indices))
         ind = np.asarray(indices, dtype=np.int64)
-        data = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * self.idf[ind]
+        df = np.bincount(ind, minlength=len(index)).astype(np.float64)
+        kept = df >= min_df
+        column = np.where(kept, np.cumsum(kept) - 1, -1).astype(np.int64)
+        # Smoothed idf, as scikit-learn's TfidfTransformer computes it.
+        vocab = cls(index, np.log((1 + len(docs)) / (1 + df)) + 1.0, column)
+        return vocab, vocab._rows(indptr, ind, counts)
+
+    def __len__(self) -> int:
+        return self.n_cols
+
+    def rows(self, docs: Iterable[list[str]]) -> Rows:
+        """Tf-idf rows with sublinear tf, L2-normalised; unknown terms count towards the norm."""
+        index = self.index
+        unknown = len(self.idf)  # an id for "not in the vocabulary", with the highest idf
+        indptr, indices, counts = [0], [], []
+        for doc in docs:
+            for term, count in Counter(doc).items():
+                indices.append(index.get(term, unknown))
+                counts.append(count)
+            indptr.append(len(indices))
+        return self._rows(indptr, np.asarray(indices, dtype=np.int64), counts)
+
+    def _rows(self, indptr: list[int], ind: NDArray[np.int64], counts: list[int]) -> Rows:
+        idf = np.append(self.idf, self.idf.max() if len(self.idf) else 1.0)
+        data = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * idf[ind]
         ptr = np.asarray(indptr, dtype=np.int64)
         row_ids = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
         norms = np.sqrt(np.bincount(row_ids, data * data, minlength=len(ptr) - 1))
         data = data / np.where(norms > 0, norms, 1.0)[row_ids]
-        return Rows(ptr, ind, data, len(self.index))
+        cols = np.append(self.column, -1)[ind]
+        keep = cols >= 0
+        ptr = np.concatenate([[0], np.cumsum(np.bincount(row_ids[keep], minlength=len(ptr) - 1))])
+        return Rows(ptr.astype(np.int64), cols[keep], data[keep], self.n_cols)
 
     def names(self) -> list[str]:
-        """Terms by id."""
-        out = [""] * len(self.index)
+        """Terms by column."""
+        out = [""] * self.n_cols
         for term, i in self.index.items():
-            out[i] = term
+            if (col := self.column[i]) >= 0:
+                out[col] = term
         return out
 
 
+def _dot(a: Vector, b: Vector) -> float:
+    """Inner product without BLAS: on small vectors its threads cost more than they save."""
+    return float((a * b).sum())
+
+
 def fit_linear(
-    x: Rows, y: Vector, weight: Vector, c: float, steps: int = 12, w0: Vector | None = None
+    x: Rows,
+    y: Vector,
+    weight: Vector,
+    c: float,
+    steps: int = 12,
+    max_cg: int = 25,
+    w0: Vector | None = None,
 ) -> tuple[Vector, float]:
     """An L2-regularised squared-hinge linear SVM (liblinear's L2R_L2LOSS) by Newton-CG.
 
@@ -183,18 +227,18 @@ def fit_linear(
         z = margins(w)
         active = (y * z < 1.0).astype(np.float64) * weight
         grad = w + 2.0 * c * back(active * (z - y))
-        if np.linalg.norm(grad) < 1e-4 * np.sqrt(d):
+        if _dot(grad, grad) < 1e-8 * d:
             break
         # Conjugate gradient on the generalised Hessian I + 2c X_A^T D X_A.
         step, r = np.zeros(d + 1), -grad
-        p, rr = r.copy(), float(r @ r)
-        for _ in range(25):
+        p, rr = r.copy(), _dot(r, r)
+        for _ in range(max_cg):
             hp = p + 2.0 * c * back(active * margins(p))
-            alpha = rr / float(p @ hp)
+            alpha = rr / _dot(p, hp)
             step += alpha * p
             r -= alpha * hp
-            rr_new = float(r @ r)
-            if rr_new < 1e-6 * float(grad @ grad):
+            rr_new = _dot(r, r)
+            if rr_new < 1e-6 * _dot(grad, grad):
                 break
             p = r + (rr_new / rr) * p
             rr = rr_new

@@ -1,0 +1,174 @@
+"""Ranking quality on the judged days (fixtures/labeled), measured honestly.
+
+Run: .venv/bin/python bench/quality.py
+(a) zero-shot: the local scorer with the example prior; its knobs are chosen on two days and
+    reported on the third (leave-one-day-out), next to two baselines and the fixed defaults.
+(b) feedback: a simulated reader votes on the other days' top papers, then the held-out day
+    is ranked by their personal model (see paperboy/profiles.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from paperboy.feed import parse_feed  # noqa: E402
+from paperboy.local import LocalScorer, Recipe, cosines, day_corpus, svm_scores  # noqa: E402
+from paperboy.models import Paper, Prior  # noqa: E402
+from paperboy.prior import load_prior  # noqa: E402
+
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+DAYS = ("2025-02-14", "2025-02-17", "2025-02-19")
+GRID = [
+    Recipe(c=c, title_weight=t, irrelevant_penalty=p, similarity_weight=s)
+    for c, t, p, s in itertools.product((0.01, 0.1, 1.0), (1, 2), (0.0, 0.5, 1.0), (0.0, 0.25, 0.5))
+]
+
+
+@dataclass
+class Day:
+    """A judged day: its pool of papers and the ids the reference system picked."""
+
+    date: str
+    papers: list[Paper]
+    labels: set[str]
+
+
+def load_days() -> list[Day]:
+    """The three judged days."""
+    days = []
+    for date in DAYS:
+        body = (FIXTURES / "labeled" / f"pool-{date}.xml").read_bytes()
+        papers = parse_feed(date, body).kept(["new", "cross"])
+        labels = set(json.loads((FIXTURES / "labeled" / f"labels-{date}.json").read_text()))
+        days.append(Day(date, papers, labels & {p.id for p in papers}))
+    return days
+
+
+def average_precision(ranking: list[str], labels: set[str]) -> float:
+    """Mean of the precision at each labeled paper's rank."""
+    hits, total = 0, 0.0
+    for rank, pid in enumerate(ranking, 1):
+        if pid in labels:
+            hits += 1
+            total += hits / rank
+    return total / len(labels) if labels else 0.0
+
+
+def precision_at_k(ranking: list[str], labels: set[str]) -> float:
+    """Precision in the top k, k = the number of labels."""
+    k = len(labels)
+    return len(set(ranking[:k]) & labels) / k if k else 0.0
+
+
+def ranked(scores: dict[str, float]) -> list[str]:
+    """Ids by score, best first; ties by id for determinism."""
+    return sorted(scores, key=lambda pid: (-scores[pid], pid))
+
+
+Ranker = Callable[[Day], list[str]]
+
+
+def recipe_ranker(prior: Prior, recipe: Recipe) -> Ranker:
+    """Rank a day with the local scorer."""
+    scorer = LocalScorer(prior, recipe)
+    return lambda day: ranked({k: s.score for k, s in scorer.score(day.papers).items()})
+
+
+def baseline_similarity(prior: Prior) -> Ranker:
+    """Plain tf-idf: each paper's best cosine to a seed paper or the criteria text."""
+    texts = [f"{s.title}. {s.abstract}" for s in prior.seeds] + [prior.criteria]
+
+    def rank(day: Day) -> list[str]:
+        corpus = day_corpus(day.papers, texts, 1)
+        best = cosines(corpus.papers, corpus.positives).max(axis=1)
+        return ranked({p.id: float(v) for p, v in zip(day.papers, best, strict=True)})
+
+    return rank
+
+
+def baseline_svm(prior: Prior) -> Ranker:
+    """arxiv-sanity-lite: an SVM with the seed papers positive and the day's papers negative."""
+    texts = [f"{s.title}. {s.abstract}" for s in prior.seeds]
+
+    def rank(day: Day) -> list[str]:
+        values = svm_scores(day_corpus(day.papers, texts, 1), c=0.01)
+        return ranked({p.id: float(v) for p, v in zip(day.papers, values, strict=True)})
+
+    return rank
+
+
+def evaluate(rank: Ranker, days: list[Day]) -> list[tuple[float, float]]:
+    """(AP, P@k) per day."""
+    out = []
+    for day in days:
+        order = rank(day)
+        out.append((average_precision(order, day.labels), precision_at_k(order, day.labels)))
+    return out
+
+
+def show(name: str, figures: list[tuple[float, float]], days: list[Day]) -> None:
+    """One line: AP and P@k per day and their means."""
+    cells = "  ".join(
+        f"{d.date[5:]} AP {ap:.3f} P@{len(d.labels)} {pk:.3f}"
+        for d, (ap, pk) in zip(days, figures, strict=True)
+    )
+    aps, pks = zip(*figures, strict=True)
+    print(f"{name:<34} {cells}  | mean AP {np.mean(aps):.3f} P@k {np.mean(pks):.3f}")
+
+
+def leave_one_day_out(prior: Prior, days: list[Day]) -> list[tuple[float, float]]:
+    """For each day: pick the recipe best on the other two (mean AP), report it on this day."""
+    table = {recipe: evaluate(recipe_ranker(prior, recipe), days) for recipe in GRID}
+    held = []
+    for i, day in enumerate(days):
+
+        def train_ap(recipe: Recipe, i: int = i) -> float:
+            return float(np.mean([ap for j, (ap, _) in enumerate(table[recipe]) if j != i]))
+
+        best = max(GRID, key=lambda r: (train_ap(r), -GRID.index(r)))
+        ap, pk = table[best][i]
+        print(
+            f"  held out {day.date}: chose c={best.c} title_weight={best.title_weight} "
+            f"irrelevant_penalty={best.irrelevant_penalty} similarity_weight="
+            f"{best.similarity_weight} (train AP {train_ap(best):.3f}) -> held-out AP {ap:.3f}"
+        )
+        held.append((ap, pk))
+    return held
+
+
+def main() -> None:
+    """Print every figure."""
+    days = load_days()
+    prior = load_prior(None, None, None, ROOT / "examples" / "profile")
+    listed = ", ".join(f"{d.date} ({len(d.papers)} papers, {len(d.labels)} picked)" for d in days)
+    print(f"days: {listed}")
+    print("(a) zero-shot, example prior")
+    show(
+        "random (expected AP ~ base rate)",
+        [(len(d.labels) / len(d.papers),) * 2 for d in days],
+        days,
+    )
+    show("baseline: tf-idf max similarity", evaluate(baseline_similarity(prior), days), days)
+    show("baseline: seeds-vs-day SVM", evaluate(baseline_svm(prior), days), days)
+    show("local, default recipe*", evaluate(recipe_ranker(prior, Recipe()), days), days)
+    print(f"leave-one-day-out over {len(GRID)} recipes:")
+    show("local, leave-one-day-out", leave_one_day_out(prior, days), days)
+    print("* defaults picked by hand while looking at all three days: not a held-out figure")
+    if "--no-feedback" not in sys.argv:
+        from feedback import feedback_section  # bench/feedback.py: part (b)
+
+        feedback_section(prior, days)
+
+
+if __name__ == "__main__":
+    main()
