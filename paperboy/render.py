@@ -55,7 +55,7 @@ def score_labels(entry: Ranked) -> list[str]:
     score = entry.score
     if score.relevance is not None:
         return [f"relevance {score.relevance}/10", f"novelty {score.novelty}/10"]
-    return [f"{SCORER_NAMES.get(score.scorer, score.scorer)} {score.score:.2f}"]
+    return [f"{score.scorer} score {score.score:.2f}"]
 
 
 def short_score(entry: Ranked) -> str:
