@@ -169,6 +169,7 @@ def load_batch(ctx: Context, day: date) -> Batch:
 
 def score(ctx: Context, batch: Batch) -> list[Score]:
     """The group's order of the day: the local score of every paper, merged with Claude's."""
+    log.info("day %s: scoring %d papers with %s", batch.day, len(batch.papers), ctx.scorer_name)
     local = ctx.local.score(batch.papers)
     judged = ctx.judge.judge(batch.day, batch.papers, local) if ctx.judge else {}
     return group_order(local, judged)

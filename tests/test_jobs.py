@@ -95,3 +95,14 @@ def test_a_failed_job_does_not_block_a_rerun_of_its_day(
     jobs.start_day(0, "2025-06-04T06:00:00+00:00")  # fetches, then enqueues under the same ids
     work(redis_client)
     assert Job.fetch(jobs.job_id(day, "score"), connection=redis_client).return_value() == 49
+
+
+def test_a_day_the_clock_missed_is_caught_up_once(
+    arxiv: FeedServer, redis_client: Redis, store: Store
+) -> None:
+    before_schedule = "2025-06-04T05:00:00+00:00"
+    assert jobs.catch_up(before_schedule) == "nothing to catch up"
+    # the clock was down at 06:00; the hourly check at 09:00 runs the day
+    assert jobs.catch_up("2025-06-04T09:00:00+00:00") == "2025-06-04"
+    assert store.day(date(2025, 6, 4)) is not None
+    assert jobs.catch_up("2025-06-04T10:00:00+00:00") == "nothing to catch up"

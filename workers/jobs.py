@@ -16,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -212,10 +211,10 @@ def _note_missed_days(store: Store, day: date) -> None:
         )
 
 
-def catch_up() -> str:
+def catch_up(now: str | None = None) -> str:
     """Hourly: start today's run if the clock missed its scheduled time (it was down)."""
     settings, store, _ = _wiring()
-    clock = utc_now()
+    clock = datetime.fromisoformat(now) if now else utc_now()
     today = arxiv_today(clock)
     scheduled = croniter(settings.schedule_cron, clock).get_prev(datetime)
     last = store.redis.get(store.key("last-day"))
@@ -223,9 +222,5 @@ def catch_up() -> str:
         return "nothing to catch up"
     if not store.redis.set(store.key("catch-up", today.isoformat()), "1", nx=True, ex=3 * 3600):
         return "a catch-up ran in the last three hours"
-    return start_day()
-
-
-def connection(settings: Settings) -> Redis:
-    """The worker's and clock's Redis, which must be a real one."""
-    return open_store(settings, allow_in_process=False).redis
+    log.info("day %s: the scheduled run at %s did not happen; catching up", today, scheduled)
+    return start_day(0, clock.isoformat())
