@@ -1,0 +1,125 @@
+"""Claude's judgment of papers as data: the reply schema, parsing it, and turning it into Scores.
+
+Pure functions only; `llm.py` makes the calls. A reply is untrusted: ids that were not asked
+for are ignored, scores are clamped to 1..10, a malformed item is dropped (and so re-asked).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ValidationError
+
+from paperboy.authors import AuthorMatcher
+from paperboy.models import Paper, Score
+
+LOWEST, HIGHEST = 1, 10
+"""The range of relevance and novelty."""
+
+NOT_JUDGED = "Claude did not judge this paper; local score"
+"""The reason a candidate Claude was asked about, but did not judge, keeps its local score."""
+
+
+class PaperJudgment(BaseModel):
+    """Claude's verdict on one paper: the structured output, one item per paper."""
+
+    id: str
+    relevance: int
+    novelty: int
+    criterion: str
+    reason: str
+
+
+class Judgments(BaseModel):
+    """The whole structured reply: one judgment per paper asked about."""
+
+    papers: list[PaperJudgment]
+
+
+class ReplyError(ValueError):
+    """A reply that is not the JSON object the schema asks for."""
+
+
+def clamp(value: float) -> int:
+    """A score forced into 1..10."""
+    return int(min(HIGHEST, max(LOWEST, round(value))))
+
+
+def parse_reply(text: str, asked: Iterable[str]) -> dict[str, PaperJudgment]:
+    """The judgments in a reply for papers that were asked about, clamped; first answer wins.
+
+    Raises ReplyError when the text is not a JSON object with a `papers` list.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReplyError(f"the reply is not JSON ({exc.msg})") from None
+    items = data.get("papers") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ReplyError('the reply has no "papers" list')
+    wanted = set(asked)
+    out: dict[str, PaperJudgment] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        try:
+            raw = PaperJudgment.model_validate(
+                {**item, "relevance": _number(item.get("relevance")),
+                 "novelty": _number(item.get("novelty"))})
+        except (ValidationError, TypeError, ValueError):
+            continue
+        pid = raw.id.strip()
+        if pid not in wanted or pid in out:
+            continue
+        out[pid] = raw.model_copy(update={
+            "id": pid, "relevance": clamp(raw.relevance), "novelty": clamp(raw.novelty),
+            "criterion": " ".join(raw.criterion.split())[:120],
+            "reason": " ".join(raw.reason.split())[:400]})
+    return out
+
+
+def _number(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError("not a number")
+    return round(float(value))
+
+
+def followed_ids(papers: list[Paper], local: dict[str, Score], authors: list[str]) -> set[str]:
+    """Papers by followed authors: marked so by the local scorer, or matched here."""
+    matcher = AuthorMatcher(authors)
+    found = set()
+    for paper in papers:
+        reasons = local[paper.id].reasons if paper.id in local else []
+        if any("followed author" in r for r in reasons) or matcher.followed_in(paper.authors):
+            found.add(paper.id)
+    return found
+
+
+def candidates(papers: list[Paper], local: dict[str, Score], followed: set[str],
+               max_papers: int) -> list[Paper]:
+    """Who goes to Claude, most promising first: every followed author's paper, then the best
+    of the rest by local score until `max_papers` are chosen."""
+    ranked = sorted(papers, key=lambda p: (-_local(local, p.id), p.id))
+    first = [p for p in ranked if p.id in followed]
+    rest = [p for p in ranked if p.id not in followed]
+    return first + rest[: max(0, max_papers - len(first))]
+
+
+def _local(local: dict[str, Score], pid: str) -> float:
+    return local[pid].score if pid in local else float("-inf")
+
+
+def claude_score(judgment: PaperJudgment, local: Score | None) -> Score:
+    """A judged paper's Score: score = relevance + novelty / 10, so that sorting by it agrees
+    with the group order's rule (relevance, then novelty); the local reasons are kept."""
+    kept = [r for r in (local.reasons if local else []) if r != NOT_JUDGED]
+    return Score(paper=judgment.id, scorer="claude",
+                 score=judgment.relevance + judgment.novelty / 10,
+                 relevance=judgment.relevance, novelty=judgment.novelty,
+                 criterion=judgment.criterion or None, reasons=[judgment.reason, *kept])
+
+
+def not_judged(local: Score, why: str = NOT_JUDGED) -> Score:
+    """A candidate Claude did not judge: its local Score, marked as such."""
+    return local.model_copy(update={"reasons": [*local.reasons, why]})
