@@ -18,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# bench/ holds an email.py: it goes last, so that it cannot shadow the standard library's.
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != HERE), str(HERE)]
 
 from paperboy.feed import parse_feed  # noqa: E402
 from paperboy.local import LocalScorer, Recipe, cosines, day_corpus, svm_scores  # noqa: E402
@@ -126,10 +128,15 @@ def show(name: str, figures: list[tuple[float, float]], days: list[Day]) -> None
     print(f"{name:<34} {cells}  | mean AP {np.mean(aps):.3f} P@k {np.mean(pks):.3f}")
 
 
-def leave_one_day_out(prior: Prior, days: list[Day]) -> list[tuple[float, float]]:
-    """For each day: pick the recipe best on the other two (mean AP), report it on this day."""
+def leave_one_day_out(
+    prior: Prior, days: list[Day]
+) -> tuple[list[tuple[float, float]], dict[str, Recipe]]:
+    """For each day: pick the recipe best on the other two (mean AP), report it on this day.
+
+    Returns the figures and, by held-out date, the recipe chosen without seeing that day.
+    """
     table = {recipe: evaluate(recipe_ranker(prior, recipe), days) for recipe in GRID}
-    held = []
+    held, chosen = [], {}
     for i, day in enumerate(days):
 
         def train_ap(recipe: Recipe, i: int = i) -> float:
@@ -143,7 +150,8 @@ def leave_one_day_out(prior: Prior, days: list[Day]) -> list[tuple[float, float]
             f"{best.similarity_weight} (train AP {train_ap(best):.3f}) -> held-out AP {ap:.3f}"
         )
         held.append((ap, pk))
-    return held
+        chosen[day.date] = best
+    return held, chosen
 
 
 def main() -> None:
@@ -162,12 +170,13 @@ def main() -> None:
     show("baseline: seeds-vs-day SVM", evaluate(baseline_svm(prior), days), days)
     show("local, default recipe*", evaluate(recipe_ranker(prior, Recipe()), days), days)
     print(f"leave-one-day-out over {len(GRID)} recipes:")
-    show("local, leave-one-day-out", leave_one_day_out(prior, days), days)
+    held, chosen = leave_one_day_out(prior, days)
+    show("local, leave-one-day-out", held, days)
     print("* defaults picked by hand while looking at all three days: not a held-out figure")
     if "--no-feedback" not in sys.argv:
         from feedback import feedback_section  # bench/feedback.py: part (b)
 
-        feedback_section(prior, days)
+        feedback_section(prior, days, chosen)
 
 
 if __name__ == "__main__":

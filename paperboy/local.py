@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -130,8 +130,11 @@ class DayCorpus:
     positives: Rows
     titles: list[str]  # padded stemmed titles, for keyword search
     texts: list[str]  # padded stemmed title + abstract (a "|" between them)
+    key: str = ""  # the hash of the inputs: same key, same corpus
     _sims: Vector | None = None
     _names: list[str] | None = None
+    # Per-corpus results that profiles reuse on every refit (rows of voted papers, penalties).
+    memo: dict[object, object] = field(default_factory=dict)
 
     @property
     def sims(self) -> Vector:
@@ -173,6 +176,7 @@ def day_corpus(papers: list[Paper], positives: list[str], title_weight: int) -> 
         rows.take(range(n, len(docs))),
         [padded(t) for t, _ in split],
         [padded([*t, "|", *a]) for t, a in split],
+        key,
     )
     _CORPORA[key] = corpus
     while len(_CORPORA) > _CORPUS_CACHE_SIZE:

@@ -9,12 +9,10 @@ one small solve. Pure: the caller passes the votes, the papers they name, and th
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
 
 from paperboy.authors import AuthorMatcher
 from paperboy.local import (
@@ -36,6 +34,7 @@ from paperboy.vectors import Rows, Vector, fit_linear
 LIKED_ENOUGH = 0.05  # cosine to a liked paper above which "you liked '…'" is said
 LIKED_SHOWN = 100  # "you liked" looks at the latest this many liked papers: cost is per paper
 EXPLAIN_TOP = 100  # papers that get reasons: more than a digest or an email shows
+FOLLOWED_LIFT = 10.0  # added to a blended score (day-standardised units): above everything else
 MAX_WEAK = 400  # weak negatives sampled from the day (evenly, so deterministically)
 
 
@@ -55,13 +54,14 @@ class ProfileRecipe:
 
     c: float = 0.1
     title_weight: int = 2
-    vote_weight: float = 10.0  # per 👍/👎, against about 0.5 per weak negative
+    vote_weight: float = 3.0  # per 👍/👎, against about 0.5 per weak negative
     irrelevant_penalty: float = 0.5
     similarity_weight: float = 0.25
     followed_boost: float = 10.0
-    blend_half: float = 10.0  # votes at which personal and group weigh the same
+    blend_half: float = 5.0  # votes at which personal and group weigh the same
     newton_steps: int = 4  # enough for the ranking; keeps a refit fast
-    neighbour_weight: float = 0.0  # best cosine to a liked paper minus to a disliked one
+    neighbour_weight: float = 0.0  # k nearest liked papers' cosine minus k nearest disliked
+    neighbour_k: int = 3  # how many nearest voted papers of each sign the kNN term averages
 
 
 @dataclass
@@ -71,14 +71,11 @@ class _Fit:
     corpus: DayCorpus
     w: Vector
     b: float
-    taste: Vector  # sum of liked rows minus disliked rows: what the votes alone say
+    taste: Vector  # per term: liked papers' weight above the disliked's and the day's
+    distaste: Vector  # per term: disliked papers' weight above the liked's and the day's
     voted_ids: list[str] = field(default_factory=list)
     voted_rows: Rows | None = None
     alphas: Vector | None = None  # each vote's pull on the model (its loss gradient)
-
-
-# A cache keyed by content: (vocabulary, paper text hash) -> the paper's row.
-_ROW_CACHE: dict[tuple[int, str], tuple[NDArray[np.int64], Vector]] = {}
 
 
 class ReaderModel:
@@ -102,6 +99,7 @@ class ReaderModel:
         self.model = PriorModel(merged)
         self.own_seeds = {seed_label(s.title, s.abstract) for s in seeds}
         self.matcher = AuthorMatcher(merged.authors)
+        self.own_matcher = AuthorMatcher(authors)  # the reader's own: they lift even with no vote
         # Only votes on papers we can read count; the caller's order (the log's) is kept.
         self.votes = {pid: v for pid, v in votes.items() if pid in voted_papers}
         self.voted = voted_papers
@@ -111,20 +109,53 @@ class ReaderModel:
     def n_votes(self) -> int:
         return len(self.votes)
 
+    @property
+    def evidence(self) -> int:
+        """Votes plus the reader's own seed papers: what the blend's personal share grows with."""
+        return len(self.votes) + len(self.own_seeds)
+
+    def followed_first(self, order: list[Score], papers: list[Paper]) -> list[Score]:
+        """The order with papers by the reader's own followed authors lifted to the top.
+
+        The group's followed authors are lifted by the group's scorer already; these are the
+        reader's own, which count from the moment they follow, votes or not.
+        """
+        if not self.own_matcher.by_surname:
+            return order
+        by_id = {p.id: p for p in papers}
+        lifted, rest = [], []
+        for s in order:
+            paper = by_id.get(s.paper)
+            names = self.own_matcher.followed_in(paper.authors) if paper else []
+            if names:
+                said = [f"followed author: {name}" for name in names]
+                reasons = said + [r for r in s.reasons if r not in said]
+                lifted.append(
+                    _score({**s.__dict__, "score": s.score + FOLLOWED_LIFT, "reasons": reasons})
+                )
+            else:
+                rest.append(s)
+        # The lifted papers first, in the scorer's order; below them the order is unchanged.
+        return [*lifted, *rest] if lifted else order
+
     def _rows(self, corpus: DayCorpus, papers: list[Paper]) -> Rows:
         """Voted papers in the day's vocabulary; each paper's row is cached per vocabulary."""
-        vocab_id = id(corpus.vocab)
+        # Cached on the corpus (so per vocabulary, dropped with it), keyed by the paper's text.
+        cache = corpus.memo.setdefault("rows", {})
+        assert isinstance(cache, dict)
+        keys = [(p.id, p.title, p.abstract) for p in papers]
+        missing = {k: p for k, p in zip(keys, papers, strict=True) if k not in cache}
+        if missing:
+            # One batch: vectorising papers one by one costs three times as much.
+            new = corpus.vocab.rows(
+                doc_terms(*paper_words(p), self.recipe.title_weight) for p in missing.values()
+            )
+            for n, key in enumerate(missing):
+                lo, hi = new.indptr[n], new.indptr[n + 1]
+                cache[key] = (new.indices[lo:hi], new.data[lo:hi])
         parts_i, parts_d, lengths = [], [], []
-        for paper in papers:
-            key = (vocab_id, _paper_key(paper))
-            row = _ROW_CACHE.get(key)
-            if row is None:
-                title, abstract = paper_words(paper)
-                one = corpus.vocab.rows([doc_terms(title, abstract, self.recipe.title_weight)])
-                row = (one.indices, one.data)
-                if len(_ROW_CACHE) > 200_000:
-                    _ROW_CACHE.clear()
-                _ROW_CACHE[key] = row
+        for key in keys:
+            row = cache[key]
             parts_i.append(row[0])
             parts_d.append(row[1])
             lengths.append(len(row[0]))
@@ -162,17 +193,17 @@ class ReaderModel:
             w, b = np.zeros(corpus.vocab.n_cols), 0.0
         else:
             w, b = fit_linear(x, y, weight, r.c, steps=r.newton_steps, max_cg=10)
-        taste = voted_rows.tdot(values) if len(values) else np.zeros(corpus.vocab.n_cols)
+        taste, distaste = _tastes(corpus, voted_rows, values)
         z = voted_rows.dot(w) + b
         alphas = r.vote_weight * np.maximum(0.0, 1.0 - values * z) * values
-        self._fit = _Fit(corpus, w, b, taste, voted_ids, voted_rows, alphas)
+        self._fit = _Fit(corpus, w, b, taste, distaste, voted_ids, voted_rows, alphas)
         return self._fit
 
     def score(self, papers: list[Paper], explain_top: int = EXPLAIN_TOP) -> dict[str, Score]:
         """Personal scores for a day's papers; the best `explain_top` get reasons in words."""
         if not papers:
             return {}
-        r, m = self.recipe, self.model
+        r = self.recipe
         fit = self.fit(papers)
         corpus = fit.corpus
         total = _stdz(corpus.papers.dot(fit.w) + fit.b)
@@ -181,20 +212,15 @@ class ReaderModel:
             total = total + r.similarity_weight * _stdz(sims.max(axis=1))
         liked_ids = [pid for pid in self.votes if self.votes[pid] > 0][-LIKED_SHOWN:]
         if r.neighbour_weight and liked_ids:
-            near = self._nearest(corpus, corpus.papers, liked_ids)
             disliked_ids = [pid for pid in self.votes if self.votes[pid] < 0][-LIKED_SHOWN:]
-            down = self._nearest(corpus, corpus.papers, disliked_ids).max(axis=1)
-            total = total + r.neighbour_weight * _stdz(near.max(axis=1) - down)
-        for i, paper in enumerate(papers):
-            if self.matcher.followed_in(paper.authors):
-                total[i] += r.followed_boost
-            if m.unwanted:
-                unwanted = found(m.unwanted, corpus.texts[i])
-                if unwanted:
-                    in_title = found(m.unwanted, corpus.titles[i])
-                    total[i] -= r.irrelevant_penalty * (min(len(unwanted), 2) + len(in_title))
+            near = _top_mean(self._nearest(corpus, corpus.papers, liked_ids), r.neighbour_k)
+            far = _top_mean(self._nearest(corpus, corpus.papers, disliked_ids), r.neighbour_k)
+            total = total + r.neighbour_weight * _stdz(near - far)
+        followed = self._followed(corpus, papers)
+        total = total + r.followed_boost * np.array([bool(f) for f in followed], dtype=float)
+        total = total - r.irrelevant_penalty * self._unwanted(corpus)
         scores = {
-            p.id: Score(paper=p.id, scorer="personal", score=float(total[i]))
+            p.id: _score({**_EMPTY, "paper": p.id, "score": float(total[i]), "reasons": []})
             for i, p in enumerate(papers)
         }
         # Reasons cost a little per paper: only the papers a reader may see get them.
@@ -202,9 +228,7 @@ class ReaderModel:
         liked = self._nearest(corpus, corpus.papers.take(top), liked_ids)
         for k, i in enumerate(top):
             paper = papers[i]
-            reasons = [
-                f"followed author: {name}" for name in self.matcher.followed_in(paper.authors)
-            ]
+            reasons = [f"followed author: {name}" for name in followed[i]]
             if liked.shape[1] and liked[k].max() >= LIKED_ENOUGH:
                 reasons.append(f"you liked '{self.voted[liked_ids[int(liked[k].argmax())]].title}'")
             up = self._paper_terms(corpus, int(i), fit.taste)
@@ -213,10 +237,32 @@ class ReaderModel:
             criterion = self._criterion(sims[i]) if sims.shape[1] else None
             if criterion:
                 reasons.append(f"matches the group's criteria: {criterion}")
-            scores[paper.id] = scores[paper.id].model_copy(
-                update={"criterion": criterion, "reasons": reasons}
+            scores[paper.id] = _score(
+                {**scores[paper.id].__dict__, "criterion": criterion, "reasons": reasons}
             )
         return scores
+
+    def _followed(self, corpus: DayCorpus, papers: list[Paper]) -> list[list[str]]:
+        """The followed authors of each paper of the corpus, computed once per author list."""
+        key = ("followed", self.matcher.followed)
+        found_ = corpus.memo.get(key)
+        if not isinstance(found_, list):
+            found_ = corpus.memo[key] = [self.matcher.followed_in(p.authors) for p in papers]
+        return found_
+
+    def _unwanted(self, corpus: DayCorpus) -> Vector:
+        """Each paper's count of the criteria's unwanted keywords (title ones count twice)."""
+        m = self.model
+        key = ("unwanted", tuple(m.unwanted))
+        counts = corpus.memo.get(key)
+        if not isinstance(counts, np.ndarray):
+            counts = np.zeros(len(corpus.texts))
+            if m.unwanted:
+                for i, text in enumerate(corpus.texts):
+                    if unwanted := found(m.unwanted, text):
+                        counts[i] = min(len(unwanted), 2) + len(found(m.unwanted, corpus.titles[i]))
+            corpus.memo[key] = counts
+        return counts
 
     def _nearest(self, corpus: DayCorpus, rows: Rows, ids: list[str]) -> Vector:
         """Cosines of `rows` with the voted papers `ids`."""
@@ -244,12 +290,15 @@ class ReaderModel:
     def explain(self, papers: list[Paper], n_terms: int = 12) -> dict[str, object]:
         """What the votes taught: terms up and down, and the votes the model leans on most."""
         fit = self.fit(papers)
-        if not fit.taste.any():
+        if not self.votes:
             return {"terms": {"up": [], "down": []}, "weighty_papers": []}
         names = fit.corpus.names
-        order = np.argsort(-fit.taste, kind="stable")
-        up = [names[j] for j in order[:n_terms] if fit.taste[j] > 0]
-        down = [names[j] for j in order[::-1][:n_terms] if fit.taste[j] < 0]
+        up = [names[j] for j in np.argsort(-fit.taste, kind="stable")[:n_terms] if fit.taste[j] > 0]
+        down = [
+            names[j]
+            for j in np.argsort(-fit.distaste, kind="stable")[:n_terms]
+            if fit.distaste[j] > 0
+        ]
         weighty = []
         if fit.alphas is not None:
             for k in np.argsort(-np.abs(fit.alphas), kind="stable")[:n_terms]:
@@ -260,8 +309,56 @@ class ReaderModel:
         return {"terms": {"up": up, "down": down}, "weighty_papers": weighty}
 
 
-def _paper_key(paper: Paper) -> str:
-    return hashlib.sha1(f"{paper.id}\0{paper.title}\0{paper.abstract}".encode()).hexdigest()
+def _tastes(corpus: DayCorpus, rows: Rows, values: Vector) -> tuple[Vector, Vector]:
+    """What the votes say per term, against the day's average paper so "model" says nothing.
+
+    Up: the liked papers' mean weight above both the disliked papers' and the day's; down: the
+    other way round. These name terms in explanations; the ranking uses the fitted model.
+    """
+    background = corpus.memo.get("background")
+    if not isinstance(background, np.ndarray):
+        n = corpus.papers.n_rows
+        background = corpus.memo["background"] = corpus.papers.tdot(np.ones(n)) / max(n, 1)
+    liked, disliked = (values > 0).astype(float), (values < 0).astype(float)
+    up = rows.tdot(liked) / max(liked.sum(), 1.0)
+    down = rows.tdot(disliked) / max(disliked.sum(), 1.0)
+    zero = np.zeros_like(background)
+    taste = up - np.maximum(down, background) if liked.any() else zero
+    distaste = down - np.maximum(up, background) if disliked.any() else zero
+    return taste, distaste
+
+
+_EMPTY = {
+    "paper": "",
+    "scorer": "personal",
+    "score": 0.0,
+    "relevance": None,
+    "novelty": None,
+    "criterion": None,
+}
+
+
+def _score(fields: dict[str, object]) -> Score:
+    """A Score from fields that are valid by construction, skipping validation.
+
+    A refit scores every paper of the day (1,500 objects); validating each, or even pydantic's
+    `model_construct`, costs a third of the time the update is allowed. `fields` must hold
+    every field of Score.
+    """
+    score = Score.__new__(Score)
+    object.__setattr__(score, "__dict__", fields)
+    object.__setattr__(score, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(score, "__pydantic_extra__", None)
+    object.__setattr__(score, "__pydantic_private__", None)
+    return score
+
+
+def _top_mean(sims: Vector, k: int) -> Vector:
+    """Each row's mean of its `k` largest values (0 for a row of no values)."""
+    if sims.shape[1] == 0:
+        return np.zeros(sims.shape[0])
+    k = min(k, sims.shape[1])
+    return np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
 
 
 def blend_weight(n_votes: int, half: float = ProfileRecipe.blend_half) -> float:
@@ -291,7 +388,5 @@ def blend(
     for k, pid in enumerate(ids):
         reasons = list(personal[pid].reasons if pid in personal else [])
         reasons += [x for x in group[pid].reasons if x not in reasons]
-        # model_construct: the fields are already valid, and validating 1,500 copies is slow.
-        fields = {**group[pid].__dict__, "score": float(mixed[k]), "reasons": reasons}
-        out.append(Score.model_construct(**fields))
+        out.append(_score({**group[pid].__dict__, "score": float(mixed[k]), "reasons": reasons}))
     return sorted(out, key=lambda s: (-s.score, s.paper))

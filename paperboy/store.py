@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from paperboy.models import Paper, Reader, Vote
+from paperboy.models import Paper, Reader, SeedPaper, Vote
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +349,7 @@ class Store:
     # slack: the day's thread, reply slots, coalesced updates -------------------------------
 
     def slack_posts(self, channel: str, day: date) -> dict[str, str]:
-        """The day's posts in a channel: slot (parent, channel, paper id) -> ts, "" if unconfirmed."""
+        """The day's posts in a channel: slot (parent, channel, a paper) -> ts, "" if unsure."""
         raw = self.redis.hgetall(self.key("slack", "posts", channel, day.isoformat()))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
@@ -388,3 +388,48 @@ class Store:
 
     def release_updates(self, kind: str, key: str) -> None:
         self.redis.delete(self.key("slack", "leader", kind, key))
+
+    # seed papers' metadata from the arXiv API, kept for good ----------------------------
+
+    def seed_metadata(self, ids: list[str]) -> dict[str, SeedPaper]:
+        """Cached titles and abstracts of seed papers named by arXiv id, by id."""
+        if not ids:
+            return {}
+        raw = self.redis.mget([self.key("seed", pid) for pid in ids])
+        return {pid: SeedPaper.model_validate_json(blob)
+                for pid, blob in zip(ids, raw, strict=True) if blob}
+
+    def save_seed_metadata(self, seeds: list[SeedPaper]) -> None:
+        """Cache seed papers' metadata; no expiry: a group's seed file names them every day."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for seed in seeds:
+                if seed.id:
+                    pipe.set(self.key("seed", seed.id), seed.model_dump_json())
+            pipe.execute()
+
+    # export with the voted papers' text, so that an import elsewhere ranks the same ---------
+
+    def export_with_papers(self, reader_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """`export`'s records, then every voted paper: profiles learn from the papers' text."""
+        voted: dict[str, None] = {}
+        for record in self.export(reader_id):
+            if record["type"] == "vote":
+                voted[record["paper"]] = None
+            yield record
+        for paper in self.papers(list(voted)).values():
+            yield {"type": "paper", **paper.model_dump(mode="json")}
+
+    def import_with_papers(self, records: Iterable[dict[str, Any]]) -> tuple[int, int, int]:
+        """Load an export: papers (kept for good, as voted papers are), readers and votes.
+
+        Returns (readers, new votes, papers).
+        """
+        records = list(records)
+        papers = [Paper.model_validate({k: v for k, v in r.items() if k != "type"})
+                  for r in records if r.get("type") == "paper"]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for paper in papers:
+                pipe.set(self.key("paper", paper.id), paper.model_dump_json())
+            pipe.execute()
+        readers, votes = self.import_records(r for r in records if r.get("type") != "paper")
+        return readers, votes, len(papers)
