@@ -15,7 +15,7 @@ from paperboy import __version__
 from paperboy.arxiv import FetchError
 from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
-from paperboy.models import Reader, Vote
+from paperboy.models import Reader, Vote, VoteValue
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
 from paperboy.services import ServiceError, arxiv_client, context, deliverers, open_store
 from paperboy.settings import Settings
@@ -80,10 +80,12 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
     ctx = context(settings, store)
     batch = fetch(ctx, args.feed, arxiv_client(store), args.date, mark=False, dedupe=False)
     order = score(ctx, batch)
+    group = {s.paper: s.score for s in order}
+    personal: dict[str, Any] = {}
     if args.user:
-        from paperboy.pipeline import rank_for
+        from paperboy.pipeline import rank_personal
 
-        order = rank_for(ctx, args.user, batch, order)
+        order, personal = rank_personal(ctx, args.user, batch, order)
     by_id = {p.id: p for p in batch.papers}
     shown = order[: args.limit] if args.limit else order
     if args.json:
@@ -95,6 +97,10 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
                                    "reasons": s.reasons, "announce_type": paper.announce_type}
             if s.relevance is not None:
                 row.update(relevance=s.relevance, novelty=s.novelty, criterion=s.criterion)
+            if args.user:  # the blend's two parts: see paperboy/profiles.py, blend
+                row.update(group_score=round(group[s.paper], 6),
+                           personal_score=round(personal[s.paper].score, 6)
+                           if s.paper in personal else None)
             rows.append(row)
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
         print()
@@ -118,7 +124,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_vote(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
-    value = 1 if args.up else -1 if args.down else 0
+    value: VoteValue = 1 if args.up else -1 if args.down else 0
     if not store.papers([args.paper]):
         log.warning("paper %s is not in the store (not fetched, or expired); the vote is kept",
                     args.paper)
@@ -167,8 +173,15 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {'👍' if vote['value'] > 0 else '👎'} {vote['paper']}  {vote['at'][:10]}")
     print("Terms rated up:   " + (", ".join(record["terms"]["up"]) or "none yet"))
     print("Terms rated down: " + (", ".join(record["terms"]["down"]) or "none yet"))
+    weighty = record.get("weighty_papers") or []
+    if weighty:
+        print("Votes that weigh most in the ranking:")
+        for item in weighty[:8]:
+            print(f"  {'👍' if item['vote'] > 0 else '👎'} {item['paper']}  {item['title']}")
     print("Followed authors: " + (", ".join(record["authors"]) or "none"))
     print(f"Seed papers: {len(record['seed_papers'])}")
+    for seed in record["seed_papers"]:
+        print(f"  {seed.get('id') or '-':<11} {seed.get('title') or seed.get('abstract', '')[:70]}")
     return 0
 
 
@@ -197,7 +210,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     count = 0
     try:
-        for record in store.export(args.user):
+        for record in store.export_with_papers(args.user):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     finally:
@@ -224,10 +237,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             raise UsageError(f"{path}:{number} is not JSON ({exc.msg}); nothing was imported") \
                 from None
     try:
-        readers, votes = store.import_records(records)
+        readers, votes, papers = store.import_with_papers(records)
     except ValueError as exc:
         raise UsageError(f"{path}: {exc}; nothing after it was imported") from None
-    print(f"Imported {readers} readers and {votes} new votes from {path}.")
+    print(f"Imported {readers} readers and {votes} new votes from {path}, with the text of "
+          f"{papers} voted papers.")
     return 0
 
 
@@ -235,6 +249,35 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
     store.forget(args.user)
     print(f"Forgot {args.user}: votes, seeds, authors and settings are removed.")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from paperboy.seeds import add_seed, remove_seed
+
+    store = open_store(settings, allow_in_process=False)
+    for item in args.papers:
+        if args.remove:
+            done = remove_seed(store, args.user, item)
+            word = "removed from" if done else "is not among"
+            print(f"{args.user}: {item} {word} the seed papers.")
+            continue
+        seed = add_seed(store, args.user, item, arxiv_client(store))
+        print(f"{args.user}: seed paper {seed.id} added: {seed.title}")
+    return 0
+
+
+def cmd_follow(args: argparse.Namespace, settings: Settings) -> int:
+    from paperboy.seeds import follow, unfollow
+
+    store = open_store(settings, allow_in_process=False)
+    name = " ".join(args.name)
+    if args.command == "follow":
+        done = follow(store, args.user, name)
+        print(f"{args.user} {'now follows' if done else 'already follows'} {name}.")
+    else:
+        done = unfollow(store, args.user, name)
+        print(f"{args.user} {'no longer follows' if done else 'was not following'} {name}.")
     return 0
 
 
@@ -357,6 +400,20 @@ def parser() -> argparse.ArgumentParser:
     forget = add("forget", cmd_forget, "Delete a reader's votes, seeds, authors and settings.")
     forget.add_argument("--user", required=True, metavar="U", help="the reader")
 
+    seed = add("seed", cmd_seed,
+               "Add papers to a reader's seed papers by arXiv id or URL (title and abstract "
+               "come from arXiv).")
+    seed.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
+    seed.add_argument("--remove", action="store_true", help="remove these papers instead")
+    seed.add_argument("papers", nargs="+", metavar="ID_OR_URL",
+                      help="arXiv ids or URLs, like 2502.11089 or https://arxiv.org/abs/2502.11089")
+
+    for name, help_ in (("follow", "Follow an author: their papers come first for this reader."),
+                        ("unfollow", "Stop following an author.")):
+        cmd = add(name, cmd_follow, help_)
+        cmd.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
+        cmd.add_argument("name", nargs="+", metavar="NAME", help="the author's name, as on arXiv")
+
     add("doctor", cmd_doctor, "Check every configured service and say what is missing.")
 
     costs = add("costs", cmd_costs, "Show what Claude cost per day: calls, tokens and dollars.")
@@ -370,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "httpcore", "anthropic", "slack_sdk", "urllib3"):
+    for noisy in ("httpx", "httpx2", "httpcore", "anthropic", "slack_sdk", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = Settings()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+
 import redis
 
+from paperboy import mailer
 from paperboy.arxiv import Arxiv, http_client
 from paperboy.local import LocalScorer
-from paperboy.pipeline import Context, Deliverer
+from paperboy.models import Prior
+from paperboy.pipeline import Context, Deliverer, Judge
 from paperboy.prior import load_prior
 from paperboy.resources import example_profile_dir
+from paperboy.seeds import bare_ids, complete_prior
 from paperboy.settings import Settings
 from paperboy.store import Store, connect, in_process
 
@@ -53,18 +57,61 @@ def context(settings: Settings, store: Store, deliverers: list[Deliverer] | None
     """The day's context from settings: the group's prior, the scorers, the deliverers."""
     prior = load_prior(settings.criteria_file, settings.seed_papers_file, settings.authors_file,
                        example_profile_dir())
+    if bare_ids(prior.seeds):  # SEED_PAPERS_FILE named papers by id: titles from arXiv, cached
+        prior = complete_prior(prior, store, arxiv_client(store))
     return Context(
         store=store,
         prior=prior,
         local=LocalScorer(prior),
-        judge=None,
+        judge=claude_judge(settings, store, prior),
         announce_types=settings.arxiv_announce_types,
         digest_size=settings.digest_size,
         deliverers=deliverers or [],
     )
 
 
+CLAUDE_TIMEOUT_SECONDS = 60.0
+"""How long one scoring call may take before the client gives up (and retries)."""
+
+CLAUDE_MAX_RETRIES = 3
+"""Retries of a call the API answered 429, 529, 5xx or not at all, by the client, with backoff."""
+
+
+def claude_judge(settings: Settings, store: Store, prior: Prior) -> Judge | None:
+    """Claude as the judge when ANTHROPIC_API_KEY is set; None (the local scorer alone) if not."""
+    if settings.anthropic_api_key is None:
+        return None
+    import anthropic
+
+    from paperboy.costs import price_for
+    from paperboy.llm import ClaudeJudge
+
+    client = anthropic.Anthropic(api_key=settings.anthropic_api_key.get_secret_value(),
+                                 base_url=settings.anthropic_base_url,
+                                 max_retries=CLAUDE_MAX_RETRIES, timeout=CLAUDE_TIMEOUT_SECONDS)
+    price = price_for(settings.anthropic_model, settings.llm_price_in_per_mtok,
+                      settings.llm_price_out_per_mtok)
+    return ClaudeJudge(client, store, prior, model=settings.anthropic_model, price=price,
+                       max_papers=settings.llm_max_papers,
+                       max_usd_per_day=settings.llm_max_usd_per_day)
+
+
 def deliverers(settings: Settings, store: Store) -> list[Deliverer]:
     """The delivery channels that settings configure (Slack, email); none without them."""
-    found: list[Deliverer] = []
+    found: list[Deliverer] = [*slack_deliverers(settings, store)]
+    email = mailer.from_settings(settings)  # when SMTP_HOST and EMAIL_FROM are set
+    if email is not None:
+        found.append(email)
     return found
+
+
+def slack_deliverers(settings: Settings, store: Store) -> list[Deliverer]:
+    """The Slack thread, when SLACK_BOT_TOKEN and SLACK_CHANNEL are set."""
+    if not (settings.slack_bot_token and settings.slack_channel):
+        return []
+    from paperboy.slack import SlackDeliverer, web_client
+
+    # no connection retries on the posting client: a re-run reconciles with the thread instead
+    client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url,
+                        connection_retries=0)
+    return [SlackDeliverer(client, store, settings.slack_channel)]

@@ -1,0 +1,195 @@
+"""1,000 signed 👍/👎 clicks, 20 at a time, against the web process started as the Procfile does.
+
+Starts the Slack Web API stand-in, posts a 20-paper day into it, then runs
+`gunicorn --workers 2 --threads 8 'bot.app:wsgi()'` against Redis and the stand-in and sends
+1,000 signed `block_actions` requests (50 readers x 20 papers, each pair once) from 20 threads.
+Prints p50/p99 response latency and votes per second, checks that every vote is in the log and
+every tally is right, and waits for the confirmations and coalesced message updates to drain.
+Goal: p99 under 150 ms (Slack allows 3 s) and no vote lost.
+
+    .venv/bin/python bench/votes.py [--redis redis://127.0.0.1:6379/9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# bench/ holds scripts named like stdlib modules (email.py): keep it off the import path
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
+
+import httpx  # noqa: E402
+
+from paperboy import blocks  # noqa: E402
+from paperboy.feed import parse_feed  # noqa: E402
+from paperboy.models import Digest, Ranked, Score  # noqa: E402
+from paperboy.slack import post_day, web_client  # noqa: E402
+from paperboy.store import Store, connect  # noqa: E402
+from tests.standins.slack_api import TOKEN, click, interaction, signed  # noqa: E402
+
+FEED = ROOT.parent / "shared" / "fixtures" / "arxiv" / "days" / (
+    "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml")
+SECRET = "bench-signing-secret"
+CHANNEL = "C0BENCH"
+READERS, PAPERS, CONCURRENCY = 50, 20, 20
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the web process did not become healthy in 30 s")
+
+
+class StandIn:
+    """The Slack stand-in run in its own process, so that it does not share the bench's GIL."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.standins.slack_api"],
+                                     cwd=ROOT, stdout=subprocess.PIPE)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().decode().strip()
+        self.root = self.url.removesuffix("/api/")
+
+    def state(self) -> dict[str, Any]:
+        return dict(httpx.get(self.root + "/_state", timeout=10).json())
+
+    def replies(self, channel: str, parent: str) -> list[dict[str, Any]]:
+        return [m for m in self.state()["messages"].get(channel, [])
+                if m.get("thread_ts") == parent]
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def main() -> int:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--redis", default="redis://127.0.0.1:6379/9",
+                      help="a Redis database the bench may empty (db 9)")
+    opts = args.parse_args()
+    redis_client = connect(opts.redis)
+    redis_client.flushdb()
+    store = Store(redis_client)
+    papers = parse_feed(FEED.name, FEED.read_bytes()).papers[:PAPERS]
+    store.save_papers(papers)
+    entries = [Ranked(paper=p, score=Score(paper=p.id, scorer="local", score=1 - n / 100))
+               for n, p in enumerate(papers)]
+    digest = Digest(day=date(2025, 6, 3), read=834, entries=entries, scorer="local")
+
+    slack = StandIn()
+    try:
+        parent = post_day(web_client(TOKEN, slack.url), store, CHANNEL, digest, spacing=0).parent
+        replies = slack.replies(CHANNEL, parent)
+        port = free_port()
+        env = {**os.environ, "REDIS_URL": opts.redis, "SLACK_BOT_TOKEN": TOKEN,
+               "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.url,
+               "SLACK_CHANNEL": CHANNEL, "SLACK_APP_TOKEN": "", "PORT": str(port)}
+        command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--threads",
+                   "8", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "bot.app:wsgi()"]
+        log_path = Path(tempfile.gettempdir()) / "paperboy-bench-votes.log"
+        log_file = log_path.open("wb")
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=log_file)
+        print(f"web process: {' '.join(command[1:])} (log in {log_path})")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, proc)
+            jobs = []
+            for r in range(READERS):
+                for p, reply in enumerate(replies):
+                    action = blocks.VOTE_UP if (r + p) % 3 else blocks.VOTE_DOWN
+                    jobs.append((f"U{r:03d}", reply, action))
+            local = threading.local()
+
+            def send(job: tuple[str, dict, str]) -> tuple[float, int]:
+                user, reply, action = job
+                if not hasattr(local, "http"):
+                    local.http = httpx.Client(timeout=10)
+                body = interaction(click(user, action, reply, CHANNEL))
+                started = time.perf_counter()
+                response = local.http.post(url + "/slack/events", content=body,
+                                           headers=signed(SECRET, body))
+                return time.perf_counter() - started, response.status_code
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(CONCURRENCY) as pool:
+                results = list(pool.map(send, jobs))
+            wall = time.perf_counter() - started
+            latencies = sorted(seconds * 1000 for seconds, _ in results)
+            statuses = Counter(status for _, status in results)
+            p50 = statistics.median(latencies)
+            p99 = latencies[int(len(latencies) * 0.99) - 1]
+            print(f"{len(jobs)} signed votes, {CONCURRENCY} at a time, gunicorn 2 workers x 8 "
+                  f"threads: {wall:.2f} s, {len(jobs) / wall:.0f} votes/s")
+            print(f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms; "
+                  f"statuses {dict(statuses)}")
+
+            expected = {(u, str(blocks.paper_of(reply)), 1 if a == blocks.VOTE_UP else -1)
+                        for u, reply, a in jobs}
+            logged = {(v.reader, v.paper, v.value) for r in range(READERS)
+                      for v in store.votes(f"U{r:03d}")}
+            count = sum(len(store.votes(f"U{r:03d}")) for r in range(READERS))
+            tallies_ok = all(
+                store.tally(p.id) == (sum(1 for u, q, v in expected if q == p.id and v == 1),
+                                      sum(1 for u, q, v in expected if q == p.id and v == -1))
+                for p in papers)
+            lost = len(expected - logged)
+            print(f"votes in the log: {count} of {len(jobs)}, lost {lost}, tallies right: "
+                  f"{'yes' if tallies_ok else 'NO'}")
+
+            drain = time.monotonic()
+            while True:
+                state = slack.state()
+                done = state["counts"].get("chat.postEphemeral", 0)
+                shown = all(
+                    f"👍 {store.tally(str(blocks.paper_of(reply)))[0]}" in str(m["blocks"])
+                    for reply in replies for m in state["messages"][CHANNEL]
+                    if m["ts"] == reply["ts"])
+                if (done >= len(jobs) and shown) or time.monotonic() - drain > 120:
+                    break
+                time.sleep(0.5)
+            updates = state["counts"].get("chat.update", 0)
+            print(f"after {time.monotonic() - drain:.1f} s more: {done} ephemeral confirmations, "
+                  f"{updates} chat.update calls for {len(jobs)} clicks (coalesced), every "
+                  f"message shows its tally: {'yes' if shown else 'NO'}, "
+                  f"{len(state['views'])} Home tabs published")
+            goal = p99 < 150 and lost == 0 and count == len(jobs) and tallies_ok
+            print(f"goal (p99 < 150 ms, no vote lost): {'met' if goal else 'NOT met'}")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log_file.close()
+    finally:
+        slack.close()
+    redis_client.flushdb()
+    return 0 if goal else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

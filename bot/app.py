@@ -1,0 +1,175 @@
+"""The web process: a sync Bolt app behind Flask, run by gunicorn (`bot.app:wsgi()`).
+
+Serves `/slack/events` (actions, the slash command, events; signatures verified), `/healthz`,
+and the email-link routes of `bot.links`. With SLACK_APP_TOKEN set, Slack traffic comes over
+Socket Mode instead and the web process still serves the email links.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import redis
+from flask import Flask, Response, jsonify, request
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.middleware import Middleware
+from slack_sdk import WebClient
+
+from bot import Deps, Polite, commands, home, votes
+from bot import utc_now as _utc_now
+from paperboy.pipeline import Context
+from paperboy.settings import Settings
+from paperboy.slack import SPACING, Coalescer, web_client
+from paperboy.store import Store
+
+log = logging.getLogger(__name__)
+
+SORRY = "Sorry, something went wrong on Paperboy's side. Please try again in a minute."
+LISTENER_THREADS = 16
+"""Threads for lazy listeners and follow-up work; Slack's 3-second ack never waits for them."""
+REFRESH_THREADS = 8
+"""Threads for each kind of coalesced refresh (chat.update, views.publish)."""
+
+
+def tell(deps: Deps, body: dict[str, Any], message: str) -> BoltResponse:
+    """Say `message` to whoever sent `body`: in the command's reply, ephemerally, or on Home."""
+    if body.get("command"):
+        return BoltResponse(status=200, body=message)
+    user = (body.get("user") or {}).get("id")
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    if user and channel:
+        thread = (body.get("message") or {}).get("thread_ts") or container.get("thread_ts")
+        deps.background.submit(deps.client.chat_postEphemeral, channel=channel, user=user,
+                        text=message, thread_ts=thread)
+    elif user and container.get("type") == "view":
+        deps.background.submit(home.publish_home, deps, user, message)
+    return BoltResponse(status=200, body="")
+
+
+class ActionShape(Middleware):
+    """Answers a `block_actions` payload without an action before Bolt's matchers index it."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse,
+                next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        body = req.body
+        actions = body.get("actions")
+        if body.get("type") == "block_actions" and not (
+                isinstance(actions, list) and actions and isinstance(actions[0], dict)):
+            log.info("a block_actions payload without an action from %s", body.get("user"))
+            return tell(self.deps, body, votes.MALFORMED)
+        return next()
+
+
+def build_bolt(deps: Deps, signing_secret: str) -> App:
+    """The Bolt app with every listener and the one error handler."""
+    app = App(
+        client=deps.client,
+        signing_secret=signing_secret,
+        process_before_response=True,  # the ack listener runs in the request; slow work is lazy
+        raise_error_for_unhandled_request=True,
+        token_verification_enabled=False,  # no auth.test at boot: the email links need no Slack
+        listener_executor=deps.background,
+        name="paperboy",
+    )
+    app.use(ActionShape(deps))
+    votes.register(app, deps)
+    home.register(app, deps)
+    commands.register(app, deps)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        if isinstance(error, BoltUnhandledRequestError):
+            if body.get("type") in ("block_actions", "view_submission"):
+                return tell(deps, body, "Paperboy does not know that button.")
+            log.debug("unhandled Slack request: %s", body.get("type") or body.get("event"))
+            return BoltResponse(status=200, body="")
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        if isinstance(error, Polite):
+            log.info("told %s: %s", user, error)
+            return tell(deps, body, str(error))
+        log.error("Slack request from %s failed", user, exc_info=error)
+        return tell(deps, body, SORRY)
+
+    return app
+
+
+def create_app(settings: Settings, store: Store, client: WebClient | None,
+               make_context: Callable[[], Context], *, now: Callable[[], datetime] = _utc_now,
+               spacing: dict[str, float] | None = None) -> Flask:
+    """The Flask app of the web process; Slack routes only when Slack is configured."""
+    flask_app = Flask("paperboy")
+    flask_app.config["PAPERBOY_SETTINGS"] = settings
+    flask_app.config["PAPERBOY_STORE"] = store
+
+    @flask_app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        try:
+            store.redis.ping()
+        except redis.RedisError as exc:
+            return jsonify(ok=False, redis=str(exc)), 503
+        return jsonify(ok=True, slack=client is not None), 200
+
+    if importlib.util.find_spec("bot.links") is not None:
+        from bot.links import links
+
+        flask_app.register_blueprint(links)
+
+    if client is None:
+        return flask_app
+    executor = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="paperboy-listener")
+    coalescer = Coalescer(store, {}, dict(spacing or SPACING), REFRESH_THREADS)
+    deps = Deps(settings=settings, store=store, client=client, coalescer=coalescer,
+                make_context=make_context, background=executor, now=now)
+    coalescer.handlers.update(tally=lambda p: votes.refresh_tally(deps, p),
+                              home=lambda p: home.publish_home(deps, p["user"]))
+    signing = settings.slack_signing_secret
+    secret = signing.get_secret_value() if signing else ""
+    bolt = build_bolt(deps, secret)
+    flask_app.extensions["paperboy_bolt"] = bolt
+    if secret:  # without a signing secret nothing over HTTP can be trusted: Socket Mode only
+        handler = SlackRequestHandler(bolt)
+
+        @flask_app.post("/slack/events")
+        def slack_events() -> Response | tuple[str, int]:
+            try:
+                return handler.handle(request)
+            except ValueError:  # a body that is not Slack's form or JSON, signed or not
+                return "malformed request", 400
+
+    return flask_app
+
+
+def wsgi() -> Flask:
+    """The gunicorn entry point: collaborators from Settings(), Socket Mode when configured."""
+    from paperboy.services import context, open_store
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    store = open_store(settings, allow_in_process=False)
+    client = None
+    if settings.slack_bot_token:
+        client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    elif settings.slack_signing_secret or settings.slack_app_token:
+        log.warning("SLACK_BOT_TOKEN is not set: the web process serves email links only")
+    flask_app = create_app(settings, store, client, lambda: context(settings, store))
+    if client is not None and settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        SocketModeHandler(flask_app.extensions["paperboy_bolt"],
+                          settings.slack_app_token.get_secret_value()).connect()
+        log.info("Slack over Socket Mode; HTTP serves the email links and /healthz")
+    elif client is not None and not settings.slack_signing_secret:
+        log.warning("neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN is set: Slack cannot "
+                    "reach this process; set one of them")
+    return flask_app

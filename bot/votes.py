@@ -1,0 +1,113 @@
+"""👍/👎 clicks: recorded in the request, then confirmed, tallied and reflected on Home.
+
+The vote is appended to the log before the ack (one Redis round trip), so an acknowledged click
+is never lost; the ephemeral confirmation, the tally on the paper's message and the Home tab
+follow on a background thread, the last two coalesced (chat.update allows ~50/min).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import Deps, Polite
+from paperboy import blocks
+from paperboy.feed import ARXIV_ID
+from paperboy.models import Vote, VoteValue
+
+log = logging.getLogger(__name__)
+
+CLICKS: dict[str, VoteValue] = {blocks.VOTE_UP: 1, blocks.VOTE_DOWN: -1}
+MALFORMED = "Sorry, Paperboy could not read that click. Please try the button again."
+
+
+@dataclass(frozen=True)
+class Click:
+    """One press of 👍 or 👎, as read from a `block_actions` payload."""
+
+    user: str
+    paper: str
+    clicked: VoteValue
+    channel: str | None
+    message_ts: str | None
+    thread_ts: str | None
+    blocks: list[dict[str, Any]] | None
+
+
+def read_click(body: dict[str, Any]) -> Click:
+    """The click in a payload, or Polite when the payload is not one we sent."""
+    try:
+        user = str(body["user"]["id"])
+        action = body["actions"][0]
+        clicked = CLICKS[action["action_id"]]
+        paper = str(action["value"]).strip()
+    except (KeyError, IndexError, TypeError):
+        raise Polite(MALFORMED) from None
+    if not ARXIV_ID.fullmatch(paper):
+        raise Polite(MALFORMED)
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    message_blocks = message.get("blocks")
+    return Click(
+        user=user, paper=paper, clicked=clicked, channel=channel,
+        message_ts=message.get("ts") or container.get("message_ts"),
+        thread_ts=message.get("thread_ts") or container.get("thread_ts"),
+        blocks=message_blocks if isinstance(message_blocks, list) else None,
+    )
+
+
+def next_value(current: int, clicked: VoteValue) -> VoteValue:
+    """The same button again undoes (0); otherwise the click is the new vote."""
+    return 0 if current == clicked else clicked
+
+
+def refresh_tally(deps: Deps, payload: dict[str, Any]) -> None:
+    """Show a paper's current tallies on its message (blocks and text both resent)."""
+    paper = payload["paper"]
+    up, down = deps.store.tally(paper)
+    known = deps.store.papers([paper]).get(paper)
+    title = known.title if known else paper
+    deps.client.chat_update(
+        channel=payload["channel"], ts=payload["ts"], text=blocks.paper_text(title, up, down),
+        blocks=blocks.with_tally(payload["blocks"], paper, up, down))
+
+
+def after_vote(deps: Deps, click: Click, previous: int, value: int, title: str) -> None:
+    """Confirm the vote to the clicker, then ask for the tally and their Home to be refreshed."""
+    if click.channel:
+        deps.client.chat_postEphemeral(channel=click.channel, user=click.user,
+                                       thread_ts=click.thread_ts,
+                                       text=blocks.confirmation(previous, value, title))
+    if click.channel and click.message_ts and click.blocks:
+        deps.coalescer.request("tally", f"{click.channel}/{click.message_ts}", {
+            "paper": click.paper, "channel": click.channel, "ts": click.message_ts,
+            "blocks": click.blocks})
+    deps.coalescer.request("home", click.user, {"user": click.user})
+
+
+def register(app: App, deps: Deps) -> None:
+    """Listen to both vote buttons."""
+
+    def record_vote(ack: Ack, body: dict[str, Any]) -> None:
+        click = read_click(body)
+        known = deps.store.papers([click.paper])
+        if click.paper not in known:
+            raise Polite(f"Paperboy no longer has paper {click.paper} (papers are kept for a "
+                         "few weeks), so this vote was not recorded.")
+        previous = deps.store.current_vote(click.user, click.paper)
+        value = next_value(previous, click.clicked)
+        deps.store.append_vote(Vote(reader=click.user, paper=click.paper, value=value,
+                                    at=deps.now(), source="slack"))
+        log.info("vote %+d on %s by %s", value, click.paper, click.user)
+        ack()
+        # a plain task rather than a Bolt lazy listener: it needs the outcome, and copying the
+        # whole request for a lazy listener costs the web process more than the vote itself
+        deps.background.submit(after_vote, deps, click, previous, value,
+                               known[click.paper].title)
+
+    for action_id in CLICKS:
+        app.action(action_id)(record_vote)

@@ -1,0 +1,326 @@
+"""Slack Block Kit payloads for the digest, votes, App Home and commands (pure).
+
+Every function returns plain dicts. Every text that came from outside (titles, authors,
+abstracts, reasons, user input) goes through `escape`, so a title containing `<!channel>` or
+`<@U123>` pings nobody. `problems` checks a message against Slack's limits; the tests run every
+builder through it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from paperboy.models import Digest, Paper, Ranked, Reader, Vote
+from paperboy.render import header, score_labels, shorten_authors, summary, trim, why
+
+Block = dict[str, Any]
+
+MAX_BLOCKS = 50
+"""Blocks in one message (a Home tab allows 100)."""
+MAX_HOME_BLOCKS = 100
+MAX_SECTION_CHARS = 3000
+"""Characters in one section or context text."""
+MAX_MESSAGE_CHARS = 12_000
+"""Characters of a message's blocks as JSON; Slack refuses somewhere above 13k."""
+MAX_BUTTON_VALUE = 2000
+MAX_BUTTON_TEXT = 75
+MAX_TEXT_CHARS = 3000
+"""Characters of a fallback `text` we send (notifications show far fewer)."""
+
+VOTE_UP = "vote_up"
+VOTE_DOWN = "vote_down"
+PAPER_EVENT = "paperboy_paper"
+DAY_EVENT = "paperboy_day"
+VOTE_BLOCK = "vote:"
+HOME_EMAIL_TOGGLE = "settings_email_toggle"
+HOME_EMAIL = "settings_email"
+HOME_DIGEST_SIZE = "settings_digest_size"
+FORGET_CONFIRM = "forget_confirm"
+FORGET_CANCEL = "forget_cancel"
+DIGEST_SIZES = (5, 10, 15, 20, 30)
+
+_SPACE = re.compile(r"\s+")
+
+
+def escape(text: str) -> str:
+    """Text safe inside Slack mrkdwn: `&`, `<`, `>` become entities, so nothing pings or links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def one_line(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def clip(text: str, limit: int = MAX_SECTION_CHARS) -> str:
+    """Text cut to `limit` characters with an ellipsis, never inside an entity like `&amp;`."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": clip(text)}
+
+
+def plain(text: str, limit: int = MAX_BUTTON_TEXT) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def section(text: str, **extra: Any) -> Block:
+    return {"type": "section", "text": mrkdwn(text), **extra}
+
+
+def context(*texts: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(t) for t in texts if t][:10]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "button", "text": plain(text), "action_id": action_id,
+                               "value": value[:MAX_BUTTON_VALUE]}
+    if style:
+        element["style"] = style
+    return element
+
+
+def link(paper: Paper) -> str:
+    """The title linked to arXiv, escaped."""
+    return f"<{paper.url}|{escape(one_line(paper.title))}>"
+
+
+# the day's thread ---------------------------------------------------------------------------
+
+
+def day_text(digest: Digest) -> str:
+    """The parent message's fallback text: the header line."""
+    return escape(header(digest))
+
+
+def day_blocks(digest: Digest) -> list[Block]:
+    """The parent message: what was read, picked, by which scorer, for how much."""
+    blocks = [section(f"*{escape(header(digest))}*\n{escape(summary(digest))}")]
+    if digest.notes:
+        blocks.append(context(*(escape(note) for note in digest.notes)))
+    blocks.append(context("Papers in the thread 🧵 · 👍/👎 teach your own ranking"))
+    return blocks
+
+
+def day_metadata(day: date) -> dict[str, Any]:
+    return {"event_type": DAY_EVENT, "event_payload": {"day": day.isoformat()}}
+
+
+def paper_metadata(day: date, paper_id: str) -> dict[str, Any]:
+    """Metadata that names the paper of a reply, so a re-run can find what it already posted."""
+    return {"event_type": PAPER_EVENT, "event_payload": {"day": day.isoformat(), "paper": paper_id}}
+
+
+def vote_block(paper_id: str, up: int = 0, down: int = 0) -> Block:
+    """The 👍/👎 buttons with the tallies on them; the paper id is in each `value`."""
+    return {
+        "type": "actions",
+        "block_id": f"{VOTE_BLOCK}{paper_id}"[:255],
+        "elements": [
+            button(f"👍 {up}" if up else "👍", VOTE_UP, paper_id),
+            button(f"👎 {down}" if down else "👎", VOTE_DOWN, paper_id),
+        ],
+    }
+
+
+def paper_text(title: str, up: int = 0, down: int = 0) -> str:
+    """A reply's fallback text: the title and, once there are votes, the tallies."""
+    text = escape(one_line(title))
+    if up or down:
+        text += f" (👍 {up} · 👎 {down})"
+    return clip(text, MAX_TEXT_CHARS)
+
+
+def paper_blocks(entry: Ranked, up: int = 0, down: int = 0) -> list[Block]:
+    """One threaded reply: linked title, authors, why and scores, abstract, 👍/👎."""
+    paper = entry.paper
+    blocks = [section(f"*{link(paper)}*\n{escape(shorten_authors(paper.authors))}")]
+    labels = " · ".join(score_labels(entry))
+    blocks.append(context(f"*Why:* {escape(why(entry))}", escape(labels)))
+    if paper.abstract.strip():
+        blocks.append(section(escape(trim(one_line(paper.abstract)))))
+    blocks.append(vote_block(paper.id, up, down))
+    return blocks
+
+
+def with_tally(blocks: Sequence[Block], paper_id: str, up: int, down: int) -> list[Block]:
+    """The message's blocks with its vote buttons showing the current tallies."""
+    fresh = vote_block(paper_id, up, down)
+    out = [fresh if b.get("block_id", "").startswith(VOTE_BLOCK) else b for b in blocks]
+    return out if fresh in out else [*out, fresh]
+
+
+def paper_of(message: dict[str, Any]) -> str | None:
+    """The paper a posted reply is about: from its metadata, else from its vote buttons."""
+    meta = message.get("metadata") or {}
+    if meta.get("event_type") == PAPER_EVENT:
+        found = (meta.get("event_payload") or {}).get("paper")
+        if found:
+            return str(found)
+    for block in message.get("blocks") or []:
+        block_id = str(block.get("block_id", ""))
+        if block_id.startswith(VOTE_BLOCK):
+            return block_id[len(VOTE_BLOCK):]
+    return None
+
+
+def is_day_parent(message: dict[str, Any], day: date) -> bool:
+    meta = message.get("metadata") or {}
+    return (meta.get("event_type") == DAY_EVENT
+            and (meta.get("event_payload") or {}).get("day") == day.isoformat())
+
+
+# limits -----------------------------------------------------------------------------------
+
+
+def _texts(node: Any) -> Iterable[tuple[str, str]]:
+    """(kind, text) of every text object under `node`."""
+    if isinstance(node, dict):
+        if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+            yield node["type"], node["text"]
+        for value in node.values():
+            yield from _texts(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _texts(item)
+
+
+def problems(blocks: Sequence[Block], text: str = "", max_blocks: int = MAX_BLOCKS) -> list[str]:
+    """What in a message breaks Slack's limits; empty when it is fine to send."""
+    found = []
+    if not text:
+        found.append("no fallback text")
+    if len(blocks) > max_blocks:
+        found.append(f"{len(blocks)} blocks (at most {max_blocks})")
+    size = len(json.dumps(list(blocks), ensure_ascii=False))
+    if size > MAX_MESSAGE_CHARS:
+        found.append(f"{size} characters of blocks (at most {MAX_MESSAGE_CHARS})")
+    for kind, body in _texts(list(blocks)):
+        if len(body) > MAX_SECTION_CHARS:
+            found.append(f"a {kind} text of {len(body)} characters")
+    for block in blocks:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if len(element.get("value", "")) > MAX_BUTTON_VALUE:
+                found.append("a button value over 2,000 characters")
+    return found
+
+
+# votes, App Home, commands ------------------------------------------------------------------
+
+
+def confirmation(previous: int, value: int, title: str) -> str:
+    """The ephemeral line a click gets: noted, switched, or undone."""
+    name = f"“{escape(one_line(title))}”"
+    if value == 0:
+        return f"Your vote on {name} is undone."
+    thumb = "👍" if value > 0 else "👎"
+    verb = "Switched to" if previous else "Noted"
+    return f"{verb} {thumb} on {name}. Your ranking learns from it from tomorrow on."
+
+
+def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
+    """Email on/off and address, digest size: controls that act at once."""
+    size = reader.digest_size or group_size
+    email = reader.email or ""
+    state = "on" if reader.email_enabled and email else "off"
+    toggle = "Turn email off" if state == "on" else "Turn email on"
+    sizes = sorted({*DIGEST_SIZES, size})
+    option = {str(n): {"text": plain(f"{n} papers"), "value": str(n)} for n in sizes}
+    address: dict[str, Any] = {"type": "plain_text_input", "action_id": HOME_EMAIL,
+                               "placeholder": plain("you@example.org")}
+    if email:
+        address["initial_value"] = email
+    return [
+        section(f"*Email digest:* {state}" + (f" to {escape(email)}" if email else "")
+                + f"\n*Digest size:* {size} papers"),
+        {"type": "actions", "block_id": "settings", "elements": [
+            button(toggle, HOME_EMAIL_TOGGLE, "on" if state == "off" else "off"),
+            {"type": "static_select", "action_id": HOME_DIGEST_SIZE,
+             "placeholder": plain("Digest size"), "initial_option": option[str(size)],
+             "options": list(option.values())},
+        ]},
+        {"type": "input", "block_id": "email", "dispatch_action": True, "optional": True,
+         "label": plain("Email address (press Enter to save)"), "element": address},
+    ]
+
+
+def _term(item: Any) -> str:
+    if isinstance(item, list | tuple) and item:
+        return str(item[0])
+    if isinstance(item, dict):
+        return str(item.get("term", item))
+    return str(item)
+
+
+def home_view(reader: Reader, votes: Sequence[tuple[Vote, Paper | None]],
+              terms: dict[str, list[Any]], group_size: int,
+              admin: Sequence[str] | None = None, notice: str | None = None) -> dict[str, Any]:
+    """The App Home tab: what the profile has learned, the reader's settings, admin facts."""
+    blocks: list[Block] = []
+    if notice:
+        blocks.append(section(f"⚠️ {escape(notice)}"))
+    blocks.append({"type": "header", "text": plain("Your Paperboy profile", 150)})
+    if votes:
+        lines = []
+        for vote, paper in votes:
+            thumb = "👍" if vote.value > 0 else "👎"
+            title = link(paper) if paper else escape(vote.paper)
+            lines.append(f"{thumb} {title} · {vote.at:%d %b}")
+        blocks.append(section("*Recent votes*\n" + "\n".join(lines)))
+    else:
+        blocks.append(section("*Recent votes*\nNone yet: 👍 or 👎 a paper in the channel to "
+                              "teach Paperboy your taste."))
+    up = ", ".join(escape(_term(t)) for t in terms.get("up", [])[:12]) or "—"
+    down = ", ".join(escape(_term(t)) for t in terms.get("down", [])[:12]) or "—"
+    blocks.append(section(f"*Top terms*\nMore of: {up}\nLess of: {down}"))
+    seeds = [f"• {escape(s.title or s.id or '')}" + (f" ({escape(s.id)})" if s.id and s.title
+                                                     else "") for s in reader.seed_papers]
+    blocks.append(section("*Seed papers*\n" + ("\n".join(seeds[:15]) or
+                                                "None: `/paperboy seed <arXiv id>` adds one.")))
+    authors = ", ".join(escape(a) for a in reader.authors) or "None: `/paperboy follow <name>`."
+    blocks.append(section(f"*Followed authors*\n{authors}"))
+    blocks.append(divider())
+    blocks.append({"type": "header", "text": plain("Settings", 150)})
+    blocks.extend(settings_blocks(reader, group_size))
+    if admin:
+        blocks.append(divider())
+        blocks.append({"type": "header", "text": plain("Group (admins)", 150)})
+        blocks.extend(section(escape(line)) for line in admin)
+    return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}
+
+
+def top_blocks(day: date, entries: Sequence[Ranked]) -> list[Block]:
+    """A reader's own top papers of a day, compact, with 👍/👎 (an ephemeral message)."""
+    blocks = [section(f"*Your top {len(entries)} for {day:%a %d %b}*")]
+    for n, entry in enumerate(entries, 1):
+        paper = entry.paper
+        blocks.append(section(f"*{n}.* {link(paper)}\n{escape(shorten_authors(paper.authors))}"
+                              f"\n_{escape(why(entry))}_"))
+        blocks.append(vote_block(paper.id))
+    return blocks[:MAX_BLOCKS]
+
+
+def forget_blocks() -> list[Block]:
+    """The confirmation `/paperboy forget` asks for."""
+    return [
+        section("Delete everything Paperboy keeps about you: your votes, seed papers, followed "
+                "authors and settings? This cannot be undone."),
+        {"type": "actions", "block_id": "forget", "elements": [
+            button("Delete my data", FORGET_CONFIRM, "forget", style="danger"),
+            button("Cancel", FORGET_CANCEL, "cancel"),
+        ]},
+    ]

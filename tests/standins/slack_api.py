@@ -1,0 +1,380 @@
+"""A local HTTP stand-in for Slack's Web API on 127.0.0.1, for `WebClient(base_url=...)`.
+
+Speaks the methods Paperboy calls (auth.test, chat.postMessage, chat.update, chat.postEphemeral,
+conversations.history, conversations.replies, views.publish) and `response_url` posts, keeps the
+channel's messages and threads, refuses what Slack refuses (bad token, over 50 blocks, a section
+over 3,000 characters), and records everything it received. Faults on demand: 429s with
+`Retry-After`, one message a second per channel, and a post that lands but never answers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from slack_sdk.signature import SignatureVerifier
+
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+"""(HTTP status, JSON body, extra headers)."""
+
+TOKEN = "xoxb-test-token"
+BOT_USER = "UPAPERBOY"
+
+
+@dataclass
+class SlackStandIn:
+    """The stand-in's state: messages by channel, what it received, and the faults to play."""
+
+    token: str = TOKEN
+    url: str = ""
+    """The Web API base URL, for SLACK_API_URL (ends with /api/)."""
+    root: str = ""
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    page_size: int = 100
+    rate_limit_next: int = 0
+    """Answer this many of the next calls with 429 and `Retry-After`."""
+    retry_after: int = 1
+    one_per_second: bool = False
+    """Refuse a second chat.postMessage to a channel within a second, as Slack does."""
+    crash_on_post: int | None = None
+    """The n-th chat.postMessage (1-based) fails with a 500: after storing it ("after"), or
+    before ("before")."""
+    crash_mode: str = "after"
+    rate_limited: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _ts: int = 0
+    _posts: int = 0
+    _last_post: dict[str, float] = field(default_factory=dict)
+
+    # what tests read ----------------------------------------------------------------------
+
+    def calls(self, method: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r["args"] for r in self.received if r["method"] == method]
+
+    def top_level(self, channel: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [m for m in self.messages.get(channel, []) if "thread_ts" not in m]
+
+    def replies(self, channel: str, parent: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [m for m in self.messages.get(channel, []) if m.get("thread_ts") == parent]
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        with self.lock:
+            return next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Messages, Home views and call counts, as JSON."""
+        with self.lock:
+            counts: dict[str, int] = {}
+            for record in self.received:
+                counts[record["method"]] = counts.get(record["method"], 0) + 1
+            return {
+                "messages": self.messages,
+                "views": self.views,
+                "counts": counts,
+                "rate_limited": self.rate_limited,
+            }
+
+    # the methods ------------------------------------------------------------------------
+
+    def _next_ts(self) -> str:
+        self._ts += 1
+        return f"1750000000.{self._ts:06d}"
+
+    def handle(self, method: str, args: dict[str, Any]) -> Answer:
+        """(status, JSON body, headers) for one call."""
+        with self.lock:
+            self.received.append({"method": method, "args": args, "at": time.monotonic()})
+            if self.rate_limit_next > 0:
+                self.rate_limit_next -= 1
+                self.rate_limited += 1
+                return (
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    {"Retry-After": str(self.retry_after)},
+                )
+            if method.startswith("respond/"):
+                return 200, {"ok": True}, {}
+            if args.get("_token") != self.token:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            handler = getattr(self, "_" + method.replace(".", "_"), None)
+            if handler is None:
+                return 200, {"ok": False, "error": "unknown_method"}, {}
+            return handler(args)
+
+    def _auth_test(self, args: dict[str, Any]) -> Answer:
+        return (
+            200,
+            {
+                "ok": True,
+                "user_id": BOT_USER,
+                "bot_id": "BPAPERBOY",
+                "team_id": "T0TEAM",
+                "user": "paperboy",
+                "url": "https://example.slack.com/",
+            },
+            {},
+        )
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> Answer:
+        channel = str(args.get("channel", ""))
+        error = invalid_blocks(args.get("blocks"), 50)
+        if error:
+            return 200, {"ok": False, "error": "invalid_blocks", "detail": error}, {}
+        now = time.monotonic()
+        if self.one_per_second and now - self._last_post.get(channel, -10.0) < 1.0:
+            self.rate_limited += 1
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
+        self._posts += 1
+        crash = self._posts == self.crash_on_post
+        if crash and self.crash_mode == "before":
+            return 500, {"ok": False, "error": "internal_error"}, {}
+        self._last_post[channel] = now
+        message = {
+            "type": "message",
+            "user": BOT_USER,
+            "ts": self._next_ts(),
+            "text": args.get("text", ""),
+            "blocks": args.get("blocks") or [],
+            "metadata": args.get("metadata"),
+            "unfurl_links": args.get("unfurl_links"),
+        }
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        self.messages.setdefault(channel, []).append(message)
+        if crash:
+            return 500, {"ok": False, "error": "internal_error"}, {}
+        return 200, {"ok": True, "channel": channel, "ts": message["ts"], "message": message}, {}
+
+    def _chat_update(self, args: dict[str, Any]) -> Answer:
+        error = invalid_blocks(args.get("blocks"), 50)
+        if error:
+            return 200, {"ok": False, "error": "invalid_blocks", "detail": error}, {}
+        channel, ts = str(args.get("channel")), str(args.get("ts"))
+        for message in self.messages.get(channel, []):
+            if message["ts"] == ts:
+                message.update(text=args.get("text", ""), blocks=args.get("blocks") or [])
+                return 200, {"ok": True, "channel": channel, "ts": ts, "text": message["text"]}, {}
+        return 200, {"ok": False, "error": "message_not_found"}, {}
+
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> Answer:
+        if not args.get("user") or not args.get("channel"):
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        return 200, {"ok": True, "message_ts": self._next_ts()}, {}
+
+    def _views_publish(self, args: dict[str, Any]) -> Answer:
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        error = invalid_blocks((view or {}).get("blocks"), 100)
+        if error:
+            return 200, {"ok": False, "error": "invalid_arguments", "detail": error}, {}
+        self.views[str(args.get("user_id"))] = view or {}
+        return 200, {"ok": True, "view": view}, {}
+
+    def _page(self, found: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any]:
+        start = int(args.get("cursor") or 0)
+        size = min(int(args.get("limit") or self.page_size), self.page_size)
+        metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        page = [
+            m if metadata else {k: v for k, v in m.items() if k != "metadata"}
+            for m in found[start : start + size]
+        ]
+        more = start + size < len(found)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + size) if more else ""},
+        }
+
+    def _conversations_replies(self, args: dict[str, Any]) -> Answer:
+        channel, ts = str(args.get("channel")), str(args.get("ts"))
+        if not channel.startswith(("C", "G", "D")):
+            return 200, {"ok": False, "error": "channel_not_found"}, {}
+        thread = [
+            m for m in self.messages.get(channel, []) if m["ts"] == ts or m.get("thread_ts") == ts
+        ]
+        if not thread:
+            return 200, {"ok": False, "error": "thread_not_found"}, {}
+        return 200, self._page(thread, args), {}
+
+    def _conversations_history(self, args: dict[str, Any]) -> Answer:
+        channel = str(args.get("channel"))
+        found = [m for m in reversed(self.messages.get(channel, [])) if "thread_ts" not in m]
+        return 200, self._page(found, args), {}
+
+
+def signed(
+    secret: str,
+    body: str,
+    timestamp: int | None = None,
+    content_type: str = "application/x-www-form-urlencoded",
+) -> dict[str, str]:
+    """The headers Slack sends with `body`, signed with the app's signing secret."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature or "",
+        "Content-Type": content_type,
+    }
+
+
+def interaction(payload: dict[str, Any]) -> str:
+    """A form body carrying an interactive payload, as Slack posts it."""
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def click(
+    user: str, action_id: str, message: dict[str, Any], channel: str, response_url: str = ""
+) -> dict[str, Any]:
+    """A `block_actions` payload for a click on one of `message`'s buttons."""
+    button = next(
+        e
+        for b in message["blocks"]
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e["action_id"] == action_id
+    )
+    return {
+        "type": "block_actions",
+        "team": {"id": "T0TEAM"},
+        "api_app_id": "A0PAPERBOY",
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
+        "container": {
+            "type": "message",
+            "message_ts": message["ts"],
+            "channel_id": channel,
+            "is_ephemeral": False,
+            "thread_ts": message.get("thread_ts"),
+        },
+        "channel": {"id": channel, "name": "papers"},
+        "message": {k: v for k, v in message.items() if k != "metadata"},
+        "response_url": response_url,
+        "trigger_id": "1.2.3",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "x",
+                "value": button["value"],
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
+
+
+def command(user: str, text: str, response_url: str = "") -> str:
+    """A form body of `/paperboy <text>`, as Slack posts it."""
+    return urlencode(
+        {
+            "command": "/paperboy",
+            "text": text,
+            "user_id": user,
+            "team_id": "T0TEAM",
+            "channel_id": "C0PAPERS",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+            "api_app_id": "A0PAPERBOY",
+        }
+    )
+
+
+def invalid_blocks(raw: Any, limit: int) -> str | None:
+    """Why Slack would refuse these blocks, or None."""
+    if raw is None:
+        return None
+    found = json.loads(raw) if isinstance(raw, str) else raw
+    if len(found) > limit:
+        return f"{len(found)} blocks"
+    for block in found:
+        text = (block.get("text") or {}).get("text", "")
+        if block.get("type") == "section" and len(text) > 3000:
+            return "section text over 3000 characters"
+    return None
+
+
+def _args(handler: BaseHTTPRequestHandler, body: bytes) -> dict[str, Any]:
+    query = urlsplit(handler.path).query
+    args: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query).items()}
+    kind = handler.headers.get("Content-Type", "")
+    if body and "json" in kind:
+        args.update(json.loads(body))
+    elif body:
+        args.update({k: v[-1] for k, v in parse_qs(body.decode()).items()})
+    for name in ("blocks", "metadata", "view"):
+        if isinstance(args.get(name), str):
+            with suppress(ValueError):
+                args[name] = json.loads(args[name])
+    auth = handler.headers.get("Authorization", "")
+    args["_token"] = auth.removeprefix("Bearer ").strip() or args.pop("token", None)
+    return args
+
+
+@contextmanager
+def serve(state: SlackStandIn | None = None, port: int = 0) -> Iterator[SlackStandIn]:
+    """Serve the stand-in on a free port of 127.0.0.1 for the duration of the block."""
+    state = state or SlackStandIn()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            path = urlsplit(self.path).path
+            method = path.removeprefix("/api/").removeprefix("/")
+            if method == "_state":  # for a stand-in run in its own process (bench/votes.py)
+                status, reply, headers = 200, state.snapshot(), {}
+            else:
+                status, reply, headers = state.handle(method, _args(self, body))
+            data = json.dumps(reply).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = _serve
+        do_POST = _serve
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    httpd.daemon_threads = True
+    state.root = f"http://127.0.0.1:{httpd.server_address[1]}"
+    state.url = state.root + "/api/"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    options = argparse.ArgumentParser(description="Serve the Slack Web API stand-in.")
+    options.add_argument("--port", type=int, default=0)
+    port = options.parse_args().port
+    ThreadingHTTPServer.allow_reuse_address = True
+    with serve(SlackStandIn(), port) as running:
+        print(running.url, flush=True)
+        threading.Event().wait()

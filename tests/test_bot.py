@@ -1,0 +1,418 @@
+"""The web process for real: signed Slack requests over HTTP, Slack's Web API as a stand-in."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from werkzeug.serving import make_server
+
+from bot.app import create_app
+from paperboy import blocks
+from paperboy.feed import parse_feed
+from paperboy.models import Digest, Paper, Ranked, Score
+from paperboy.services import context
+from paperboy.settings import Settings
+from paperboy.slack import post_day, web_client
+from paperboy.store import Store
+from tests.standins.slack_api import TOKEN, SlackStandIn, click, command, interaction, serve, signed
+
+SECRET = "test-signing-secret"
+CHANNEL = "C0PAPERS"
+ADMIN = "UADMIN"
+FEED = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
+DAY = date(2025, 6, 3)
+
+
+@dataclass
+class Web:
+    """The running web app, the Slack stand-in behind it, and the day's thread."""
+
+    url: str
+    slack: SlackStandIn
+    store: Store
+    papers: list[Paper]
+    replies: list[dict[str, Any]]
+
+    def post(self, body: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.post(
+            self.url + "/slack/events",
+            content=body,
+            headers=headers if headers is not None else signed(SECRET, body),
+            timeout=10,
+        )
+
+    def click(self, user: str, reply: dict[str, Any], action: str) -> httpx.Response:
+        fresh = self.slack.message(CHANNEL, reply["ts"]) or reply
+        return self.post(
+            interaction(click(user, action, fresh, CHANNEL, self.slack.root + "/respond/1"))
+        )
+
+    def command(self, user: str, text: str) -> httpx.Response:
+        return self.post(command(user, text, self.slack.root + "/respond/1"))
+
+    def ephemerals(self, user: str) -> list[str]:
+        return [c["text"] for c in self.slack.calls("chat.postEphemeral") if c["user"] == user]
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """The first truthy result of `check`, polled until `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            assert found, "timed out waiting"
+            return found
+        time.sleep(0.02)
+
+
+def start(
+    store: Store, slack: SlackStandIn, papers: list[Paper], spacing: dict[str, float]
+) -> Iterator[str]:
+    settings = Settings(
+        _env_file=None,
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,
+        slack_channel=CHANNEL,
+        slack_api_url=slack.url,
+        slack_admins=[ADMIN],
+    )
+    client = web_client(TOKEN, slack.url)
+    app = create_app(settings, store, client, lambda: context(settings, store), spacing=spacing)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def papers(fixtures: Path) -> list[Paper]:
+    return parse_feed(FEED, (fixtures / "arxiv" / "days" / FEED).read_bytes()).papers
+
+
+def a_day(store: Store, slack: SlackStandIn, papers: list[Paper], n: int = 5) -> list[dict]:
+    """Store the day's papers and order and post its thread; the replies."""
+    order = [
+        Score(paper=p.id, scorer="local", score=1 - k / 100, reasons=["on topic"])
+        for k, p in enumerate(papers)
+    ]
+    store.save_papers(papers)
+    store.update_day(
+        DAY,
+        papers=[p.id for p in papers],
+        feeds=[FEED],
+        order=[s.model_dump(mode="json") for s in order],
+    )
+    digest = Digest(
+        day=DAY,
+        read=len(papers),
+        scorer="local",
+        entries=[Ranked(paper=p, score=s) for p, s in zip(papers, order[:n], strict=False)],
+    )
+    posted = post_day(web_client(TOKEN, slack.url), store, CHANNEL, digest, spacing=0)
+    return slack.replies(CHANNEL, posted.parent)
+
+
+@pytest.fixture
+def web(store: Store, papers: list[Paper]) -> Iterator[Web]:
+    with serve() as slack:
+        replies = a_day(store, slack, papers)
+        for url in start(store, slack, papers, {"tally": 0.01, "home": 0.01}):
+            yield Web(url, slack, store, papers, replies)
+
+
+def tally_shown(web: Web, reply: dict[str, Any], up: int, down: int) -> bool:
+    message = web.slack.message(CHANNEL, reply["ts"]) or {}
+    labels = [
+        e["text"]["text"]
+        for b in message.get("blocks", [])
+        if b.get("type") == "actions"
+        for e in b["elements"]
+    ]
+    want = [f"👍 {up}" if up else "👍", f"👎 {down}" if down else "👎"]
+    return labels == want and (f"(👍 {up} · 👎 {down})" in message["text"] or not (up or down))
+
+
+# votes ------------------------------------------------------------------------------------
+
+
+def test_a_vote_is_recorded_confirmed_and_tallied(web: Web) -> None:
+    reply = web.replies[0]
+    paper = blocks.paper_of(reply)
+    response = web.click("U1", reply, blocks.VOTE_UP)
+    assert response.status_code == 200
+    (vote,) = web.store.votes("U1")
+    assert (vote.paper, vote.value, vote.source) == (paper, 1, "slack")
+    assert eventually(lambda: any("Noted 👍" in t for t in web.ephemerals("U1")))
+    ephemeral = web.slack.calls("chat.postEphemeral")[-1]
+    assert ephemeral["thread_ts"] == reply["thread_ts"]
+    assert eventually(lambda: tally_shown(web, reply, 1, 0))
+    update = web.slack.calls("chat.update")[-1]
+    assert update["text"] and update["blocks"]
+    assert eventually(lambda: "U1" in web.slack.views)
+
+
+def test_the_same_button_again_undoes(web: Web) -> None:
+    reply = web.replies[1]
+    web.click("U1", reply, blocks.VOTE_UP)
+    eventually(lambda: tally_shown(web, reply, 1, 0))
+    assert web.click("U1", reply, blocks.VOTE_UP).status_code == 200
+    assert [v.value for v in web.store.votes("U1")] == [1, 0]
+    assert web.store.tally(str(blocks.paper_of(reply))) == (0, 0)
+    assert eventually(lambda: any("undone" in t for t in web.ephemerals("U1")))
+    assert eventually(lambda: tally_shown(web, reply, 0, 0))
+
+
+def test_the_other_button_switches(web: Web) -> None:
+    reply = web.replies[2]
+    web.click("U1", reply, blocks.VOTE_UP)
+    web.click("U2", reply, blocks.VOTE_UP)
+    web.click("U1", reply, blocks.VOTE_DOWN)
+    assert [v.value for v in web.store.votes("U1")] == [1, -1]
+    assert web.store.current_vote("U1", str(blocks.paper_of(reply))) == -1
+    assert eventually(lambda: any("Switched to 👎" in t for t in web.ephemerals("U1")))
+    assert eventually(lambda: tally_shown(web, reply, 1, 1))
+
+
+def test_a_forged_signature_is_refused(web: Web) -> None:
+    body = interaction(click("U1", blocks.VOTE_UP, web.replies[0], CHANNEL))
+    headers = signed("not-the-secret", body)
+    assert web.post(body, headers).status_code == 401
+    assert web.post(body, {**signed(SECRET, body), "X-Slack-Signature": "v0=00"}).status_code == 401
+    assert web.store.votes("U1") == []
+
+
+def test_a_replayed_old_request_is_refused(web: Web) -> None:
+    body = interaction(click("U1", blocks.VOTE_UP, web.replies[0], CHANNEL))
+    assert web.post(body, signed(SECRET, body, int(time.time()) - 6 * 60)).status_code == 401
+    assert web.store.votes("U1") == []
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda p: p["actions"][0].update(value="<!channel> drop table"),
+        lambda p: p["actions"][0].pop("value"),
+        lambda p: p.update(actions=[]),
+    ],
+)
+def test_a_malformed_click_gets_a_polite_ephemeral(web: Web, mangle: Callable) -> None:
+    payload = click("U1", blocks.VOTE_UP, web.replies[0], CHANNEL)
+    mangle(payload)
+    response = web.post(interaction(payload))
+    assert response.status_code == 200
+    assert web.store.votes("U1") == []
+    assert eventually(lambda: any("could not read" in t for t in web.ephemerals("U1")))
+
+
+@pytest.mark.parametrize("body", ["payload=%7Bnot+json", "payload=", "\x00\xff", ""])
+def test_garbage_bodies_never_get_a_500(web: Web, body: str) -> None:
+    assert web.post(body).status_code < 500
+
+
+def test_a_click_on_an_unknown_paper_is_not_recorded(web: Web) -> None:
+    message = {
+        **web.replies[0],
+        "blocks": blocks.paper_blocks(
+            Ranked(
+                paper=Paper(id="2401.99999", title="Gone"),
+                score=Score(paper="x", scorer="l", score=0),
+            )
+        ),
+    }
+    response = web.post(interaction(click("U1", blocks.VOTE_UP, message, CHANNEL)))
+    assert response.status_code == 200
+    assert web.store.votes("U1") == []
+    assert eventually(
+        lambda: any("no longer has paper 2401.99999" in t for t in web.ephemerals("U1"))
+    )
+
+
+def test_fast_clicks_are_folded_into_few_updates(store: Store, papers: list[Paper]) -> None:
+    with serve() as slack:
+        replies = a_day(store, slack, papers, 2)
+        for url in start(store, slack, papers, {"tally": 1.0, "home": 0.01}):
+            web = Web(url, slack, store, papers, replies)
+            reply = replies[0]
+            users = [f"U{n}" for n in range(12)]
+            threads = [
+                threading.Thread(target=web.click, args=(u, reply, blocks.VOTE_UP)) for u in users
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert eventually(lambda: tally_shown(web, reply, 12, 0))  # noqa: B023
+            time.sleep(1.2)
+            updates = [c for c in slack.calls("chat.update") if c["ts"] == reply["ts"]]
+            assert 1 <= len(updates) <= 4
+            assert tally_shown(web, reply, 12, 0)
+
+
+# App Home and settings --------------------------------------------------------------------
+
+
+def event(kind: str, user: str) -> str:
+    return json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T0TEAM",
+            "api_app_id": "A0PAPERBOY",
+            "event_id": "Ev1",
+            "event_time": int(time.time()),
+            "event": {
+                "type": kind,
+                "user": user,
+                "channel": "D1",
+                "tab": "home",
+                "event_ts": str(time.time()),
+            },
+        }
+    )
+
+
+def home_text(web: Web, user: str) -> str:
+    return json.dumps(web.slack.views.get(user, {}), ensure_ascii=False)
+
+
+def test_home_shows_the_profile_and_admins_see_the_group(web: Web) -> None:
+    web.click("U1", web.replies[0], blocks.VOTE_UP)
+    body = event("app_home_opened", "U1")
+    headers = signed(SECRET, body, content_type="application/json")
+    assert web.post(body, headers).status_code == 200
+    assert eventually(lambda: "Recent votes" in home_text(web, "U1"))
+    assert eventually(lambda: "👍" in home_text(web, "U1"))
+    assert "Group (admins)" not in home_text(web, "U1")
+    body = event("app_home_opened", ADMIN)
+    web.post(body, signed(SECRET, body, content_type="application/json"))
+    admin = eventually(lambda: "Group (admins)" in home_text(web, ADMIN) and home_text(web, ADMIN))
+    assert "cs.LG" in admin and "Tue 03 Jun" in admin
+
+
+def settings_action(action_id: str, user: str, container: str, **action: Any) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "user": {"id": user},
+        "team": {"id": "T0TEAM"},
+        "container": {"type": container},
+        "trigger_id": "1.2.3",
+        "view": {"type": "home", "id": "V1"},
+        "response_url": "",
+        "actions": [{"action_id": action_id, "block_id": "settings", **action}],
+    }
+
+
+def test_settings_from_home(web: Web) -> None:
+    toggle = settings_action(blocks.HOME_EMAIL_TOGGLE, "U5", "view", type="button", value="on")
+    assert web.post(interaction(toggle)).status_code == 200  # no address yet: told so on Home
+    assert eventually(lambda: "address first" in home_text(web, "U5"))
+    bad = settings_action(blocks.HOME_EMAIL, "U5", "view", type="plain_text_input", value="nope")
+    web.post(interaction(bad))
+    assert eventually(lambda: "does not look like an email" in home_text(web, "U5"))
+    good = settings_action(
+        blocks.HOME_EMAIL, "U5", "view", type="plain_text_input", value="u5@example.org"
+    )
+    web.post(interaction(good))
+    web.post(interaction(toggle))
+    size = settings_action(
+        blocks.HOME_DIGEST_SIZE, "U5", "view", type="static_select", selected_option={"value": "10"}
+    )
+    web.post(interaction(size))
+    reader = web.store.reader("U5")
+    assert reader and (reader.email, reader.email_enabled, reader.digest_size) == (
+        "u5@example.org",
+        True,
+        10,
+    )
+    assert eventually(lambda: "Email digest:* on to u5@example.org" in home_text(web, "U5"))
+
+
+# the slash command ------------------------------------------------------------------------
+
+
+def test_help_and_unknown_verbs(web: Web) -> None:
+    assert "/paperboy seed" in web.command("U1", "").text
+    answer = web.command("U1", "frobnicate <!channel>")
+    assert answer.status_code == 200 and "does not know" in answer.text
+    assert "<!channel>" not in answer.text
+
+
+def test_seed_follow_unfollow(web: Web) -> None:
+    known = web.papers[0]
+    answer = web.command("U1", f"seed https://arxiv.org/abs/{known.id}v2")
+    assert "Added seed paper" in answer.text
+    assert "is not an arXiv id" in web.command("U1", "seed banana").text
+    assert "already" in web.command("U1", f"seed {known.id}").text
+    web.command("U1", "seed 2401.00001")
+    web.command("U1", "follow  Yoshua   Bengio")
+    web.command("U1", "follow Geoffrey Hinton")
+    assert "already" in web.command("U1", "follow yoshua bengio").text
+    assert "No longer following" in web.command("U1", "unfollow Geoffrey Hinton").text
+    assert "do not follow" in web.command("U1", "unfollow Nobody").text
+    reader = web.store.reader("U1")
+    assert reader is not None
+    assert [(s.id, s.title) for s in reader.seed_papers] == [
+        (known.id, known.title),
+        ("2401.00001", ""),
+    ]
+    assert reader.authors == ["Yoshua Bengio"]
+    assert eventually(lambda: "Yoshua Bengio" in home_text(web, "U1"))
+
+
+def responses(web: Web) -> list[dict[str, Any]]:
+    return web.slack.calls("respond/1")
+
+
+def test_top_answers_with_the_readers_own_ranking(web: Web) -> None:
+    answer = web.command("U1", "top")
+    assert answer.status_code == 200 and "Ranking" in answer.text
+    found = eventually(lambda: [r for r in responses(web) if "Your top" in r.get("text", "")])
+    assert blocks.problems(found[-1]["blocks"], found[-1]["text"]) == []
+    assert found[-1]["response_type"] == "ephemeral"
+
+
+def test_settings_and_forget_with_confirmation(web: Web) -> None:
+    web.click("U1", web.replies[0], blocks.VOTE_UP)
+    answer = web.command("U1", "settings")
+    assert "Digest size" in answer.text
+    answer = web.command("U1", "forget")
+    assert blocks.FORGET_CONFIRM in answer.text and web.store.votes("U1")
+    cancel = settings_action(
+        blocks.FORGET_CANCEL, "U1", "message_ephemeral", type="button", value="cancel"
+    )
+    cancel["response_url"] = web.slack.root + "/respond/1"
+    web.post(interaction(cancel))
+    assert eventually(
+        lambda: any("Nothing was deleted" in r.get("text", "") for r in responses(web))
+    )
+    assert web.store.votes("U1")
+    confirm = {
+        **cancel,
+        "actions": [{"action_id": blocks.FORGET_CONFIRM, "type": "button", "value": "forget"}],
+    }
+    assert web.post(interaction(confirm)).status_code == 200
+    assert web.store.votes("U1") == [] and web.store.reader("U1") is None
+    assert eventually(lambda: any("has deleted" in r.get("text", "") for r in responses(web)))
+
+
+def test_healthz(web: Web) -> None:
+    response = httpx.get(web.url + "/healthz")
+    assert response.status_code == 200 and response.json()["ok"] is True
+
+
+def test_unknown_buttons_and_events_are_answered_quietly(web: Web) -> None:
+    odd = settings_action("no_such_button", "U1", "view", type="button", value="x")
+    assert web.post(interaction(odd)).status_code == 200
+    body = event("member_joined_channel", "U1")
+    assert web.post(body, signed(SECRET, body, content_type="application/json")).status_code == 200

@@ -1,0 +1,180 @@
+"""Posting a day to Slack through the Web API stand-in: one thread, within limits, never twice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from slack_sdk.errors import SlackApiError
+
+from paperboy import blocks
+from paperboy.feed import parse_feed
+from paperboy.models import Digest, Paper, Ranked, Score
+from paperboy.slack import SlackDeliverer, post_day, web_client
+from paperboy.store import Store
+from tests.conftest import TEST_REDIS_URL
+from tests.standins.slack_api import TOKEN, SlackStandIn, serve
+
+CHANNEL = "C0PAPERS"
+FEED = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
+NASTY = "Attention <!channel> & <@U123> is all you need"
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with serve() as state:
+        yield state
+
+
+@pytest.fixture
+def papers(fixtures: Path) -> list[Paper]:
+    return parse_feed(FEED, (fixtures / "arxiv" / "days" / FEED).read_bytes()).papers
+
+
+def day_digest(papers: list[Paper], n: int) -> Digest:
+    chosen = papers[:n]
+    chosen[0] = chosen[0].model_copy(update={"title": NASTY})
+    entries = [
+        Ranked(
+            paper=p,
+            score=Score(
+                paper=p.id,
+                scorer="local",
+                score=1 - k / 100,
+                reasons=[f"similar to your paper <{k}>"],
+            ),
+        )
+        for k, p in enumerate(chosen)
+    ]
+    return Digest(day=date(2025, 6, 3), read=len(papers), entries=entries, scorer="local")
+
+
+def poster(slack: SlackStandIn, store: Store) -> SlackDeliverer:
+    client = web_client(TOKEN, slack.url, connection_retries=0)
+    return SlackDeliverer(client, store, CHANNEL, spacing=0)
+
+
+def the_thread(slack: SlackStandIn) -> tuple[dict, list[dict]]:
+    (parent,) = slack.top_level(CHANNEL)
+    return parent, slack.replies(CHANNEL, parent["ts"])
+
+
+def test_a_day_is_one_parent_and_one_reply_per_paper(
+    slack: SlackStandIn, store: Store, papers: list[Paper]
+) -> None:
+    digest = day_digest(papers, 15)
+    said = poster(slack, store).deliver(digest, None)
+    assert "15 papers" in said
+    parent, replies = the_thread(slack)
+    assert "15 of" in parent["text"] and parent["metadata"]["event_type"] == blocks.DAY_EVENT
+    assert [blocks.paper_of(r) for r in replies] == [e.paper.id for e in digest.entries]
+    posts = slack.calls("chat.postMessage")
+    assert len(posts) == 16
+    for call in posts:
+        assert call["unfurl_links"] is False and call["unfurl_media"] is False
+        assert blocks.problems(call["blocks"], call["text"]) == []
+    assert all(call["thread_ts"] == parent["ts"] for call in posts[1:])
+    first = str(replies[0]["blocks"]) + replies[0]["text"]
+    assert "<!channel>" not in first and "<@U123>" not in first and "&lt;!channel&gt;" in first
+    record = store.day(digest.day) or {}
+    assert record["slack"]["parent"] == parent["ts"] and record["slack"]["picked"] == 15
+
+
+def test_a_second_run_posts_nothing(slack: SlackStandIn, store: Store, papers: list[Paper]) -> None:
+    digest = day_digest(papers, 5)
+    poster(slack, store).deliver(digest, None)
+    said = poster(slack, store).deliver(digest, None)
+    assert "already posted" in said
+    assert len(slack.calls("chat.postMessage")) == 6
+
+
+def test_a_day_with_nothing_posts_nothing(slack: SlackStandIn, store: Store) -> None:
+    empty = Digest(day=date(2025, 6, 7), read=0, entries=[], scorer="local")
+    poster(slack, store).deliver(empty, None)
+    assert slack.received == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "crash_on"),
+    [
+        ("after", 1),  # the parent landed, its ts never came back
+        ("after", 11),  # parent + 9 replies stored, the 10th landed unseen
+        ("after", 12),  # parent + 10 stored, the 11th landed between the post and storing its ts
+        ("before", 12),  # the 11th's slot was marked, the post never reached Slack
+    ],
+)
+def test_a_killed_run_posts_the_rest_and_no_paper_twice(
+    slack: SlackStandIn, store: Store, papers: list[Paper], mode: str, crash_on: int
+) -> None:
+    digest = day_digest(papers, 30)
+    slack.page_size = 7  # the re-run reads the thread over several pages
+    slack.crash_on_post, slack.crash_mode = crash_on, mode
+    with pytest.raises(SlackApiError):
+        poster(slack, store).deliver(digest, None)
+    slack.crash_on_post = None
+    poster(slack, store).deliver(digest, None)
+    parent, replies = the_thread(slack)
+    assert len(replies) == 30
+    assert Counter(blocks.paper_of(r) for r in replies) == Counter(
+        e.paper.id for e in digest.entries
+    )
+    assert all(r["thread_ts"] == parent["ts"] for r in replies)
+    slots = store.slack_posts(CHANNEL, digest.day)
+    assert {slots[e.paper.id] for e in digest.entries} == {r["ts"] for r in replies}
+
+
+def test_429s_are_waited_out_and_nothing_is_posted_twice(
+    slack: SlackStandIn, store: Store, papers: list[Paper]
+) -> None:
+    slack.rate_limit_next = 2
+    post_day(
+        web_client(TOKEN, slack.url, connection_retries=0),
+        store,
+        CHANNEL,
+        day_digest(papers, 3),
+        spacing=0,
+    )
+    _parent, replies = the_thread(slack)
+    assert slack.rate_limited == 2
+    assert len(replies) == 3
+
+
+def test_paperboy_run_posts_the_fixture_day_to_slack(
+    slack: SlackStandIn, store: Store, fixtures: Path, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "REDIS_URL": TEST_REDIS_URL,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_CHANNEL": CHANNEL,
+        "SLACK_API_URL": slack.url,
+        "DIGEST_SIZE": "12",
+    }
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "paperboy"),
+            "run",
+            "--feed",
+            str(fixtures / "arxiv" / "days" / FEED),
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    parent, replies = the_thread(slack)
+    assert len(replies) == 12
+    assert all(r["thread_ts"] == parent["ts"] for r in replies)
+    for call in slack.calls("chat.postMessage"):
+        assert blocks.problems(call["blocks"], call["text"]) == []
+    assert len({blocks.paper_of(r) for r in replies}) == 12
