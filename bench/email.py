@@ -19,22 +19,22 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
-import argparse  # noqa: E402
-import multiprocessing as mp  # noqa: E402
-import resource  # noqa: E402
-import ssl  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from email.message import EmailMessage  # noqa: E402
-from multiprocessing.connection import Connection  # noqa: E402
+import argparse
+import multiprocessing as mp
+import resource
+import ssl
+import time
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from multiprocessing.connection import Connection
 
-import redis  # noqa: E402
-from pydantic import SecretStr  # noqa: E402
+import redis
+from pydantic import SecretStr
 
-from paperboy import mailer, pipeline  # noqa: E402
-from paperboy.feed import parse_feed  # noqa: E402
-from paperboy.models import Digest, Prior, Ranked, Reader, Score, Vote  # noqa: E402
-from paperboy.store import Store, in_process  # noqa: E402
+from paperboy import mailer, pipeline
+from paperboy.feed import parse_feed
+from paperboy.models import Digest, Prior, Ranked, Reader, Score, Vote
+from paperboy.store import Store, in_process
 
 FEED = ROOT.parent / "shared/fixtures/arxiv/days/cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
 REDIS_URL = "redis://127.0.0.1:6379/0"

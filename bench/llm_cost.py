@@ -11,6 +11,14 @@ under $0.02 for the day, wall time under 3 times one call's latency.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python bench/NAME.py`: put the project first and take bench/ off the path, where
+# bench/email.py would shadow the standard library's `email`.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
+
 import argparse
 import sys
 import time
@@ -20,16 +28,15 @@ from pathlib import Path
 import anthropic
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from paperboy.costs import DEFAULT_MODEL, Usage, dollars, price_for  # noqa: E402
-from paperboy.feed import parse_feed  # noqa: E402
-from paperboy.llm import ClaudeJudge  # noqa: E402
-from paperboy.local import LocalScorer  # noqa: E402
-from paperboy.prior import load_prior  # noqa: E402
-from paperboy.settings import Settings  # noqa: E402
-from paperboy.store import Store, in_process  # noqa: E402
-from tests.standins.anthropic_api import API_KEY, AnthropicStandIn, serve  # noqa: E402
+from paperboy.costs import DEFAULT_MODEL, Usage, dollars, price_for
+from paperboy.feed import parse_feed
+from paperboy.llm import ClaudeJudge
+from paperboy.local import LocalScorer
+from paperboy.prior import load_prior
+from paperboy.settings import Settings
+from paperboy.store import Store, in_process
+from tests.standins.anthropic_api import API_KEY, AnthropicStandIn, serve
 
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 FEED = FIXTURES / "arxiv" / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
@@ -42,22 +49,32 @@ def main() -> int:
 
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]  # the defaults, not .env
     profile = FIXTURES / "profile"
-    prior = load_prior(profile / "criteria.md", profile / "seed_papers.json",
-                       profile / "authors.txt", profile)
+    prior = load_prior(
+        profile / "criteria.md", profile / "seed_papers.json", profile / "authors.txt", profile
+    )
     feed = parse_feed(FEED.name, FEED.read_bytes())
-    papers = [p.model_copy(update={"day": date(2025, 6, 3)})
-              for p in feed.kept(defaults.arxiv_announce_types)]
+    papers = [
+        p.model_copy(update={"day": date(2025, 6, 3)})
+        for p in feed.kept(defaults.arxiv_announce_types)
+    ]
     local = LocalScorer(prior).score(papers)
     price = price_for(DEFAULT_MODEL)
     day = date(2025, 6, 3)
 
     with serve(AnthropicStandIn(model=DEFAULT_MODEL, latency=opts.latency)) as standin:
-        client = anthropic.Anthropic(api_key=API_KEY, base_url=standin.url, max_retries=3,
-                                     timeout=60.0)
+        client = anthropic.Anthropic(
+            api_key=API_KEY, base_url=standin.url, max_retries=3, timeout=60.0
+        )
         store = Store(in_process(), persistent=False)
-        judge = ClaudeJudge(client, store, prior, model=DEFAULT_MODEL, price=price,
-                            max_papers=defaults.llm_max_papers,
-                            max_usd_per_day=defaults.llm_max_usd_per_day)
+        judge = ClaudeJudge(
+            client,
+            store,
+            prior,
+            model=DEFAULT_MODEL,
+            price=price,
+            max_papers=defaults.llm_max_papers,
+            max_usd_per_day=defaults.llm_max_usd_per_day,
+        )
         started = time.monotonic()
         judged = judge.judge(day, papers, local)
         wall = time.monotonic() - started
@@ -66,22 +83,38 @@ def main() -> int:
         judge.judge(day, papers, local)
         rerun_wall, rerun_calls = time.monotonic() - again, len(standin.calls) - calls_before
 
-    usage = Usage(served["input_tokens"], served["output_tokens"],
-                  served["cache_creation_input_tokens"], served["cache_read_input_tokens"])
+    usage = Usage(
+        served["input_tokens"],
+        served["output_tokens"],
+        served["cache_creation_input_tokens"],
+        served["cache_read_input_tokens"],
+    )
     by_claude = sum(1 for s in judged.values() if s.scorer == "claude")
     ledger = store.day_cost(day)
     # priced call by call, as the API bills them (the long-prompt tier is per request)
-    cost = sum(dollars(Usage(c.usage["input_tokens"], c.usage["output_tokens"],
-                             c.usage["cache_creation_input_tokens"],
-                             c.usage["cache_read_input_tokens"]), price)
-               for c in standin.answered)
+    cost = sum(
+        dollars(
+            Usage(
+                c.usage["input_tokens"],
+                c.usage["output_tokens"],
+                c.usage["cache_creation_input_tokens"],
+                c.usage["cache_read_input_tokens"],
+            ),
+            price,
+        )
+        for c in standin.answered
+    )
     calls = len(standin.answered)
 
-    print(f"day {day}: {len(feed.papers):,} entries in the feed, {len(papers):,} new or "
-          f"cross-listed, {len(judged)} candidates")
-    print(f"model {DEFAULT_MODEL} at ${price.input:.2f} in / ${price.output:.2f} out per MTok "
-          f"(cache write ${price.cache_write:.3f}, read ${price.cache_read:.3f}); "
-          f"{opts.latency:.1f} s per call")
+    print(
+        f"day {day}: {len(feed.papers):,} entries in the feed, {len(papers):,} new or "
+        f"cross-listed, {len(judged)} candidates"
+    )
+    print(
+        f"model {DEFAULT_MODEL} at ${price.input:.2f} in / ${price.output:.2f} out per MTok "
+        f"(cache write ${price.cache_write:.3f}, read ${price.cache_read:.3f}); "
+        f"{opts.latency:.1f} s per call"
+    )
     print(f"calls              {calls}")
     print(f"papers judged      {by_claude}")
     print(f"tokens in          {usage.input:,}")
@@ -90,12 +123,18 @@ def main() -> int:
     print(f"cache read         {usage.cache_read:,}")
     print(f"dollars            ${cost:.4f}  (ledger ${ledger['usd']:.4f})")
     print(f"wall time          {wall:.2f} s  ({wall / opts.latency:.2f} x one call)")
-    print(f"re-run             {rerun_calls} new calls, "
-          f"{rerun_wall:.2f} s, ${judge.cost(day) - ledger['usd']:.4f} more")
-    goals = [(by_claude >= 200, f"at least 200 papers judged ({by_claude})"),
-             (cost < 0.02, f"under $0.02 for the day (${cost:.4f})"),
-             (wall < 3 * opts.latency, f"wall under 3 x one call ({wall:.2f} s < "
-                                       f"{3 * opts.latency:.1f} s)")]
+    print(
+        f"re-run             {rerun_calls} new calls, "
+        f"{rerun_wall:.2f} s, ${judge.cost(day) - ledger['usd']:.4f} more"
+    )
+    goals = [
+        (by_claude >= 200, f"at least 200 papers judged ({by_claude})"),
+        (cost < 0.02, f"under $0.02 for the day (${cost:.4f})"),
+        (
+            wall < 3 * opts.latency,
+            f"wall under 3 x one call ({wall:.2f} s < {3 * opts.latency:.1f} s)",
+        ),
+    ]
     for ok, text in goals:
         print(f"[{'ok' if ok else 'MISS'}] {text}")
     return 0 if all(ok for ok, _ in goals) else 1

@@ -9,6 +9,14 @@ that start-up and imports count). Goals on a 2-core machine: work < 2 s, process
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python bench/NAME.py`: put the project first and take bench/ off the path, where
+# bench/email.py would shadow the standard library's `email`.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
+
 import os
 import resource
 import subprocess
@@ -22,7 +30,6 @@ REDIS_URL = os.environ.get("PAPERBOY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/1
 
 
 def child() -> None:
-    sys.path.insert(0, str(ROOT))
     import redis
 
     from paperboy import pipeline

@@ -20,11 +20,11 @@ ROOT = HERE.parent
 # bench/ holds an email.py: it goes last, so that it cannot shadow the standard library's.
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != HERE), str(HERE)]
 
-from paperboy.feed import parse_feed  # noqa: E402
-from paperboy.local import LocalScorer  # noqa: E402
-from paperboy.models import Paper, Vote  # noqa: E402
-from paperboy.prior import load_prior  # noqa: E402
-from paperboy.profiles import ReaderModel, blend, current_votes  # noqa: E402
+from paperboy.feed import parse_feed
+from paperboy.local import LocalScorer
+from paperboy.models import Paper, Vote
+from paperboy.prior import load_prior
+from paperboy.profiles import ReaderModel, blend, current_votes
 
 DAYS = ROOT.parent / "shared" / "fixtures" / "arxiv" / "days"
 TODAY = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"

@@ -23,10 +23,10 @@ ROOT = HERE.parent
 # bench/ holds an email.py: it goes last, so that it cannot shadow the standard library's.
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != HERE), str(HERE)]
 
-from paperboy.feed import parse_feed  # noqa: E402
-from paperboy.local import LocalScorer, Recipe, cosines, day_corpus, svm_scores  # noqa: E402
-from paperboy.models import Paper, Prior  # noqa: E402
-from paperboy.prior import load_prior  # noqa: E402
+from paperboy.feed import parse_feed
+from paperboy.local import LocalScorer, Recipe, cosines, day_corpus, svm_scores
+from paperboy.models import Paper, Prior
+from paperboy.prior import load_prior
 
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 DAYS = ("2025-02-14", "2025-02-17", "2025-02-19")

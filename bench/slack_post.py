@@ -22,15 +22,21 @@ ROOT = Path(__file__).resolve().parents[1]
 # bench/ holds scripts named like stdlib modules (email.py): keep it off the import path
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
-from paperboy import blocks  # noqa: E402
-from paperboy.feed import parse_feed  # noqa: E402
-from paperboy.models import Digest, Ranked, Score  # noqa: E402
-from paperboy.slack import POST_SPACING_SECONDS, post_day, web_client  # noqa: E402
-from paperboy.store import Store, connect  # noqa: E402
-from tests.standins.slack_api import TOKEN, SlackStandIn, serve  # noqa: E402
+from paperboy import blocks
+from paperboy.feed import parse_feed
+from paperboy.models import Digest, Ranked, Score
+from paperboy.slack import POST_SPACING_SECONDS, post_day, web_client
+from paperboy.store import Store, connect
+from tests.standins.slack_api import TOKEN, SlackStandIn, serve
 
-FEED = ROOT.parent / "shared" / "fixtures" / "arxiv" / "days" / (
-    "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml")
+FEED = (
+    ROOT.parent
+    / "shared"
+    / "fixtures"
+    / "arxiv"
+    / "days"
+    / ("cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml")
+)
 PAPERS = 30
 
 
@@ -42,25 +48,37 @@ def run(store: Store, slack: SlackStandIn, digest: Digest, channel: str, spacing
     wall = time.monotonic() - started
     replies = slack.replies(channel, posted.parent)
     counts = Counter(blocks.paper_of(r) for r in replies)
-    ok = (len(slack.top_level(channel)) == 1 and len(replies) == PAPERS
-          and set(counts.values()) == {1})
+    ok = (
+        len(slack.top_level(channel)) == 1
+        and len(replies) == PAPERS
+        and set(counts.values()) == {1}
+    )
     label = f"paced {spacing:.2f} s" if spacing else "unpaced"
-    print(f"{label:>14}: {wall:5.1f} s wall, {slack.rate_limited - before} 429s met and handled, "
-          f"{len(replies)} replies, each paper once: {'yes' if ok else 'NO'}")
+    print(
+        f"{label:>14}: {wall:5.1f} s wall, {slack.rate_limited - before} 429s met and handled, "
+        f"{len(replies)} replies, each paper once: {'yes' if ok else 'NO'}"
+    )
     return ok
 
 
 def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--redis", default="redis://127.0.0.1:6379/10",
-                      help="a Redis database the bench may empty (db 10)")
+    args.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/10",
+        help="a Redis database the bench may empty (db 10)",
+    )
     opts = args.parse_args()
     client = connect(opts.redis)
     client.flushdb()
     store = Store(client, prefix="bench")
     papers = parse_feed(FEED.name, FEED.read_bytes()).papers[:PAPERS]
-    entries = [Ranked(paper=p, score=Score(paper=p.id, scorer="local", score=1 - n / 100,
-                                           reasons=["bench"])) for n, p in enumerate(papers)]
+    entries = [
+        Ranked(
+            paper=p, score=Score(paper=p.id, scorer="local", score=1 - n / 100, reasons=["bench"])
+        )
+        for n, p in enumerate(papers)
+    ]
     digest = Digest(day=date(2025, 6, 3), read=834, entries=entries, scorer="local")
     print(f"posting 1 parent + {PAPERS} replies; stand-in allows 1 message/s per channel")
     with serve(SlackStandIn(one_per_second=True)) as slack:

@@ -31,17 +31,23 @@ ROOT = Path(__file__).resolve().parents[1]
 # bench/ holds scripts named like stdlib modules (email.py): keep it off the import path
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
-import httpx  # noqa: E402
+import httpx
 
-from paperboy import blocks  # noqa: E402
-from paperboy.feed import parse_feed  # noqa: E402
-from paperboy.models import Digest, Ranked, Score  # noqa: E402
-from paperboy.slack import post_day, web_client  # noqa: E402
-from paperboy.store import Store, connect  # noqa: E402
-from tests.standins.slack_api import TOKEN, click, interaction, signed  # noqa: E402
+from paperboy import blocks
+from paperboy.feed import parse_feed
+from paperboy.models import Digest, Ranked, Score
+from paperboy.slack import post_day, web_client
+from paperboy.store import Store, connect
+from tests.standins.slack_api import TOKEN, click, interaction, signed
 
-FEED = ROOT.parent / "shared" / "fixtures" / "arxiv" / "days" / (
-    "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml")
+FEED = (
+    ROOT.parent
+    / "shared"
+    / "fixtures"
+    / "arxiv"
+    / "days"
+    / ("cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml")
+)
 SECRET = "bench-signing-secret"
 CHANNEL = "C0BENCH"
 READERS, PAPERS, CONCURRENCY = 50, 20, 20
@@ -71,8 +77,9 @@ class StandIn:
     """The Slack stand-in run in its own process, so that it does not share the bench's GIL."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.standins.slack_api"],
-                                     cwd=ROOT, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.standins.slack_api"], cwd=ROOT, stdout=subprocess.PIPE
+        )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().decode().strip()
         self.root = self.url.removesuffix("/api/")
@@ -81,8 +88,9 @@ class StandIn:
         return dict(httpx.get(self.root + "/_state", timeout=10).json())
 
     def replies(self, channel: str, parent: str) -> list[dict[str, Any]]:
-        return [m for m in self.state()["messages"].get(channel, [])
-                if m.get("thread_ts") == parent]
+        return [
+            m for m in self.state()["messages"].get(channel, []) if m.get("thread_ts") == parent
+        ]
 
     def close(self) -> None:
         self.proc.terminate()
@@ -91,16 +99,21 @@ class StandIn:
 
 def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--redis", default="redis://127.0.0.1:6379/9",
-                      help="a Redis database the bench may empty (db 9)")
+    args.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/9",
+        help="a Redis database the bench may empty (db 9)",
+    )
     opts = args.parse_args()
     redis_client = connect(opts.redis)
     redis_client.flushdb()
     store = Store(redis_client)
     papers = parse_feed(FEED.name, FEED.read_bytes()).papers[:PAPERS]
     store.save_papers(papers)
-    entries = [Ranked(paper=p, score=Score(paper=p.id, scorer="local", score=1 - n / 100))
-               for n, p in enumerate(papers)]
+    entries = [
+        Ranked(paper=p, score=Score(paper=p.id, scorer="local", score=1 - n / 100))
+        for n, p in enumerate(papers)
+    ]
     digest = Digest(day=date(2025, 6, 3), read=834, entries=entries, scorer="local")
 
     slack = StandIn()
@@ -108,11 +121,28 @@ def main() -> int:
         parent = post_day(web_client(TOKEN, slack.url), store, CHANNEL, digest, spacing=0).parent
         replies = slack.replies(CHANNEL, parent)
         port = free_port()
-        env = {**os.environ, "REDIS_URL": opts.redis, "SLACK_BOT_TOKEN": TOKEN,
-               "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.url,
-               "SLACK_CHANNEL": CHANNEL, "SLACK_APP_TOKEN": "", "PORT": str(port)}
-        command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--threads",
-                   "8", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "bot.app:wsgi()"]
+        env = {
+            **os.environ,
+            "REDIS_URL": opts.redis,
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.url,
+            "SLACK_CHANNEL": CHANNEL,
+            "SLACK_APP_TOKEN": "",
+            "PORT": str(port),
+        }
+        command = [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--workers",
+            "2",
+            "--threads",
+            "8",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "bot.app:wsgi()",
+        ]
         log_path = Path(tempfile.gettempdir()) / "paperboy-bench-votes.log"
         log_file = log_path.open("wb")
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=log_file)
@@ -133,8 +163,9 @@ def main() -> int:
                     local.http = httpx.Client(timeout=10)
                 body = interaction(click(user, action, reply, CHANNEL))
                 started = time.perf_counter()
-                response = local.http.post(url + "/slack/events", content=body,
-                                           headers=signed(SECRET, body))
+                response = local.http.post(
+                    url + "/slack/events", content=body, headers=signed(SECRET, body)
+                )
                 return time.perf_counter() - started, response.status_code
 
             started = time.perf_counter()
@@ -145,23 +176,38 @@ def main() -> int:
             statuses = Counter(status for _, status in results)
             p50 = statistics.median(latencies)
             p99 = latencies[int(len(latencies) * 0.99) - 1]
-            print(f"{len(jobs)} signed votes, {CONCURRENCY} at a time, gunicorn 2 workers x 8 "
-                  f"threads: {wall:.2f} s, {len(jobs) / wall:.0f} votes/s")
-            print(f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms; "
-                  f"statuses {dict(statuses)}")
+            print(
+                f"{len(jobs)} signed votes, {CONCURRENCY} at a time, gunicorn 2 workers x 8 "
+                f"threads: {wall:.2f} s, {len(jobs) / wall:.0f} votes/s"
+            )
+            print(
+                f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms; "
+                f"statuses {dict(statuses)}"
+            )
 
-            expected = {(u, str(blocks.paper_of(reply)), 1 if a == blocks.VOTE_UP else -1)
-                        for u, reply, a in jobs}
-            logged = {(v.reader, v.paper, v.value) for r in range(READERS)
-                      for v in store.votes(f"U{r:03d}")}
+            expected = {
+                (u, str(blocks.paper_of(reply)), 1 if a == blocks.VOTE_UP else -1)
+                for u, reply, a in jobs
+            }
+            logged = {
+                (v.reader, v.paper, v.value)
+                for r in range(READERS)
+                for v in store.votes(f"U{r:03d}")
+            }
             count = sum(len(store.votes(f"U{r:03d}")) for r in range(READERS))
             tallies_ok = all(
-                store.tally(p.id) == (sum(1 for u, q, v in expected if q == p.id and v == 1),
-                                      sum(1 for u, q, v in expected if q == p.id and v == -1))
-                for p in papers)
+                store.tally(p.id)
+                == (
+                    sum(1 for u, q, v in expected if q == p.id and v == 1),
+                    sum(1 for u, q, v in expected if q == p.id and v == -1),
+                )
+                for p in papers
+            )
             lost = len(expected - logged)
-            print(f"votes in the log: {count} of {len(jobs)}, lost {lost}, tallies right: "
-                  f"{'yes' if tallies_ok else 'NO'}")
+            print(
+                f"votes in the log: {count} of {len(jobs)}, lost {lost}, tallies right: "
+                f"{'yes' if tallies_ok else 'NO'}"
+            )
 
             drain = time.monotonic()
             while True:
@@ -169,16 +215,20 @@ def main() -> int:
                 done = state["counts"].get("chat.postEphemeral", 0)
                 shown = all(
                     f"👍 {store.tally(str(blocks.paper_of(reply)))[0]}" in str(m["blocks"])
-                    for reply in replies for m in state["messages"][CHANNEL]
-                    if m["ts"] == reply["ts"])
+                    for reply in replies
+                    for m in state["messages"][CHANNEL]
+                    if m["ts"] == reply["ts"]
+                )
                 if (done >= len(jobs) and shown) or time.monotonic() - drain > 120:
                     break
                 time.sleep(0.5)
             updates = state["counts"].get("chat.update", 0)
-            print(f"after {time.monotonic() - drain:.1f} s more: {done} ephemeral confirmations, "
-                  f"{updates} chat.update calls for {len(jobs)} clicks (coalesced), every "
-                  f"message shows its tally: {'yes' if shown else 'NO'}, "
-                  f"{len(state['views'])} Home tabs published")
+            print(
+                f"after {time.monotonic() - drain:.1f} s more: {done} ephemeral confirmations, "
+                f"{updates} chat.update calls for {len(jobs)} clicks (coalesced), every "
+                f"message shows its tally: {'yes' if shown else 'NO'}, "
+                f"{len(state['views'])} Home tabs published"
+            )
             goal = p99 < 150 and lost == 0 and count == len(jobs) and tallies_ok
             print(f"goal (p99 < 150 ms, no vote lost): {'met' if goal else 'NOT met'}")
         finally:

@@ -47,8 +47,13 @@ def tell(deps: Deps, body: dict[str, Any], message: str) -> BoltResponse:
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
     if user and channel:
         thread = (body.get("message") or {}).get("thread_ts") or container.get("thread_ts")
-        deps.background.submit(deps.client.chat_postEphemeral, channel=channel, user=user,
-                        text=message, thread_ts=thread)
+        deps.background.submit(
+            deps.client.chat_postEphemeral,
+            channel=channel,
+            user=user,
+            text=message,
+            thread_ts=thread,
+        )
     elif user and container.get("type") == "view":
         deps.background.submit(home.publish_home, deps, user, message)
     return BoltResponse(status=200, body="")
@@ -60,12 +65,14 @@ class ActionShape(Middleware):
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    def process(self, *, req: BoltRequest, resp: BoltResponse,
-                next: Callable[[], BoltResponse]) -> BoltResponse | None:
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
         body = req.body
         actions = body.get("actions")
         if body.get("type") == "block_actions" and not (
-                isinstance(actions, list) and actions and isinstance(actions[0], dict)):
+            isinstance(actions, list) and actions and isinstance(actions[0], dict)
+        ):
             log.info("a block_actions payload without an action from %s", body.get("user"))
             return tell(self.deps, body, votes.MALFORMED)
         return next()
@@ -104,9 +111,15 @@ def build_bolt(deps: Deps, signing_secret: str) -> App:
     return app
 
 
-def create_app(settings: Settings, store: Store, client: WebClient | None,
-               make_context: Callable[[], Context], *, now: Callable[[], datetime] = _utc_now,
-               spacing: dict[str, float] | None = None) -> Flask:
+def create_app(
+    settings: Settings,
+    store: Store,
+    client: WebClient | None,
+    make_context: Callable[[], Context],
+    *,
+    now: Callable[[], datetime] = _utc_now,
+    spacing: dict[str, float] | None = None,
+) -> Flask:
     """The Flask app of the web process; Slack routes only when Slack is configured."""
     flask_app = Flask("paperboy")
     flask_app.config["PAPERBOY_SETTINGS"] = settings
@@ -129,10 +142,19 @@ def create_app(settings: Settings, store: Store, client: WebClient | None,
         return flask_app
     executor = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="paperboy-listener")
     coalescer = Coalescer(store, {}, dict(spacing or SPACING), REFRESH_THREADS)
-    deps = Deps(settings=settings, store=store, client=client, coalescer=coalescer,
-                make_context=make_context, background=executor, now=now)
-    coalescer.handlers.update(tally=lambda p: votes.refresh_tally(deps, p),
-                              home=lambda p: home.publish_home(deps, p["user"]))
+    deps = Deps(
+        settings=settings,
+        store=store,
+        client=client,
+        coalescer=coalescer,
+        make_context=make_context,
+        background=executor,
+        now=now,
+    )
+    coalescer.handlers.update(
+        tally=lambda p: votes.refresh_tally(deps, p),
+        home=lambda p: home.publish_home(deps, p["user"]),
+    )
     signing = settings.slack_signing_secret
     secret = signing.get_secret_value() if signing else ""
     bolt = build_bolt(deps, secret)
@@ -166,10 +188,13 @@ def wsgi() -> Flask:
     if client is not None and settings.slack_app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        SocketModeHandler(flask_app.extensions["paperboy_bolt"],
-                          settings.slack_app_token.get_secret_value()).connect()
+        SocketModeHandler(
+            flask_app.extensions["paperboy_bolt"], settings.slack_app_token.get_secret_value()
+        ).connect()
         log.info("Slack over Socket Mode; HTTP serves the email links and /healthz")
     elif client is not None and not settings.slack_signing_secret:
-        log.warning("neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN is set: Slack cannot "
-                    "reach this process; set one of them")
+        log.warning(
+            "neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN is set: Slack cannot "
+            "reach this process; set one of them"
+        )
     return flask_app

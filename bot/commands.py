@@ -46,20 +46,26 @@ def _reader(deps: Deps, user: str) -> Reader:
 def seed(deps: Deps, user: str, arg: str) -> Reply:
     found = parse_arxiv_id(arg)
     if not arg or not found:
-        raise Polite(f"“{blocks.escape(arg)}” is not an arXiv id or URL: try "
-                     "`/paperboy seed 2502.11089` or an arxiv.org/abs/ link.")
+        raise Polite(
+            f"“{blocks.escape(arg)}” is not an arXiv id or URL: try "
+            "`/paperboy seed 2502.11089` or an arxiv.org/abs/ link."
+        )
     paper_id = found[0]
     reader = _reader(deps, user)
     if any(s.id == paper_id for s in reader.seed_papers):
         return {"text": f"{paper_id} is already one of your seed papers."}
     known = deps.store.papers([paper_id]).get(paper_id)
-    seed_paper = SeedPaper(id=paper_id, title=known.title if known else "",
-                           abstract=known.abstract if known else "")
-    deps.store.save_reader(reader.model_copy(
-        update={"seed_papers": [*reader.seed_papers, seed_paper]}))
+    seed_paper = SeedPaper(
+        id=paper_id, title=known.title if known else "", abstract=known.abstract if known else ""
+    )
+    deps.store.save_reader(
+        reader.model_copy(update={"seed_papers": [*reader.seed_papers, seed_paper]})
+    )
     name = f" “{blocks.escape(known.title)}”" if known else ""
-    return {"text": f"Added seed paper {paper_id}{name}. Your ranking leans towards it from the "
-                    "next day on."}
+    return {
+        "text": f"Added seed paper {paper_id}{name}. Your ranking leans towards it from the "
+        "next day on."
+    }
 
 
 def follow(deps: Deps, user: str, arg: str) -> Reply:
@@ -79,8 +85,9 @@ def unfollow(deps: Deps, user: str, arg: str) -> Reply:
     kept = [a for a in reader.authors if a.casefold() != name.casefold()]
     if not name or len(kept) == len(reader.authors):
         following = ", ".join(reader.authors) or "nobody yet"
-        raise Polite(f"You do not follow “{blocks.escape(name)}”. You follow: "
-                     f"{blocks.escape(following)}.")
+        raise Polite(
+            f"You do not follow “{blocks.escape(name)}”. You follow: {blocks.escape(following)}."
+        )
     deps.store.save_reader(reader.model_copy(update={"authors": kept}))
     return {"text": f"No longer following {blocks.escape(name)}."}
 
@@ -97,15 +104,20 @@ def top(deps: Deps, user: str, arg: str = "") -> Reply:
         by_id = {p.id: p for p in batch.papers}
         size = min(_reader(deps, user).digest_size or deps.settings.digest_size, TOP_LIMIT)
         entries = [Ranked(paper=by_id[s.paper], score=s) for s in ranked if s.paper in by_id]
-        return {"text": f"Your top {len(entries[:size])} papers of {day:%a %d %b}",
-                "blocks": blocks.top_blocks(day, entries[:size])}
-    return {"text": "No day has been ranked yet: the first digest comes with the next "
-                    "announcement."}
+        return {
+            "text": f"Your top {len(entries[:size])} papers of {day:%a %d %b}",
+            "blocks": blocks.top_blocks(day, entries[:size]),
+        }
+    return {
+        "text": "No day has been ranked yet: the first digest comes with the next announcement."
+    }
 
 
 def settings(deps: Deps, user: str, arg: str) -> Reply:
-    return {"text": "Your Paperboy settings",
-            "blocks": blocks.settings_blocks(_reader(deps, user), deps.settings.digest_size)}
+    return {
+        "text": "Your Paperboy settings",
+        "blocks": blocks.settings_blocks(_reader(deps, user), deps.settings.digest_size),
+    }
 
 
 def forget(deps: Deps, user: str, arg: str) -> Reply:
@@ -117,8 +129,12 @@ def show_help(deps: Deps, user: str, arg: str) -> Reply:
 
 
 VERBS: dict[str, Callable[[Deps, str, str], Reply]] = {
-    "help": show_help, "seed": seed, "follow": follow, "unfollow": unfollow,
-    "settings": settings, "forget": forget,
+    "help": show_help,
+    "seed": seed,
+    "follow": follow,
+    "unfollow": unfollow,
+    "settings": settings,
+    "forget": forget,
 }
 CHANGES_HOME = {"seed", "follow", "unfollow"}
 
@@ -152,8 +168,11 @@ def register(app: App, deps: Deps) -> None:
         ack()
 
     def forgotten(body: dict[str, Any], respond: Respond) -> None:
-        respond(replace_original=True, text="Done: Paperboy has deleted your votes, seed papers, "
-                                            "followed authors and settings.")
+        respond(
+            replace_original=True,
+            text="Done: Paperboy has deleted your votes, seed papers, "
+            "followed authors and settings.",
+        )
         publish_home(deps, str(body["user"]["id"]), fresh=True)
 
     def ack_only(ack: Ack) -> None:

@@ -48,11 +48,15 @@ def admin_lines(deps: Deps) -> list[str]:
         record = store.day(day) or {}
         cost = store.day_cost(day)
         posted = record.get("slack") or {}
-        lines.append(f"{day:%a %d %b}: {len(record.get('papers', [])):,} read, "
-                     f"{posted.get('picked', '—')} posted, ${cost['usd']:.4f} for "
-                     f"{int(cost['papers'])} papers judged in {int(cost['calls'])} calls")
-    lines.append("Change these in the environment (ARXIV_CATEGORIES, CRITERIA_FILE, "
-                 "ANTHROPIC_MODEL, LLM_MAX_USD_PER_DAY) and restart the worker.")
+        lines.append(
+            f"{day:%a %d %b}: {len(record.get('papers', [])):,} read, "
+            f"{posted.get('picked', '—')} posted, ${cost['usd']:.4f} for "
+            f"{int(cost['papers'])} papers judged in {int(cost['calls'])} calls"
+        )
+    lines.append(
+        "Change these in the environment (ARXIV_CATEGORIES, CRITERIA_FILE, "
+        "ANTHROPIC_MODEL, LLM_MAX_USD_PER_DAY) and restart the worker."
+    )
     return lines
 
 
@@ -70,8 +74,9 @@ def top_terms(deps: Deps, reader: Reader, events: list[Vote], fresh: bool) -> di
     return terms
 
 
-def home_for(deps: Deps, user: str, notice: str | None = None,
-             fresh: bool = False) -> dict[str, Any]:
+def home_for(
+    deps: Deps, user: str, notice: str | None = None, fresh: bool = False
+) -> dict[str, Any]:
     """The Home view of one reader."""
     reader = deps.store.reader(user) or Reader(id=user)
     events = deps.store.votes(user)
@@ -106,8 +111,10 @@ def register(app: App, deps: Deps) -> None:
         reader = _reader(deps, body)
         turn_on = not reader.email_enabled
         if turn_on and not reader.email:
-            raise Polite("Add your email address first (press Enter in the field), then turn "
-                         "the email digest on.")
+            raise Polite(
+                "Add your email address first (press Enter in the field), then turn "
+                "the email digest on."
+            )
         deps.store.save_reader(reader.model_copy(update={"email_enabled": turn_on}))
         context["changed"] = True
         ack()
@@ -142,8 +149,11 @@ def register(app: App, deps: Deps) -> None:
             publish_home(deps, user)
             return
         reader = deps.store.reader(user) or Reader(id=user)
-        respond(text="Your Paperboy settings", replace_original=True,
-                blocks=blocks.settings_blocks(reader, deps.settings.digest_size))
+        respond(
+            text="Your Paperboy settings",
+            replace_original=True,
+            blocks=blocks.settings_blocks(reader, deps.settings.digest_size),
+        )
 
     app.event("app_home_opened")(ack=ack_only, lazy=[opened])
     app.action(blocks.HOME_EMAIL_TOGGLE)(ack=toggle_email, lazy=[refresh])

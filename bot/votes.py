@@ -53,7 +53,10 @@ def read_click(body: dict[str, Any]) -> Click:
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
     message_blocks = message.get("blocks")
     return Click(
-        user=user, paper=paper, clicked=clicked, channel=channel,
+        user=user,
+        paper=paper,
+        clicked=clicked,
+        channel=channel,
         message_ts=message.get("ts") or container.get("message_ts"),
         thread_ts=message.get("thread_ts") or container.get("thread_ts"),
         blocks=message_blocks if isinstance(message_blocks, list) else None,
@@ -72,20 +75,33 @@ def refresh_tally(deps: Deps, payload: dict[str, Any]) -> None:
     known = deps.store.papers([paper]).get(paper)
     title = known.title if known else paper
     deps.client.chat_update(
-        channel=payload["channel"], ts=payload["ts"], text=blocks.paper_text(title, up, down),
-        blocks=blocks.with_tally(payload["blocks"], paper, up, down))
+        channel=payload["channel"],
+        ts=payload["ts"],
+        text=blocks.paper_text(title, up, down),
+        blocks=blocks.with_tally(payload["blocks"], paper, up, down),
+    )
 
 
 def after_vote(deps: Deps, click: Click, previous: int, value: int, title: str) -> None:
     """Confirm the vote to the clicker, then ask for the tally and their Home to be refreshed."""
     if click.channel:
-        deps.client.chat_postEphemeral(channel=click.channel, user=click.user,
-                                       thread_ts=click.thread_ts,
-                                       text=blocks.confirmation(previous, value, title))
+        deps.client.chat_postEphemeral(
+            channel=click.channel,
+            user=click.user,
+            thread_ts=click.thread_ts,
+            text=blocks.confirmation(previous, value, title),
+        )
     if click.channel and click.message_ts and click.blocks:
-        deps.coalescer.request("tally", f"{click.channel}/{click.message_ts}", {
-            "paper": click.paper, "channel": click.channel, "ts": click.message_ts,
-            "blocks": click.blocks})
+        deps.coalescer.request(
+            "tally",
+            f"{click.channel}/{click.message_ts}",
+            {
+                "paper": click.paper,
+                "channel": click.channel,
+                "ts": click.message_ts,
+                "blocks": click.blocks,
+            },
+        )
     deps.coalescer.request("home", click.user, {"user": click.user})
 
 
@@ -96,18 +112,20 @@ def register(app: App, deps: Deps) -> None:
         click = read_click(body)
         known = deps.store.papers([click.paper])
         if click.paper not in known:
-            raise Polite(f"Paperboy no longer has paper {click.paper} (papers are kept for a "
-                         "few weeks), so this vote was not recorded.")
+            raise Polite(
+                f"Paperboy no longer has paper {click.paper} (papers are kept for a "
+                "few weeks), so this vote was not recorded."
+            )
         previous = deps.store.current_vote(click.user, click.paper)
         value = next_value(previous, click.clicked)
-        deps.store.append_vote(Vote(reader=click.user, paper=click.paper, value=value,
-                                    at=deps.now(), source="slack"))
+        deps.store.append_vote(
+            Vote(reader=click.user, paper=click.paper, value=value, at=deps.now(), source="slack")
+        )
         log.info("vote %+d on %s by %s", value, click.paper, click.user)
         ack()
         # a plain task rather than a Bolt lazy listener: it needs the outcome, and copying the
         # whole request for a lazy listener costs the web process more than the vote itself
-        deps.background.submit(after_vote, deps, click, previous, value,
-                               known[click.paper].title)
+        deps.background.submit(after_vote, deps, click, previous, value, known[click.paper].title)
 
     for action_id in CLICKS:
         app.action(action_id)(record_vote)

@@ -87,8 +87,12 @@ def divider() -> Block:
 
 
 def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "button", "text": plain(text), "action_id": action_id,
-                               "value": value[:MAX_BUTTON_VALUE]}
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": plain(text),
+        "action_id": action_id,
+        "value": value[:MAX_BUTTON_VALUE],
+    }
     if style:
         element["style"] = style
     return element
@@ -174,14 +178,16 @@ def paper_of(message: dict[str, Any]) -> str | None:
     for block in message.get("blocks") or []:
         block_id = str(block.get("block_id", ""))
         if block_id.startswith(VOTE_BLOCK):
-            return block_id[len(VOTE_BLOCK):]
+            return block_id[len(VOTE_BLOCK) :]
     return None
 
 
 def is_day_parent(message: dict[str, Any], day: date) -> bool:
     meta = message.get("metadata") or {}
-    return (meta.get("event_type") == DAY_EVENT
-            and (meta.get("event_payload") or {}).get("day") == day.isoformat())
+    return (
+        meta.get("event_type") == DAY_EVENT
+        and (meta.get("event_payload") or {}).get("day") == day.isoformat()
+    )
 
 
 # limits -----------------------------------------------------------------------------------
@@ -240,21 +246,41 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
     toggle = "Turn email off" if state == "on" else "Turn email on"
     sizes = sorted({*DIGEST_SIZES, size})
     option = {str(n): {"text": plain(f"{n} papers"), "value": str(n)} for n in sizes}
-    address: dict[str, Any] = {"type": "plain_text_input", "action_id": HOME_EMAIL,
-                               "placeholder": plain("you@example.org")}
+    address: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": HOME_EMAIL,
+        "placeholder": plain("you@example.org"),
+    }
     if email:
         address["initial_value"] = email
     return [
-        section(f"*Email digest:* {state}" + (f" to {escape(email)}" if email else "")
-                + f"\n*Digest size:* {size} papers"),
-        {"type": "actions", "block_id": "settings", "elements": [
-            button(toggle, HOME_EMAIL_TOGGLE, "on" if state == "off" else "off"),
-            {"type": "static_select", "action_id": HOME_DIGEST_SIZE,
-             "placeholder": plain("Digest size"), "initial_option": option[str(size)],
-             "options": list(option.values())},
-        ]},
-        {"type": "input", "block_id": "email", "dispatch_action": True, "optional": True,
-         "label": plain("Email address (press Enter to save)"), "element": address},
+        section(
+            f"*Email digest:* {state}"
+            + (f" to {escape(email)}" if email else "")
+            + f"\n*Digest size:* {size} papers"
+        ),
+        {
+            "type": "actions",
+            "block_id": "settings",
+            "elements": [
+                button(toggle, HOME_EMAIL_TOGGLE, "on" if state == "off" else "off"),
+                {
+                    "type": "static_select",
+                    "action_id": HOME_DIGEST_SIZE,
+                    "placeholder": plain("Digest size"),
+                    "initial_option": option[str(size)],
+                    "options": list(option.values()),
+                },
+            ],
+        },
+        {
+            "type": "input",
+            "block_id": "email",
+            "dispatch_action": True,
+            "optional": True,
+            "label": plain("Email address (press Enter to save)"),
+            "element": address,
+        },
     ]
 
 
@@ -266,9 +292,14 @@ def _term(item: Any) -> str:
     return str(item)
 
 
-def home_view(reader: Reader, votes: Sequence[tuple[Vote, Paper | None]],
-              terms: dict[str, list[Any]], group_size: int,
-              admin: Sequence[str] | None = None, notice: str | None = None) -> dict[str, Any]:
+def home_view(
+    reader: Reader,
+    votes: Sequence[tuple[Vote, Paper | None]],
+    terms: dict[str, list[Any]],
+    group_size: int,
+    admin: Sequence[str] | None = None,
+    notice: str | None = None,
+) -> dict[str, Any]:
     """The App Home tab: what the profile has learned, the reader's settings, admin facts."""
     blocks: list[Block] = []
     if notice:
@@ -282,15 +313,25 @@ def home_view(reader: Reader, votes: Sequence[tuple[Vote, Paper | None]],
             lines.append(f"{thumb} {title} · {vote.at:%d %b}")
         blocks.append(section("*Recent votes*\n" + "\n".join(lines)))
     else:
-        blocks.append(section("*Recent votes*\nNone yet: 👍 or 👎 a paper in the channel to "
-                              "teach Paperboy your taste."))
+        blocks.append(
+            section(
+                "*Recent votes*\nNone yet: 👍 or 👎 a paper in the channel to "
+                "teach Paperboy your taste."
+            )
+        )
     up = ", ".join(escape(_term(t)) for t in terms.get("up", [])[:12]) or "—"
     down = ", ".join(escape(_term(t)) for t in terms.get("down", [])[:12]) or "—"
     blocks.append(section(f"*Top terms*\nMore of: {up}\nLess of: {down}"))
-    seeds = [f"• {escape(s.title or s.id or '')}" + (f" ({escape(s.id)})" if s.id and s.title
-                                                     else "") for s in reader.seed_papers]
-    blocks.append(section("*Seed papers*\n" + ("\n".join(seeds[:15]) or
-                                                "None: `/paperboy seed <arXiv id>` adds one.")))
+    seeds = [
+        f"• {escape(s.title or s.id or '')}" + (f" ({escape(s.id)})" if s.id and s.title else "")
+        for s in reader.seed_papers
+    ]
+    blocks.append(
+        section(
+            "*Seed papers*\n"
+            + ("\n".join(seeds[:15]) or "None: `/paperboy seed <arXiv id>` adds one.")
+        )
+    )
     authors = ", ".join(escape(a) for a in reader.authors) or "None: `/paperboy follow <name>`."
     blocks.append(section(f"*Followed authors*\n{authors}"))
     blocks.append(divider())
@@ -308,8 +349,12 @@ def top_blocks(day: date, entries: Sequence[Ranked]) -> list[Block]:
     blocks = [section(f"*Your top {len(entries)} for {day:%a %d %b}*")]
     for n, entry in enumerate(entries, 1):
         paper = entry.paper
-        blocks.append(section(f"*{n}.* {link(paper)}\n{escape(shorten_authors(paper.authors))}"
-                              f"\n_{escape(why(entry))}_"))
+        blocks.append(
+            section(
+                f"*{n}.* {link(paper)}\n{escape(shorten_authors(paper.authors))}"
+                f"\n_{escape(why(entry))}_"
+            )
+        )
         blocks.append(vote_block(paper.id))
     return blocks[:MAX_BLOCKS]
 
@@ -317,10 +362,16 @@ def top_blocks(day: date, entries: Sequence[Ranked]) -> list[Block]:
 def forget_blocks() -> list[Block]:
     """The confirmation `/paperboy forget` asks for."""
     return [
-        section("Delete everything Paperboy keeps about you: your votes, seed papers, followed "
-                "authors and settings? This cannot be undone."),
-        {"type": "actions", "block_id": "forget", "elements": [
-            button("Delete my data", FORGET_CONFIRM, "forget", style="danger"),
-            button("Cancel", FORGET_CANCEL, "cancel"),
-        ]},
+        section(
+            "Delete everything Paperboy keeps about you: your votes, seed papers, followed "
+            "authors and settings? This cannot be undone."
+        ),
+        {
+            "type": "actions",
+            "block_id": "forget",
+            "elements": [
+                button("Delete my data", FORGET_CONFIRM, "forget", style="danger"),
+                button("Cancel", FORGET_CANCEL, "cancel"),
+            ],
+        },
     ]

@@ -62,12 +62,16 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     sources = args.feed or settings.feed_urls
     arxiv = arxiv_client(store)
     log.info("reading %s", ", ".join(sources))
-    batch, result = run_day(ctx, sources, arxiv, args.date, dry_run=args.dry_run)
+    batch, _ = run_day(ctx, sources, arxiv, args.date, dry_run=args.dry_run)
     if not batch.papers:
-        print(f"No announcement for {batch.day}: the feed has no new papers, nothing was delivered.")
+        print(
+            f"No announcement for {batch.day}: the feed has no new papers, nothing was delivered."
+        )
         return 0
     if html.written:
         print(f"\nThe digest is in {html.written}")
+    if settings.anthropic_api_key is None:
+        print("Claude did not judge: set ANTHROPIC_API_KEY to add its relevance and novelty.")
     if args.dry_run:
         print("Dry run: nothing was delivered or marked as seen.")
     elif not store.persistent:
@@ -92,15 +96,24 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
         rows = []
         for s in shown:
             paper = by_id[s.paper]
-            row: dict[str, Any] = {"id": paper.id, "title": paper.title, "authors": paper.authors,
-                                   "score": round(s.score, 6), "scorer": s.scorer,
-                                   "reasons": s.reasons, "announce_type": paper.announce_type}
+            row: dict[str, Any] = {
+                "id": paper.id,
+                "title": paper.title,
+                "authors": paper.authors,
+                "score": round(s.score, 6),
+                "scorer": s.scorer,
+                "reasons": s.reasons,
+                "announce_type": paper.announce_type,
+            }
             if s.relevance is not None:
                 row.update(relevance=s.relevance, novelty=s.novelty, criterion=s.criterion)
             if args.user:  # the blend's two parts: see paperboy/profiles.py, blend
-                row.update(group_score=round(group[s.paper], 6),
-                           personal_score=round(personal[s.paper].score, 6)
-                           if s.paper in personal else None)
+                row.update(
+                    group_score=round(group[s.paper], 6),
+                    personal_score=round(personal[s.paper].score, 6)
+                    if s.paper in personal
+                    else None,
+                )
             rows.append(row)
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
         print()
@@ -117,8 +130,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     ctx = context(settings, store)
     batch = fetch(ctx, args.feed, arxiv_client(store), args.date)
-    print(f"Stored {len(batch.papers)} papers for {batch.day} "
-          f"({len(batch.repeats)} already seen on an earlier day).")
+    print(
+        f"Stored {len(batch.papers)} papers for {batch.day} "
+        f"({len(batch.repeats)} already seen on an earlier day)."
+    )
     return 0
 
 
@@ -126,9 +141,12 @@ def cmd_vote(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
     value: VoteValue = 1 if args.up else -1 if args.down else 0
     if not store.papers([args.paper]):
-        log.warning("paper %s is not in the store (not fetched, or expired); the vote is kept",
-                    args.paper)
-    store.append_vote(Vote(reader=args.user, paper=args.paper, value=value, at=_now(), source="cli"))
+        log.warning(
+            "paper %s is not in the store (not fetched, or expired); the vote is kept", args.paper
+        )
+    store.append_vote(
+        Vote(reader=args.user, paper=args.paper, value=value, at=_now(), source="cli")
+    )
     word = {1: "👍", -1: "👎", 0: "undone"}[value]
     up, down = store.tally(args.paper)
     print(f"{args.user} on {args.paper}: {word} (now {up} 👍, {down} 👎)")
@@ -144,8 +162,11 @@ def profile_record(store: Store, reader_id: str, ctx: Context | None = None) -> 
     events = store.votes(reader_id)
     for vote in events:
         latest[vote.paper] = vote
-    votes = [{"paper": v.paper, "value": v.value, "at": v.at.isoformat(), "source": v.source}
-             for v in latest.values() if v.value]
+    votes = [
+        {"paper": v.paper, "value": v.value, "at": v.at.isoformat(), "source": v.source}
+        for v in latest.values()
+        if v.value
+    ]
     record: dict[str, Any] = {
         "user": reader.id,
         "email": reader.email,
@@ -234,14 +255,17 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}:{number} is not JSON ({exc.msg}); nothing was imported") \
-                from None
+            raise UsageError(
+                f"{path}:{number} is not JSON ({exc.msg}); nothing was imported"
+            ) from None
     try:
         readers, votes, papers = store.import_with_papers(records)
     except ValueError as exc:
         raise UsageError(f"{path}: {exc}; nothing after it was imported") from None
-    print(f"Imported {readers} readers and {votes} new votes from {path}, with the text of "
-          f"{papers} voted papers.")
+    print(
+        f"Imported {readers} readers and {votes} new votes from {path}, with the text of "
+        f"{papers} voted papers."
+    )
     return 0
 
 
@@ -311,11 +335,17 @@ def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     head = ["day", "calls", "papers", "input", "output", "cache write", "cache read", "dollars"]
     print(f"{head[0]:<10} " + " ".join(f"{h:>11}" for h in head[1:]))
     for row in rows:
-        print(f"{row['day']:<10} " + " ".join(f"{int(row[f]):>11,}" for f in fields)
-              + f" {row['usd']:>11.4f}")
+        print(
+            f"{row['day']:<10} "
+            + " ".join(f"{int(row[f]):>11,}" for f in fields)
+            + f" {row['usd']:>11.4f}"
+        )
     total = {f: sum(r[f] for r in rows) for f in [*fields, "usd"]}
-    print(f"{'total':<10} " + " ".join(f"{int(total[f]):>11,}" for f in fields)
-          + f" {total['usd']:>11.4f}")
+    print(
+        f"{'total':<10} "
+        + " ".join(f"{int(total[f]):>11,}" for f in fields)
+        + f" {total['usd']:>11.4f}"
+    )
     return 0
 
 
@@ -326,15 +356,19 @@ def _say_prior(ctx: Context, settings: Settings) -> None:
     if settings.criteria_file or settings.seed_papers_file or settings.authors_file:
         log.info("group profile: %s", ctx.prior.source)
     else:
-        print(f"Using the {ctx.prior.source}; set CRITERIA_FILE, SEED_PAPERS_FILE and "
-              "AUTHORS_FILE (see .env.example) for your group's own.", file=sys.stderr)
+        print(
+            f"Using the {ctx.prior.source}; set CRITERIA_FILE, SEED_PAPERS_FILE and "
+            "AUTHORS_FILE (see .env.example) for your group's own.",
+            file=sys.stderr,
+        )
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="paperboy",
         description="Paperboy reads arXiv's new papers, ranks them for your group and delivers "
-                    "a digest. Settings come from the environment and .env (see .env.example).")
+        "a digest. Settings come from the environment and .env (see .env.example).",
+    )
     top.add_argument("--version", action="version", version=f"paperboy {__version__}")
     top.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -344,30 +378,40 @@ def parser() -> argparse.ArgumentParser:
         cmd.set_defaults(func=func)
         return cmd
 
-    feed_help = ("a saved feed file or a feed URL to read instead of arXiv's configured feeds "
-                 "(repeatable)")
+    feed_help = (
+        "a saved feed file or a feed URL to read instead of arXiv's configured feeds (repeatable)"
+    )
     date_help = "the day's date (YYYY-MM-DD); default: the feed's own pubDate"
 
     run = add("run", cmd_run, "Run the whole day in-process: fetch, score, rank and deliver.")
     run.add_argument("--feed", action="append", metavar="PATH_OR_URL", help=feed_help)
     run.add_argument("--date", type=_date, help=date_help)
-    run.add_argument("--dry-run", action="store_true",
-                     help="fetch, score (Claude too, if configured) and rank, print the digest "
-                          "and write it as HTML, but deliver and mark nothing")
-    run.add_argument("--out", default="digests", metavar="DIR",
-                     help="folder for the HTML digest (default: ./digests)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="fetch, score (Claude too, if configured) and rank, print the digest "
+        "and write it as HTML, but deliver and mark nothing",
+    )
+    run.add_argument(
+        "--out",
+        default="digests",
+        metavar="DIR",
+        help="folder for the HTML digest (default: ./digests)",
+    )
 
     rank = add("rank", cmd_rank, "Rank a feed's papers without delivering or storing anything.")
-    rank.add_argument("--feed", action="append", required=True, metavar="PATH_OR_URL",
-                      help=feed_help)
+    rank.add_argument(
+        "--feed", action="append", required=True, metavar="PATH_OR_URL", help=feed_help
+    )
     rank.add_argument("--date", type=_date, help=date_help)
     rank.add_argument("--user", metavar="U", help="rank for this reader (default: the group)")
     rank.add_argument("--json", action="store_true", help="print a JSON array, best first")
     rank.add_argument("--limit", type=int, metavar="N", help="show only the best N")
 
     ingest = add("ingest", cmd_ingest, "Store a feed's papers without delivering (backfills).")
-    ingest.add_argument("--feed", action="append", required=True, metavar="PATH_OR_URL",
-                        help=feed_help)
+    ingest.add_argument(
+        "--feed", action="append", required=True, metavar="PATH_OR_URL", help=feed_help
+    )
     ingest.add_argument("--date", type=_date, help=date_help)
 
     vote = add("vote", cmd_vote, "Record a reader's vote on a paper.")
@@ -389,8 +433,9 @@ def parser() -> argparse.ArgumentParser:
     unsubscribe = add("unsubscribe", cmd_unsubscribe, "Stop a reader's email digest.")
     unsubscribe.add_argument("--user", required=True, metavar="U", help="the reader")
 
-    export = add("export", cmd_export,
-                 "Print readers and the vote log as JSON lines (all readers, or one).")
+    export = add(
+        "export", cmd_export, "Print readers and the vote log as JSON lines (all readers, or one)."
+    )
     export.add_argument("--user", metavar="U", help="only this reader")
     export.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
 
@@ -400,16 +445,25 @@ def parser() -> argparse.ArgumentParser:
     forget = add("forget", cmd_forget, "Delete a reader's votes, seeds, authors and settings.")
     forget.add_argument("--user", required=True, metavar="U", help="the reader")
 
-    seed = add("seed", cmd_seed,
-               "Add papers to a reader's seed papers by arXiv id or URL (title and abstract "
-               "come from arXiv).")
+    seed = add(
+        "seed",
+        cmd_seed,
+        "Add papers to a reader's seed papers by arXiv id or URL (title and abstract "
+        "come from arXiv).",
+    )
     seed.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
     seed.add_argument("--remove", action="store_true", help="remove these papers instead")
-    seed.add_argument("papers", nargs="+", metavar="ID_OR_URL",
-                      help="arXiv ids or URLs, like 2502.11089 or https://arxiv.org/abs/2502.11089")
+    seed.add_argument(
+        "papers",
+        nargs="+",
+        metavar="ID_OR_URL",
+        help="arXiv ids or URLs, like 2502.11089 or https://arxiv.org/abs/2502.11089",
+    )
 
-    for name, help_ in (("follow", "Follow an author: their papers come first for this reader."),
-                        ("unfollow", "Stop following an author.")):
+    for name, help_ in (
+        ("follow", "Follow an author: their papers come first for this reader."),
+        ("unfollow", "Stop following an author."),
+    ):
         cmd = add(name, cmd_follow, help_)
         cmd.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
         cmd.add_argument("name", nargs="+", metavar="NAME", help="the author's name, as on arXiv")
@@ -417,16 +471,24 @@ def parser() -> argparse.ArgumentParser:
     add("doctor", cmd_doctor, "Check every configured service and say what is missing.")
 
     costs = add("costs", cmd_costs, "Show what Claude cost per day: calls, tokens and dollars.")
-    costs.add_argument("--days", type=int, default=7, metavar="N",
-                       help="the last N days, today included (default: 7)")
+    costs.add_argument(
+        "--days",
+        type=int,
+        default=7,
+        metavar="N",
+        help="the last N days, today included (default: 7)",
+    )
     costs.add_argument("--json", action="store_true", help="print JSON")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
     for noisy in ("httpx", "httpx2", "httpcore", "anthropic", "slack_sdk", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
@@ -434,8 +496,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, settings))
     except NoFeedError as exc:
         if exc.fetched.unreachable:
-            print(f"paperboy: arXiv cannot be reached from this machine; try a saved feed: "
-                  f"paperboy {args.command} --feed {SAMPLE_FEED}", file=sys.stderr)
+            print(
+                f"paperboy: arXiv cannot be reached from this machine; try a saved feed: "
+                f"paperboy {args.command} --feed {SAMPLE_FEED}",
+                file=sys.stderr,
+            )
             return UNREACHABLE
         else:
             print(f"paperboy: no feed could be read: {exc}", file=sys.stderr)

@@ -40,11 +40,23 @@ class Price:
     long_multiplier: float = 1.0
 
 
-def _price(input_: float, output: float, min_cache_tokens: int,
-           long_prompt_tokens: int | None = None, long_multiplier: float = 1.0) -> Price:
+def _price(
+    input_: float,
+    output: float,
+    min_cache_tokens: int,
+    long_prompt_tokens: int | None = None,
+    long_multiplier: float = 1.0,
+) -> Price:
     """Prices with the cache at the documented multipliers of the input price."""
-    return Price(input_, output, input_ * CACHE_WRITE_MULTIPLIER, input_ * CACHE_READ_MULTIPLIER,
-                 min_cache_tokens, long_prompt_tokens, long_multiplier)
+    return Price(
+        input_,
+        output,
+        input_ * CACHE_WRITE_MULTIPLIER,
+        input_ * CACHE_READ_MULTIPLIER,
+        min_cache_tokens,
+        long_prompt_tokens,
+        long_multiplier,
+    )
 
 
 PRICES: dict[str, Price] = {
@@ -76,12 +88,17 @@ class Usage:
         return self.input + self.cache_write + self.cache_read
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(self.input + other.input, self.output + other.output,
-                     self.cache_write + other.cache_write, self.cache_read + other.cache_read)
+        return Usage(
+            self.input + other.input,
+            self.output + other.output,
+            self.cache_write + other.cache_write,
+            self.cache_read + other.cache_read,
+        )
 
 
-def price_for(model: str, input_override: float | None = None,
-              output_override: float | None = None) -> Price:
+def price_for(
+    model: str, input_override: float | None = None, output_override: float | None = None
+) -> Price:
     """The model's prices, with LLM_PRICE_IN_PER_MTOK / LLM_PRICE_OUT_PER_MTOK applied.
 
     An overridden input price moves the cache prices with it, at the documented multipliers.
@@ -90,13 +107,20 @@ def price_for(model: str, input_override: float | None = None,
     price = PRICES.get(model)
     if price is None:
         if input_override is None or output_override is None:
-            log.warning("no price known for model %s: costing it as %s; set "
-                        "LLM_PRICE_IN_PER_MTOK and LLM_PRICE_OUT_PER_MTOK", model, DEFAULT_MODEL)
+            log.warning(
+                "no price known for model %s: costing it as %s; set "
+                "LLM_PRICE_IN_PER_MTOK and LLM_PRICE_OUT_PER_MTOK",
+                model,
+                DEFAULT_MODEL,
+            )
         price = PRICES[DEFAULT_MODEL]
     if input_override is not None:
-        price = replace(price, input=input_override,
-                        cache_write=input_override * CACHE_WRITE_MULTIPLIER,
-                        cache_read=input_override * CACHE_READ_MULTIPLIER)
+        price = replace(
+            price,
+            input=input_override,
+            cache_write=input_override * CACHE_WRITE_MULTIPLIER,
+            cache_read=input_override * CACHE_READ_MULTIPLIER,
+        )
     if output_override is not None:
         price = replace(price, output=output_override)
     return price
@@ -104,8 +128,12 @@ def price_for(model: str, input_override: float | None = None,
 
 def dollars(usage: Usage, price: Price) -> float:
     """What one call's usage costs in dollars."""
-    total = (usage.input * price.input + usage.output * price.output
-             + usage.cache_write * price.cache_write + usage.cache_read * price.cache_read) / MTOK
+    total = (
+        usage.input * price.input
+        + usage.output * price.output
+        + usage.cache_write * price.cache_write
+        + usage.cache_read * price.cache_read
+    ) / MTOK
     if price.long_prompt_tokens is not None and usage.prompt > price.long_prompt_tokens:
         total *= price.long_multiplier
     return total

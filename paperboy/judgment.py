@@ -65,17 +65,26 @@ def parse_reply(text: str, asked: Iterable[str]) -> dict[str, PaperJudgment]:
             continue
         try:
             raw = PaperJudgment.model_validate(
-                {**item, "relevance": _number(item.get("relevance")),
-                 "novelty": _number(item.get("novelty"))})
+                {
+                    **item,
+                    "relevance": _number(item.get("relevance")),
+                    "novelty": _number(item.get("novelty")),
+                }
+            )
         except (ValidationError, TypeError, ValueError):
             continue
         pid = raw.id.strip()
         if pid not in wanted or pid in out:
             continue
-        out[pid] = raw.model_copy(update={
-            "id": pid, "relevance": clamp(raw.relevance), "novelty": clamp(raw.novelty),
-            "criterion": " ".join(raw.criterion.split())[:120],
-            "reason": " ".join(raw.reason.split())[:400]})
+        out[pid] = raw.model_copy(
+            update={
+                "id": pid,
+                "relevance": clamp(raw.relevance),
+                "novelty": clamp(raw.novelty),
+                "criterion": " ".join(raw.criterion.split())[:120],
+                "reason": " ".join(raw.reason.split())[:400],
+            }
+        )
     return out
 
 
@@ -96,8 +105,9 @@ def followed_ids(papers: list[Paper], local: dict[str, Score], authors: list[str
     return found
 
 
-def candidates(papers: list[Paper], local: dict[str, Score], followed: set[str],
-               max_papers: int) -> list[Paper]:
+def candidates(
+    papers: list[Paper], local: dict[str, Score], followed: set[str], max_papers: int
+) -> list[Paper]:
     """Who goes to Claude, most promising first: every followed author's paper, then the best
     of the rest by local score until `max_papers` are chosen."""
     ranked = sorted(papers, key=lambda p: (-_local(local, p.id), p.id))
@@ -114,10 +124,15 @@ def claude_score(judgment: PaperJudgment, local: Score | None) -> Score:
     """A judged paper's Score: score = relevance + novelty / 10, so that sorting by it agrees
     with the group order's rule (relevance, then novelty); the local reasons are kept."""
     kept = [r for r in (local.reasons if local else []) if r != NOT_JUDGED]
-    return Score(paper=judgment.id, scorer="claude",
-                 score=judgment.relevance + judgment.novelty / 10,
-                 relevance=judgment.relevance, novelty=judgment.novelty,
-                 criterion=judgment.criterion or None, reasons=[judgment.reason, *kept])
+    return Score(
+        paper=judgment.id,
+        scorer="claude",
+        score=judgment.relevance + judgment.novelty / 10,
+        relevance=judgment.relevance,
+        novelty=judgment.novelty,
+        criterion=judgment.criterion or None,
+        reasons=[judgment.reason, *kept],
+    )
 
 
 def not_judged(local: Score, why: str = NOT_JUDGED) -> Score:

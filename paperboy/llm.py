@@ -93,10 +93,20 @@ class ClaudeJudge:
 
     name = "claude"
 
-    def __init__(self, client: anthropic.Anthropic, store: Store, prior: Prior, *, model: str,
-                 price: Price, max_papers: int = 200, max_usd_per_day: float = 0.05,
-                 batch_size: int = BATCH_SIZE, workers: int = MAX_WORKERS,
-                 now: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self,
+        client: anthropic.Anthropic,
+        store: Store,
+        prior: Prior,
+        *,
+        model: str,
+        price: Price,
+        max_papers: int = 200,
+        max_usd_per_day: float = 0.05,
+        batch_size: int = BATCH_SIZE,
+        workers: int = MAX_WORKERS,
+        now: Callable[[], datetime] = _now,
+    ) -> None:
         self.client = client
         self.store = store
         self.prior = prior
@@ -125,13 +135,16 @@ class ClaudeJudge:
         followed = followed_ids(papers, local, self.prior.authors)
         chosen = candidates(papers, local, followed, self.max_papers)
         ids = [p.id for p in chosen]
-        cached = {pid: PaperJudgment.model_validate(item)
-                  for pid, item in self.store.judgments(self.model, self.key, ids).items()}
+        cached = {
+            pid: PaperJudgment.model_validate(item)
+            for pid, item in self.store.judgments(self.model, self.key, ids).items()
+        }
         todo = [p for p in chosen if p.id not in cached]
         self._check_prefix()
         fresh, lost = self._run(day, todo)
-        self.store.save_judgments(self.model, self.key,
-                                  {pid: j.model_dump() for pid, j in fresh.items()})
+        self.store.save_judgments(
+            self.model, self.key, {pid: j.model_dump() for pid, j in fresh.items()}
+        )
         judged = {**cached, **fresh}
         out: dict[str, Score] = {}
         for paper in chosen:
@@ -140,15 +153,23 @@ class ClaudeJudge:
                 out[paper.id] = claude_score(judged[paper.id], local.get(paper.id))
             else:
                 out[paper.id] = not_judged(base, lost.get(paper.id, SKIPPED))
-        log.info("day %s: Claude judged %d of %d candidates (%d from cache, %d kept the local "
-                 "score); the day's Claude cost is $%.4f", day, len(judged), len(chosen),
-                 len(cached), len(chosen) - len(judged), self.cost(day))
+        log.info(
+            "day %s: Claude judged %d of %d candidates (%d from cache, %d kept the local "
+            "score); the day's Claude cost is $%.4f",
+            day,
+            len(judged),
+            len(chosen),
+            len(cached),
+            len(chosen) - len(judged),
+            self.cost(day),
+        )
         return out
 
     # batches ----------------------------------------------------------------------------
 
-    def _run(self, day: date, papers: list[Paper]) -> tuple[dict[str, PaperJudgment],
-                                                            dict[str, str]]:
+    def _run(
+        self, day: date, papers: list[Paper]
+    ) -> tuple[dict[str, PaperJudgment], dict[str, str]]:
         """Judge papers in batches, asking once more for those a reply skipped or garbled."""
         by_id = {p.id: p for p in papers}
         judged: dict[str, PaperJudgment] = {}
@@ -169,7 +190,7 @@ class ClaudeJudge:
     def _batches(self, day: date, papers: list[Paper], *, warm_first: bool) -> list[Outcome]:
         """Ask about papers in batches; with `warm_first`, the first batch alone writes the
         prompt cache before the others read it concurrently."""
-        batches = [papers[i:i + self.batch_size] for i in range(0, len(papers), self.batch_size)]
+        batches = [papers[i : i + self.batch_size] for i in range(0, len(papers), self.batch_size)]
         if not batches:
             return []
         outcomes = []
@@ -187,15 +208,22 @@ class ClaudeJudge:
         max_tokens = OUTPUT_TOKENS_PER_PAPER * len(batch) + OUTPUT_TOKENS_SPARE
         reserve = self._worst_case(message, max_tokens)
         if not self.store.reserve_budget(day, reserve, self.max_usd):
-            log.warning("day %s: the day's Claude budget ($%.2f) cannot cover another call; %d "
-                        "papers keep their local score", day, self.max_usd, len(batch))
+            log.warning(
+                "day %s: the day's Claude budget ($%.2f) cannot cover another call; %d "
+                "papers keep their local score",
+                day,
+                self.max_usd,
+                len(batch),
+            )
             return Outcome(lost={pid: OVER_BUDGET for pid in ids})
         started = self.now()
         # Structured outputs with the SDK's own schema transform; the reply is validated by
         # parse_reply rather than messages.parse, so that a broken reply still has its usage
         # recorded in the ledger before it is asked again.
-        output: OutputConfigParam = {"effort": EFFORT, "format": {
-            "type": "json_schema", "schema": anthropic.transform_schema(Judgments)}}
+        output: OutputConfigParam = {
+            "effort": EFFORT,
+            "format": {"type": "json_schema", "schema": anthropic.transform_schema(Judgments)},
+        }
         try:
             reply = self.client.messages.create(
                 model=self.model,
@@ -207,13 +235,23 @@ class ClaudeJudge:
         except anthropic.APIStatusError as exc:
             self.store.settle_budget(day, reserve, 0.0)
             retried = "" if exc.status_code == 400 else " after the client's retries"
-            log.error("day %s: Claude answered %s%s for papers %s…: %s", day, exc.status_code,
-                      retried, ids[0], _message(exc))
+            log.error(
+                "day %s: Claude answered %s%s for papers %s…: %s",
+                day,
+                exc.status_code,
+                retried,
+                ids[0],
+                _message(exc),
+            )
             return Outcome(lost={pid: FAILED for pid in ids})
         except anthropic.APIConnectionError as exc:  # timeouts included
             self.store.settle_budget(day, reserve, 0.0)
-            log.error("day %s: Claude could not be reached for papers %s… after the client's "
-                      "retries: %s", day, ids[0], type(exc).__name__)
+            log.error(
+                "day %s: Claude could not be reached for papers %s… after the client's retries: %s",
+                day,
+                ids[0],
+                type(exc).__name__,
+            )
             return Outcome(lost={pid: FAILED for pid in ids})
         usage = _usage(reply.usage)
         spent = dollars(usage, self.price)
@@ -224,15 +262,29 @@ class ClaudeJudge:
             problem = ""
         except ReplyError as exc:
             judged, problem = {}, str(exc)
-            log.warning("day %s: Claude's reply for papers %s… broke the schema (%s, stop "
-                        "reason %s)", day, ids[0], problem, reply.stop_reason)
+            log.warning(
+                "day %s: Claude's reply for papers %s… broke the schema (%s, stop reason %s)",
+                day,
+                ids[0],
+                problem,
+                reply.stop_reason,
+            )
         skipped = [pid for pid in ids if pid not in judged]
-        self.store.record_call(day, {
-            "at": started.isoformat(), "model": self.model, "papers": len(batch),
-            "judged": len(judged), "input": usage.input, "output": usage.output,
-            "cache_write": usage.cache_write, "cache_read": usage.cache_read,
-            "usd": round(spent, 8), "problem": problem or (f"skipped {len(skipped)}"
-                                                           if skipped else "")})
+        self.store.record_call(
+            day,
+            {
+                "at": started.isoformat(),
+                "model": self.model,
+                "papers": len(batch),
+                "judged": len(judged),
+                "input": usage.input,
+                "output": usage.output,
+                "cache_write": usage.cache_write,
+                "cache_read": usage.cache_read,
+                "usd": round(spent, 8),
+                "problem": problem or (f"skipped {len(skipped)}" if skipped else ""),
+            },
+        )
         return Outcome(judged=judged, retry=skipped)
 
     # helpers ------------------------------------------------------------------------------
@@ -247,16 +299,23 @@ class ClaudeJudge:
         tokens = prefix_tokens(self.system)
         if tokens < self.price.min_cache_tokens and not self._warned.is_set():
             self._warned.set()
-            log.warning("the scoring prompt's stable prefix is about %d tokens, under %s's "
-                        "caching minimum of %d: every call pays for it in full (add seed papers "
-                        "or criteria text to pass it)", tokens, self.model,
-                        self.price.min_cache_tokens)
+            log.warning(
+                "the scoring prompt's stable prefix is about %d tokens, under %s's "
+                "caching minimum of %d: every call pays for it in full (add seed papers "
+                "or criteria text to pass it)",
+                tokens,
+                self.model,
+                self.price.min_cache_tokens,
+            )
 
 
 def _usage(usage: Any) -> Usage:
-    return Usage(input=usage.input_tokens or 0, output=usage.output_tokens or 0,
-                 cache_write=getattr(usage, "cache_creation_input_tokens", 0) or 0,
-                 cache_read=getattr(usage, "cache_read_input_tokens", 0) or 0)
+    return Usage(
+        input=usage.input_tokens or 0,
+        output=usage.output_tokens or 0,
+        cache_write=getattr(usage, "cache_creation_input_tokens", 0) or 0,
+        cache_read=getattr(usage, "cache_read_input_tokens", 0) or 0,
+    )
 
 
 def _message(exc: anthropic.APIStatusError) -> str:

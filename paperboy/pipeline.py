@@ -34,7 +34,9 @@ class Judge(Protocol):
 
     name: str
 
-    def judge(self, day: date, papers: list[Paper], local: dict[str, Score]) -> dict[str, Score]: ...
+    def judge(
+        self, day: date, papers: list[Paper], local: dict[str, Score]
+    ) -> dict[str, Score]: ...
 
     def cost(self, day: date) -> float: ...
 
@@ -92,9 +94,10 @@ class Batch:
 # fetch -----------------------------------------------------------------------------------
 
 
-def select_new(feeds: Fetched, announce_types: list[str], first_seen: dict[str, date],
-               day: date) -> tuple[list[Paper], list[str]]:
-    """The day's papers of the wanted types, each once, without those considered on an earlier day."""
+def select_new(
+    feeds: Fetched, announce_types: list[str], first_seen: dict[str, date], day: date
+) -> tuple[list[Paper], list[str]]:
+    """The day's papers of the wanted types, each once, less those considered on an earlier day."""
     fresh: dict[str, Paper] = {}
     repeats: list[str] = []
     for feed in feeds.feeds:
@@ -119,8 +122,14 @@ def feed_day(fetched: Fetched) -> date | None:
     return max(days) if days else None
 
 
-def ingest(ctx: Context, fetched: Fetched, day: date | None = None, *, mark: bool = True,
-           dedupe: bool = True) -> Batch:
+def ingest(
+    ctx: Context,
+    fetched: Fetched,
+    day: date | None = None,
+    *,
+    mark: bool = True,
+    dedupe: bool = True,
+) -> Batch:
     """Keep the new papers of fetched feeds; with `mark`, store them and remember them as seen.
 
     With `dedupe`, papers considered on an earlier day are left out.
@@ -134,21 +143,33 @@ def ingest(ctx: Context, fetched: Fetched, day: date | None = None, *, mark: boo
     missing = list(fetched.missing)
     batch = Batch(day, papers, [feed.name for feed in fetched.feeds], missing, repeats)
     if repeats:
-        log.info("day %s: %d papers were considered on an earlier day and are skipped",
-                 day, len(repeats))
+        log.info(
+            "day %s: %d papers were considered on an earlier day and are skipped", day, len(repeats)
+        )
     if not papers:
-        log.info("day %s: no new papers in %s: no announcement, nothing to deliver",
-                 day, ", ".join(batch.feeds))
+        log.info(
+            "day %s: no new papers in %s: no announcement, nothing to deliver",
+            day,
+            ", ".join(batch.feeds),
+        )
     if mark:
         ctx.store.save_papers(papers)
         ctx.store.mark_seen([p.id for p in papers], day)
-        ctx.store.update_day(day, papers=[p.id for p in papers], feeds=batch.feeds,
-                             missing=missing, repeats=repeats)
+        ctx.store.update_day(
+            day, papers=[p.id for p in papers], feeds=batch.feeds, missing=missing, repeats=repeats
+        )
     return batch
 
 
-def fetch(ctx: Context, sources: list[str], arxiv: Arxiv | None, day: date | None = None,
-          *, mark: bool = True, dedupe: bool = True) -> Batch:
+def fetch(
+    ctx: Context,
+    sources: list[str],
+    arxiv: Arxiv | None,
+    day: date | None = None,
+    *,
+    mark: bool = True,
+    dedupe: bool = True,
+) -> Batch:
     """Fetch and parse every source, then ingest the day's new papers."""
     return ingest(ctx, fetch_feeds(sources, arxiv), day, mark=mark, dedupe=dedupe)
 
@@ -160,8 +181,9 @@ def load_batch(ctx: Context, day: date) -> Batch:
         raise LookupError(f"day {day} has not been fetched")
     stored = ctx.store.papers(record["papers"])
     papers = [stored[pid] for pid in record["papers"] if pid in stored]
-    return Batch(day, papers, record.get("feeds", []), record.get("missing", []),
-                 record.get("repeats", []))
+    return Batch(
+        day, papers, record.get("feeds", []), record.get("missing", []), record.get("repeats", [])
+    )
 
 
 # score and rank --------------------------------------------------------------------------
@@ -181,7 +203,7 @@ def digest(ctx: Context, batch: Batch, order: list[Score], size: int | None = No
     entries = [Ranked(paper=by_id[s.paper], score=s) for s in order if s.paper in by_id]
     notes = []
     if ctx.judge is None:
-        notes.append("Ranked by the local scorer only: set ANTHROPIC_API_KEY for Claude's judgment.")
+        notes.append("Ranked by the local scorer alone: Claude is not configured.")
     return Digest(
         day=batch.day,
         read=len(batch.papers),
@@ -211,8 +233,9 @@ def reader_model(ctx: Context, reader_id: str) -> ReaderModel:
     """The reader's personal model from their log, seeds and followed authors."""
     reader = ctx.store.reader(reader_id) or Reader(id=reader_id)
     votes = current_votes(ctx.store.votes(reader_id))
-    return ReaderModel(ctx.prior, votes, ctx.store.papers(list(votes)), reader.seed_papers,
-                       reader.authors)
+    return ReaderModel(
+        ctx.prior, votes, ctx.store.papers(list(votes)), reader.seed_papers, reader.authors
+    )
 
 
 def rank_for(ctx: Context, reader_id: str, batch: Batch, order: list[Score]) -> list[Score]:
@@ -223,8 +246,9 @@ def rank_for(ctx: Context, reader_id: str, batch: Batch, order: list[Score]) -> 
     return rank_personal(ctx, reader_id, batch, order)[0]
 
 
-def rank_personal(ctx: Context, reader_id: str, batch: Batch,
-                  order: list[Score]) -> tuple[list[Score], dict[str, Score]]:
+def rank_personal(
+    ctx: Context, reader_id: str, batch: Batch, order: list[Score]
+) -> tuple[list[Score], dict[str, Score]]:
     """`rank_for` and the reader's personal scores by paper id (none without votes or seeds).
 
     The personal share grows with the reader's votes and own seed papers (`profiles.blend`);
@@ -291,13 +315,20 @@ def deliver(ctx: Context, digest_: Digest) -> list[str]:
     for deliverer in ctx.deliverers:
         try:
             done.append(deliverer.deliver(digest_, ctx))
+            log.info("day %s: %s: %s", digest_.day, deliverer.name, done[-1])
         except Exception:
             log.exception("day %s: delivery to %s failed", digest_.day, deliverer.name)
     return done
 
 
-def run_day(ctx: Context, sources: list[str], arxiv: Arxiv | None, day: date | None = None,
-            *, dry_run: bool = False) -> tuple[Batch, Digest]:
+def run_day(
+    ctx: Context,
+    sources: list[str],
+    arxiv: Arxiv | None,
+    day: date | None = None,
+    *,
+    dry_run: bool = False,
+) -> tuple[Batch, Digest]:
     """The whole day in-process: fetch, score, rank, deliver (or, dry, only show)."""
     batch = fetch(ctx, sources, arxiv, day, mark=not dry_run)
     order = score(ctx, batch)

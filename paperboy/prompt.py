@@ -53,8 +53,9 @@ class Escaped:
 def escape_data(text: str) -> str:
     """Text that cannot close or open a tag: `&`, `<`, `>` (and quotes) as entities."""
     text = _CONTROL.sub(" ", text)
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
 
 
 def _cut(text: str, limit: int) -> str:
@@ -63,28 +64,48 @@ def _cut(text: str, limit: int) -> str:
 
 
 def escaped(paper: Paper) -> Escaped:
-    return Escaped(id=escape_data(paper.id), title=escape_data(" ".join(paper.title.split())),
-                   authors=escape_data(", ".join(paper.authors)),
-                   abstract=escape_data(_cut(paper.abstract, MAX_ABSTRACT_CHARS)))
+    return Escaped(
+        id=escape_data(paper.id),
+        title=escape_data(" ".join(paper.title.split())),
+        authors=escape_data(", ".join(paper.authors)),
+        abstract=escape_data(_cut(paper.abstract, MAX_ABSTRACT_CHARS)),
+    )
 
 
 @cache
 def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(str(template_dir())), undefined=StrictUndefined,
-                       autoescape=False, keep_trailing_newline=True)
+    return Environment(
+        loader=FileSystemLoader(str(template_dir())),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
 
 
 def system_blocks(prior: Prior) -> list[dict[str, Any]]:
     """The stable system prompt as text blocks, the last one marked for prompt caching."""
-    seeds = [{"title": escape_data(" ".join(s.title.split())),
-              "abstract": escape_data(_cut(s.abstract, MAX_SEED_CHARS))}
-             for s in prior.seeds[:MAX_SEEDS] if s.title.strip() or s.abstract.strip()]
+    seeds = [
+        {
+            "title": escape_data(" ".join(s.title.split())),
+            "abstract": escape_data(_cut(s.abstract, MAX_SEED_CHARS)),
+        }
+        for s in prior.seeds[:MAX_SEEDS]
+        if s.title.strip() or s.abstract.strip()
+    ]
     rules = _env().get_template("score_system.md.j2").render()
-    group = _env().get_template("score_group.md.j2").render(
-        criteria=escape_data(prior.criteria.strip()) or "(no criteria given: judge relevance "
-                                                        "from the seed papers)", seeds=seeds)
-    return [{"type": "text", "text": rules},
-            {"type": "text", "text": group, "cache_control": {"type": "ephemeral"}}]
+    group = (
+        _env()
+        .get_template("score_group.md.j2")
+        .render(
+            criteria=escape_data(prior.criteria.strip())
+            or "(no criteria given: judge relevance from the seed papers)",
+            seeds=seeds,
+        )
+    )
+    return [
+        {"type": "text", "text": rules},
+        {"type": "text", "text": group, "cache_control": {"type": "ephemeral"}},
+    ]
 
 
 def papers_message(papers: list[Paper]) -> str:

@@ -17,8 +17,9 @@ def group_order(local: dict[str, Score], judged: dict[str, Score] | None = None)
     Claude's verdict attached). Ties break on the paper id, so the order is deterministic.
     """
     judged = judged or {}
-    top = [s for pid, s in judged.items()
-           if pid in local and (s.relevance or 0) >= RELEVANCE_THRESHOLD]
+    top = [
+        s for pid, s in judged.items() if pid in local and (s.relevance or 0) >= RELEVANCE_THRESHOLD
+    ]
     top.sort(key=lambda s: (-(s.relevance or 0), -(s.novelty or 0), -local[s.paper].score, s.paper))
     lead = {s.paper for s in top}
     rest = [judged.get(pid, score) for pid, score in local.items() if pid not in lead]

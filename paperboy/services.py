@@ -33,8 +33,9 @@ def open_store(settings: Settings, *, allow_in_process: bool = True) -> Store:
         try:
             client.ping()
         except redis.RedisError as exc:
-            raise ServiceError(f"Redis at REDIS_URL does not answer ({exc}): start it, or fix "
-                               "REDIS_URL") from exc
+            raise ServiceError(
+                f"Redis at REDIS_URL does not answer ({exc}): start it, or fix REDIS_URL"
+            ) from exc
         return Store(client)
     client = connect(LOCAL_REDIS)
     try:
@@ -42,8 +43,9 @@ def open_store(settings: Settings, *, allow_in_process: bool = True) -> Store:
         return Store(client)
     except redis.RedisError:
         if not allow_in_process:
-            raise ServiceError("REDIS_URL is not set and no Redis answers on 127.0.0.1:6379: "
-                               "set REDIS_URL") from None
+            raise ServiceError(
+                "REDIS_URL is not set and no Redis answers on 127.0.0.1:6379: set REDIS_URL"
+            ) from None
     log.warning("no Redis configured or running: using an in-process store, nothing persists")
     return Store(in_process(), persistent=False)
 
@@ -55,8 +57,12 @@ def arxiv_client(store: Store) -> Arxiv:
 
 def context(settings: Settings, store: Store, deliverers: list[Deliverer] | None = None) -> Context:
     """The day's context from settings: the group's prior, the scorers, the deliverers."""
-    prior = load_prior(settings.criteria_file, settings.seed_papers_file, settings.authors_file,
-                       example_profile_dir())
+    prior = load_prior(
+        settings.criteria_file,
+        settings.seed_papers_file,
+        settings.authors_file,
+        example_profile_dir(),
+    )
     if bare_ids(prior.seeds):  # SEED_PAPERS_FILE named papers by id: titles from arXiv, cached
         prior = complete_prior(prior, store, arxiv_client(store))
     return Context(
@@ -86,14 +92,24 @@ def claude_judge(settings: Settings, store: Store, prior: Prior) -> Judge | None
     from paperboy.costs import price_for
     from paperboy.llm import ClaudeJudge
 
-    client = anthropic.Anthropic(api_key=settings.anthropic_api_key.get_secret_value(),
-                                 base_url=settings.anthropic_base_url,
-                                 max_retries=CLAUDE_MAX_RETRIES, timeout=CLAUDE_TIMEOUT_SECONDS)
-    price = price_for(settings.anthropic_model, settings.llm_price_in_per_mtok,
-                      settings.llm_price_out_per_mtok)
-    return ClaudeJudge(client, store, prior, model=settings.anthropic_model, price=price,
-                       max_papers=settings.llm_max_papers,
-                       max_usd_per_day=settings.llm_max_usd_per_day)
+    client = anthropic.Anthropic(
+        api_key=settings.anthropic_api_key.get_secret_value(),
+        base_url=settings.anthropic_base_url,
+        max_retries=CLAUDE_MAX_RETRIES,
+        timeout=CLAUDE_TIMEOUT_SECONDS,
+    )
+    price = price_for(
+        settings.anthropic_model, settings.llm_price_in_per_mtok, settings.llm_price_out_per_mtok
+    )
+    return ClaudeJudge(
+        client,
+        store,
+        prior,
+        model=settings.anthropic_model,
+        price=price,
+        max_papers=settings.llm_max_papers,
+        max_usd_per_day=settings.llm_max_usd_per_day,
+    )
 
 
 def deliverers(settings: Settings, store: Store) -> list[Deliverer]:
@@ -112,6 +128,7 @@ def slack_deliverers(settings: Settings, store: Store) -> list[Deliverer]:
     from paperboy.slack import SlackDeliverer, web_client
 
     # no connection retries on the posting client: a re-run reconciles with the thread instead
-    client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url,
-                        connection_retries=0)
+    client = web_client(
+        settings.slack_bot_token.get_secret_value(), settings.slack_api_url, connection_retries=0
+    )
     return [SlackDeliverer(client, store, settings.slack_channel)]

@@ -39,8 +39,14 @@ HISTORY_PAGES = 5
 """Pages of channel history searched for a parent whose `ts` was never stored."""
 
 
-def web_client(token: str, base_url: str, *, rate_limit_retries: int = RATE_LIMIT_RETRIES,
-               connection_retries: int = 1, timeout: int = 10) -> WebClient:
+def web_client(
+    token: str,
+    base_url: str,
+    *,
+    rate_limit_retries: int = RATE_LIMIT_RETRIES,
+    connection_retries: int = 1,
+    timeout: int = 10,
+) -> WebClient:
     """A WebClient that waits out 429s `Retry-After` and retries dropped connections."""
     # Posting clients pass connection_retries=0: a retried post that had landed would post
     # twice; a re-run reconciles with the thread instead.
@@ -67,8 +73,9 @@ def _pages(call: Callable[..., Any], **kwargs: Any) -> Iterator[dict[str, Any]]:
 
 def find_parent(client: WebClient, channel: str, day: date) -> str | None:
     """The `ts` of the day's parent message in recent channel history, if it was posted."""
-    for n, message in enumerate(_pages(client.conversations_history, channel=channel,
-                                       include_all_metadata=True, limit=200)):
+    for n, message in enumerate(
+        _pages(client.conversations_history, channel=channel, include_all_metadata=True, limit=200)
+    ):
         if blocks.is_day_parent(message, day):
             return str(message["ts"])
         if n >= 200 * HISTORY_PAGES:
@@ -79,8 +86,13 @@ def find_parent(client: WebClient, channel: str, day: date) -> str | None:
 def thread_papers(client: WebClient, channel: str, parent: str) -> dict[str, str]:
     """Paper id -> reply `ts` of the replies already in a thread."""
     found: dict[str, str] = {}
-    for message in _pages(client.conversations_replies, channel=channel, ts=parent,
-                          include_all_metadata=True, limit=200):
+    for message in _pages(
+        client.conversations_replies,
+        channel=channel,
+        ts=parent,
+        include_all_metadata=True,
+        limit=200,
+    ):
         paper = blocks.paper_of(message)
         if message.get("ts") != parent and paper and paper not in found:
             found[paper] = str(message["ts"])
@@ -97,8 +109,13 @@ class Posted:
     found: int = 0
 
 
-def post_day(client: WebClient, store: Store, channel: str, digest: Digest,
-             spacing: float = POST_SPACING_SECONDS) -> Posted:
+def post_day(
+    client: WebClient,
+    store: Store,
+    channel: str,
+    digest: Digest,
+    spacing: float = POST_SPACING_SECONDS,
+) -> Posted:
     """Post the day's parent and its replies, serially; safe to run again after any crash."""
     day = digest.day
     slots = store.slack_posts(channel, day)
@@ -113,15 +130,23 @@ def post_day(client: WebClient, store: Store, channel: str, digest: Digest,
         store.mark_slack_post(channel, day, "parent")
         store.wait_turn(turn, spacing)
         response = client.chat_postMessage(
-            channel=channel, text=blocks.day_text(digest), blocks=blocks.day_blocks(digest),
-            metadata=blocks.day_metadata(day), unfurl_links=False, unfurl_media=False)
+            channel=channel,
+            text=blocks.day_text(digest),
+            blocks=blocks.day_blocks(digest),
+            metadata=blocks.day_metadata(day),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
         parent, where = str(response["ts"]), str(response.get("channel") or channel)
         store.save_slack_post(channel, day, "channel", where)
     store.save_slack_post(channel, day, "parent", parent)
     result = Posted(channel=where, parent=parent)
     pending = [entry for entry in digest.entries if not slots.get(entry.paper.id)]
-    in_thread = (thread_papers(client, where, parent)
-                 if any(entry.paper.id in slots for entry in pending) else {})
+    in_thread = (
+        thread_papers(client, where, parent)
+        if any(entry.paper.id in slots for entry in pending)
+        else {}
+    )
     for entry in pending:
         pid = entry.paper.id
         if pid in in_thread:
@@ -132,9 +157,14 @@ def post_day(client: WebClient, store: Store, channel: str, digest: Digest,
         store.mark_slack_post(channel, day, pid)
         store.wait_turn(turn, spacing)
         response = client.chat_postMessage(
-            channel=where, thread_ts=parent, text=blocks.paper_text(entry.paper.title),
-            blocks=blocks.paper_blocks(entry), metadata=blocks.paper_metadata(day, pid),
-            unfurl_links=False, unfurl_media=False)
+            channel=where,
+            thread_ts=parent,
+            text=blocks.paper_text(entry.paper.title),
+            blocks=blocks.paper_blocks(entry),
+            metadata=blocks.paper_metadata(day, pid),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
         store.save_slack_post(channel, day, pid, str(response["ts"]))
         result.posted += 1
     return result
@@ -163,12 +193,23 @@ class SlackDeliverer:
         except Exception:
             self.store.release(digest.day, step)
             raise
-        self.store.update_day(digest.day, slack={
-            "channel": result.channel, "parent": result.parent, "picked": len(digest.entries),
-            "read": digest.read, "cost_usd": digest.cost_usd})
+        self.store.update_day(
+            digest.day,
+            slack={
+                "channel": result.channel,
+                "parent": result.parent,
+                "picked": len(digest.entries),
+                "read": digest.read,
+                "cost_usd": digest.cost_usd,
+            },
+        )
         self.store.finish(digest.day, step)
-        log.info("day %s: posted %d papers to Slack (%d found from an earlier run)",
-                 digest.day, result.posted, result.found)
+        log.info(
+            "day %s: posted %d papers to Slack (%d found from an earlier run)",
+            digest.day,
+            result.posted,
+            result.found,
+        )
         return f"posted to Slack {self.channel}: {len(digest.entries)} papers in one thread"
 
 
@@ -183,6 +224,7 @@ LEASE_SECONDS = 120.0
 @dataclass
 class Coalescer:
     """Refreshes each Slack surface one call at a time, folding the requests that come meanwhile."""
+
     # Leadership and the pending payload live in Redis, so gunicorn workers share them, and each
     # kind's calls are spaced across processes (store.wait_turn). Each kind has its own threads,
     # so slow Home refreshes never hold up the tallies.
@@ -196,8 +238,9 @@ class Coalescer:
 
     def executor(self, kind: str) -> Executor:
         if kind not in self.executors:
-            self.executors[kind] = ThreadPoolExecutor(self.threads,
-                                                      thread_name_prefix=f"paperboy-{kind}")
+            self.executors[kind] = ThreadPoolExecutor(
+                self.threads, thread_name_prefix=f"paperboy-{kind}"
+            )
         return self.executors[kind]
 
     def request(self, kind: str, key: str, payload: dict[str, Any]) -> None:
@@ -221,6 +264,8 @@ class Coalescer:
             finally:
                 self.store.release_updates(kind, key)
             # a request that came between the last check and the release found us leading
-            if not (self.store.has_pending_update(kind, key)
-                    and self.store.lead_updates(kind, key, LEASE_SECONDS)):
+            if not (
+                self.store.has_pending_update(kind, key)
+                and self.store.lead_updates(kind, key, LEASE_SECONDS)
+            ):
                 return

@@ -32,8 +32,9 @@ GUARD_TTL_SECONDS = 6 * 3600
 
 def connect(url: str) -> redis.Redis:
     """A Redis client for `url` that answers within a few seconds or raises."""
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10,
-                                health_check_interval=30)
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30
+    )
 
 
 def in_process() -> redis.Redis:
@@ -69,16 +70,22 @@ class Store:
         if not ids:
             return {}
         raw = self.redis.mget([self.key("paper", pid) for pid in ids])
-        return {pid: Paper.model_validate_json(blob) for pid, blob in zip(ids, raw, strict=True)
-                if blob is not None}
+        return {
+            pid: Paper.model_validate_json(blob)
+            for pid, blob in zip(ids, raw, strict=True)
+            if blob is not None
+        }
 
     def first_seen(self, ids: list[str]) -> dict[str, date]:
         """The day each of `ids` was first considered, for those considered before."""
         if not ids:
             return {}
         raw = self.redis.mget([self.key("seen", pid) for pid in ids])
-        return {pid: date.fromisoformat(value.decode()) for pid, value in zip(ids, raw, strict=True)
-                if value is not None}
+        return {
+            pid: date.fromisoformat(value.decode())
+            for pid, value in zip(ids, raw, strict=True)
+            if value is not None
+        }
 
     def mark_seen(self, ids: Iterable[str], day: date) -> None:
         """Record that these papers were considered on `day` (the first day wins)."""
@@ -91,9 +98,12 @@ class Store:
     # the day ----------------------------------------------------------------------------
 
     def save_day(self, day: date, record: dict[str, Any]) -> None:
-        """The day's record (feeds read, papers considered, digest), kept for the retention period."""
-        self.redis.set(self.key("day", day.isoformat()), json.dumps(record, default=str),
-                       ex=timedelta(days=RETENTION_DAYS))
+        """The day's record (feeds, papers considered, digest), kept for the retention period."""
+        self.redis.set(
+            self.key("day", day.isoformat()),
+            json.dumps(record, default=str),
+            ex=timedelta(days=RETENTION_DAYS),
+        )
 
     def day(self, day: date) -> dict[str, Any] | None:
         raw = self.redis.get(self.key("day", day.isoformat()))
@@ -120,13 +130,16 @@ class Store:
         """Take the lock on a day's step; False when it is done or another worker holds it."""
         if self.is_done(day, step):
             return False
-        return bool(self.redis.set(self.key("lock", day.isoformat(), step), "1",
-                                   nx=True, ex=ttl_seconds))
+        return bool(
+            self.redis.set(self.key("lock", day.isoformat(), step), "1", nx=True, ex=ttl_seconds)
+        )
 
     def finish(self, day: date, step: str) -> None:
         """Mark a day's step done and free its lock."""
         with self.redis.pipeline() as pipe:
-            pipe.set(self.key("done", day.isoformat(), step), "1", ex=timedelta(days=RETENTION_DAYS))
+            pipe.set(
+                self.key("done", day.isoformat(), step), "1", ex=timedelta(days=RETENTION_DAYS)
+            )
             pipe.delete(self.key("lock", day.isoformat(), step))
             pipe.execute()
 
@@ -136,8 +149,9 @@ class Store:
 
     # polite spacing shared by every worker ------------------------------------------------
 
-    def wait_turn(self, name: str, spacing_seconds: float,
-                  sleep: Callable[[float], None] = time.sleep) -> None:
+    def wait_turn(
+        self, name: str, spacing_seconds: float, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         """Block until `spacing_seconds` have passed since anyone's last turn at `name`."""
         key = self.key("turn", name)
         ms = max(1, int(spacing_seconds * 1000))
@@ -270,7 +284,6 @@ class Store:
         raw = self.redis.hgetall(self.key("mailed", day.isoformat()))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
-
     # Claude: cached judgments, the day's budget, the cost ledger ---------------------------
 
     def judgments(self, model: str, prompt_key: str, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -280,8 +293,9 @@ class Store:
         raw = self.redis.mget([self.key("judgment", model, prompt_key, pid) for pid in ids])
         return {pid: json.loads(blob) for pid, blob in zip(ids, raw, strict=True) if blob}
 
-    def save_judgments(self, model: str, prompt_key: str,
-                       judged: dict[str, dict[str, Any]]) -> None:
+    def save_judgments(
+        self, model: str, prompt_key: str, judged: dict[str, dict[str, Any]]
+    ) -> None:
         """Cache judgments for the retention period, so that a re-run pays nothing."""
         ttl = timedelta(days=RETENTION_DAYS)
         with self.redis.pipeline(transaction=False) as pipe:
@@ -338,8 +352,10 @@ class Store:
 
     def calls(self, day: date) -> list[dict[str, Any]]:
         """The day's Claude calls, in the order they finished."""
-        return [json.loads(item) for item in self.redis.lrange(self.key("calls", day.isoformat()),
-                                                                0, -1)]
+        return [
+            json.loads(item)
+            for item in self.redis.lrange(self.key("calls", day.isoformat()), 0, -1)
+        ]
 
     def cost_days(self) -> list[date]:
         """Every day with a cost ledger, oldest first."""
@@ -383,8 +399,14 @@ class Store:
 
     def lead_updates(self, kind: str, key: str, lease_seconds: float) -> bool:
         """Become the one refresher of a surface for a while; False when another one is."""
-        return bool(self.redis.set(self.key("slack", "leader", kind, key), "1", nx=True,
-                                   px=max(1, int(lease_seconds * 1000))))
+        return bool(
+            self.redis.set(
+                self.key("slack", "leader", kind, key),
+                "1",
+                nx=True,
+                px=max(1, int(lease_seconds * 1000)),
+            )
+        )
 
     def release_updates(self, kind: str, key: str) -> None:
         self.redis.delete(self.key("slack", "leader", kind, key))
@@ -396,8 +418,11 @@ class Store:
         if not ids:
             return {}
         raw = self.redis.mget([self.key("seed", pid) for pid in ids])
-        return {pid: SeedPaper.model_validate_json(blob)
-                for pid, blob in zip(ids, raw, strict=True) if blob}
+        return {
+            pid: SeedPaper.model_validate_json(blob)
+            for pid, blob in zip(ids, raw, strict=True)
+            if blob
+        }
 
     def save_seed_metadata(self, seeds: list[SeedPaper]) -> None:
         """Cache seed papers' metadata; no expiry: a group's seed file names them every day."""
@@ -425,8 +450,11 @@ class Store:
         Returns (readers, new votes, papers).
         """
         records = list(records)
-        papers = [Paper.model_validate({k: v for k, v in r.items() if k != "type"})
-                  for r in records if r.get("type") == "paper"]
+        papers = [
+            Paper.model_validate({k: v for k, v in r.items() if k != "type"})
+            for r in records
+            if r.get("type") == "paper"
+        ]
         with self.redis.pipeline(transaction=False) as pipe:
             for paper in papers:
                 pipe.set(self.key("paper", paper.id), paper.model_dump_json())

@@ -118,7 +118,7 @@ def test_a_failed_feed_is_named_and_the_day_goes_out_from_the_others(store: Stor
 def test_an_empty_feed_delivers_nothing(store: Store, caplog: pytest.LogCaptureFixture) -> None:
     recorder = Recorder()
     ctx = make_ctx(store, recorder)
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger="paperboy.pipeline")
     batch, digest = pipeline.run_day(ctx, [str(RSS / "cs.LG-2026-04-25-empty-weekend.xml")], None)
     assert batch.papers == [] and digest.entries == [] and recorder.got == []
     assert "no announcement" in caplog.text

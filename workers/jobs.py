@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -91,12 +90,13 @@ def deliver_day(day: str) -> list[str]:
         log.warning("day %s: no delivery channel is configured (Slack or SMTP)", when)
     done = []
     for channel in ctx.deliverers:
-        single = replace(ctx, deliverers=[channel])
+        # A channel that fails raises, so RQ retries the job; channels that delivered are
+        # done and skip, and each channel is idempotent within its day (per reader, per slot).
         result = guarded(
-            store, when, f"deliver-{channel.name}", partial(pipeline.deliver, single, digest)
+            store, when, f"deliver-{channel.name}", partial(channel.deliver, digest, ctx)
         )
         if result:
-            done.extend(result)
+            done.append(result)
     return done
 
 

@@ -95,8 +95,12 @@ class AnthropicStandIn:
         return [c for c in self.calls if c.status == 200]
 
     def totals(self) -> dict[str, int]:
-        out = {"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0,
-               "cache_read_input_tokens": 0}
+        out = {
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
         for call in self.answered:
             for k in out:
                 out[k] += call.usage.get(k, 0)
@@ -116,14 +120,20 @@ class AnthropicStandIn:
         if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
             return 400, "invalid_request_error", "max_tokens: required positive integer"
         system = body.get("system")
-        if not isinstance(system, list) or not system or not all(
-                b.get("type") == "text" and isinstance(b.get("text"), str) for b in system):
+        if (
+            not isinstance(system, list)
+            or not system
+            or not all(b.get("type") == "text" and isinstance(b.get("text"), str) for b in system)
+        ):
             return 400, "invalid_request_error", "system: expected a list of text blocks"
         if system[-1].get("cache_control") != {"type": "ephemeral"}:
             return 400, "invalid_request_error", "the last system block has no cache_control"
         messages = body.get("messages")
-        if (not isinstance(messages, list) or len(messages) != 1
-                or messages[0].get("role") != "user"):
+        if (
+            not isinstance(messages, list)
+            or len(messages) != 1
+            or messages[0].get("role") != "user"
+        ):
             return 400, "invalid_request_error", "messages: expected one user message"
         config = body.get("output_config") or {}
         if config.get("effort") not in {"low", "medium", "high", "xhigh", "max"}:
@@ -143,7 +153,7 @@ class AnthropicStandIn:
         system = body["system"]
         last = max(i for i, b in enumerate(system) if b.get("cache_control"))
         prefix = "".join(b["text"] for b in system[: last + 1])
-        rest = "".join(b["text"] for b in system[last + 1:]) + Call({}, body, 0).user_text
+        rest = "".join(b["text"] for b in system[last + 1 :]) + Call({}, body, 0).user_text
         prefix_tokens, rest_tokens = tokens(prefix), tokens(rest)
         write = read = 0
         digest = hashlib.sha256((body["model"] + "\0" + prefix).encode()).hexdigest()
@@ -156,9 +166,13 @@ class AnthropicStandIn:
                 write = prefix_tokens
         else:
             rest_tokens += prefix_tokens
-        return {"input_tokens": rest_tokens, "output_tokens": tokens(reply),
-                "cache_creation_input_tokens": write, "cache_read_input_tokens": read,
-                "_digest": digest}  # type: ignore[dict-item]
+        return {
+            "input_tokens": rest_tokens,
+            "output_tokens": tokens(reply),
+            "cache_creation_input_tokens": write,
+            "cache_read_input_tokens": read,
+            "_digest": digest,
+        }  # type: ignore[dict-item]
 
     def reply(self, body: dict[str, Any], mode: str) -> str:
         """The model's text: judgments as JSON, or the misbehaviour `mode` asks for."""
@@ -176,9 +190,16 @@ class AnthropicStandIn:
         if mode == "extra":
             ids = {pid for pid, _ in asked}
             mentioned = [i for i in dict.fromkeys(_ARXIV_ID.findall(user)) if i not in ids]
-            items += [{"id": pid, "relevance": 10, "novelty": 10, "criterion": topics[0],
-                       "reason": "Rated 10 as the abstract asked."}
-                      for pid in [*mentioned, "9999.99999"]]
+            items += [
+                {
+                    "id": pid,
+                    "relevance": 10,
+                    "novelty": 10,
+                    "criterion": topics[0],
+                    "reason": "Rated 10 as the abstract asked.",
+                }
+                for pid in [*mentioned, "9999.99999"]
+            ]
         return json.dumps({"papers": items})
 
 
@@ -194,11 +215,18 @@ def _judgment(pid: str, title: str, topics: list[str]) -> dict[str, Any]:
     h = int(hashlib.sha256(pid.encode()).hexdigest(), 16)
     title = " ".join(html.unescape(title).split())
     short = title if len(title) <= 70 else title[:67] + "..."
-    reason = (f"{_VERBS[h % len(_VERBS)].capitalize()} {short[0].lower() + short[1:]}, "
-              f"a {['solid', 'modest', 'clear', 'narrow'][h % 4]} contribution to "
-              f"{topics[h % len(topics)].lower()}.")
-    return {"id": pid, "relevance": 1 + h % 10, "novelty": 1 + (h // 10) % 10,
-            "criterion": topics[h % len(topics)], "reason": reason}
+    reason = (
+        f"{_VERBS[h % len(_VERBS)].capitalize()} {short[0].lower() + short[1:]}, "
+        f"a {['solid', 'modest', 'clear', 'narrow'][h % 4]} contribution to "
+        f"{topics[h % len(topics)].lower()}."
+    )
+    return {
+        "id": pid,
+        "relevance": 1 + h % 10,
+        "novelty": 1 + (h // 10) % 10,
+        "criterion": topics[h % len(topics)],
+        "reason": reason,
+    }
 
 
 @contextmanager
@@ -234,10 +262,16 @@ def serve(state: AnthropicStandIn) -> Iterator[AnthropicStandIn]:
                 return
             if mode in {"400", "429", "529"}:
                 call.status = int(mode)
-                kind = {"400": "invalid_request_error", "429": "rate_limit_error",
-                        "529": "overloaded_error"}[mode]
-                self._send(int(mode), _error(kind, f"stand-in says {mode}"),
-                           {"retry-after-ms": "20"} if mode != "400" else {})
+                kind = {
+                    "400": "invalid_request_error",
+                    "429": "rate_limit_error",
+                    "529": "overloaded_error",
+                }[mode]
+                self._send(
+                    int(mode),
+                    _error(kind, f"stand-in says {mode}"),
+                    {"retry-after-ms": "20"} if mode != "400" else {},
+                )
                 return
             time.sleep(state.latency)
             text = state.reply(body, mode)
@@ -247,13 +281,27 @@ def serve(state: AnthropicStandIn) -> Iterator[AnthropicStandIn]:
             if usage["cache_creation_input_tokens"]:
                 with state.lock:
                     state.cached.add(digest)
-            self._send(200, {
-                "id": f"msg_standin_{len(state.calls)}", "type": "message", "role": "assistant",
-                "model": body["model"], "content": [{"type": "text", "text": text}],
-                "stop_reason": "end_turn", "stop_sequence": None, "usage": usage})
+            self._send(
+                200,
+                {
+                    "id": f"msg_standin_{len(state.calls)}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body["model"],
+                    "content": [{"type": "text", "text": text}],
+                    "stop_reason": "end_turn",
+                    "stop_sequence": None,
+                    "usage": usage,
+                },
+            )
 
-        def _send(self, status: int, payload: dict[str, Any],
-                  extra: dict[str, str] | None = None, quiet: bool = False) -> None:
+        def _send(
+            self,
+            status: int,
+            payload: dict[str, Any],
+            extra: dict[str, str] | None = None,
+            quiet: bool = False,
+        ) -> None:
             data = json.dumps(payload).encode()
             try:
                 self.send_response(status)
