@@ -27,7 +27,7 @@ redis:
 	@redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --port 6379 --save "" --appendonly no >/dev/null
 
 test: $(BIN)/paperboy redis
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/paperboy
 	$(BIN)/ruff check .
