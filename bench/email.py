@@ -20,6 +20,7 @@ ROOT = HERE.parent
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
 import argparse
+import os
 import multiprocessing as mp
 import resource
 import ssl
@@ -37,7 +38,7 @@ from paperboy.models import Digest, Prior, Ranked, Reader, Score, Vote
 from paperboy.store import Store, in_process
 
 FEED = ROOT.parent / "shared/fixtures/arxiv/days/cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("PAPERBOY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 
 
 def serve(conn: Connection) -> None:
@@ -58,7 +59,7 @@ def open_store() -> Store:
     try:
         client.ping()
     except redis.ConnectionError:
-        print("no Redis on 127.0.0.1:6379: using an in-process store")
+        print(f"no Redis at {REDIS_URL}: using an in-process store")
         return Store(in_process(), prefix="pb-bench")
     return Store(client, prefix=f"pb-bench-{int(time.time())}")
 

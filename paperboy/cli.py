@@ -127,7 +127,7 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    store = open_store(settings)
+    store = open_store(settings, allow_in_process=False)
     ctx = context(settings, store)
     batch = fetch(ctx, args.feed, arxiv_client(store), args.date)
     print(

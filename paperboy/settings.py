@@ -72,14 +72,6 @@ class Settings(BaseSettings):
         "criteria_file",
         "seed_papers_file",
         "authors_file",
-        mode="before",
-    )
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        # `.env.example` lists optional settings with empty values; empty means unset.
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator(
         "slack_bot_token",
         "slack_signing_secret",
         "slack_app_token",
@@ -91,7 +83,8 @@ class Settings(BaseSettings):
         mode="before",
     )
     @classmethod
-    def _blank_secret_is_unset(cls, value: object) -> object:
+    def _blank_is_unset(cls, value: object) -> object:
+        # `.env.example` lists optional settings with empty values; empty means unset.
         return None if isinstance(value, str) and not value.strip() else value
 
     @property

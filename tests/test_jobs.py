@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
+import trustme
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
+from paperboy.models import Reader, Vote
 from paperboy.store import Store
 from workers import jobs
 
 from .conftest import FIXTURES, TEST_REDIS_URL
 from .standins.feeds import FeedServer, serve
+from .standins.slack_api import TOKEN as SLACK_TOKEN
+from .standins.slack_api import serve as slack_serve
+from .standins.smtp import PASSWORD as SMTP_PASSWORD
+from .standins.smtp import USER as SMTP_USER
+from .standins.smtp import smtp_server
 
 DAY = FIXTURES / "arxiv" / "days" / "cs.SD+eess.AS-2025-06-04.xml"
+T0 = datetime(2025, 6, 4, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -27,7 +37,7 @@ def arxiv(monkeypatch: pytest.MonkeyPatch, redis_client: Redis) -> Iterator[Feed
         monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
         monkeypatch.setenv("ARXIV_FEED_URL", server.url + "/rss/")
         monkeypatch.setenv("ARXIV_CATEGORIES", "cs.SD,eess.AS")
-        for name in ("SLACK_BOT_TOKEN", "SMTP_HOST", "ANTHROPIC_API_KEY"):
+        for name in ("SLACK_BOT_TOKEN", "SMTP_HOST", "ANTHROPIC_API_KEY", "CRITERIA_FILE"):
             monkeypatch.delenv(name, raising=False)
         yield server
 
@@ -106,3 +116,57 @@ def test_a_day_the_clock_missed_is_caught_up_once(
     assert jobs.catch_up("2025-06-04T09:00:00+00:00") == "2025-06-04"
     assert store.day(date(2025, 6, 4)) is not None
     assert jobs.catch_up("2025-06-04T10:00:00+00:00") == "nothing to catch up"
+
+
+def test_the_worker_posts_to_slack_and_emails_each_reader_once(
+    arxiv: FeedServer,
+    redis_client: Redis,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The whole day through RQ with Slack and SMTP configured; a second run delivers nothing."""
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    store.save_reader(Reader(id="U1", email="ada@example.org", email_enabled=True))
+    store.save_reader(Reader(id="U2", email="alan@example.org", email_enabled=True))
+    with slack_serve() as slack, smtp_server(ca) as smtp:
+        for name, value in {
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_CHANNEL": "C0PAPERS",
+            "SLACK_API_URL": slack.url,
+            "SMTP_HOST": smtp.host,
+            "SMTP_PORT": str(smtp.port),
+            "SMTP_USER": SMTP_USER,
+            "SMTP_PASSWORD": SMTP_PASSWORD,
+            "EMAIL_FROM": "Paperboy <paperboy@lab.example.org>",
+            "LINK_SECRET": "jobs-test-secret",
+            "SSL_CERT_FILE": str(bundle),
+        }.items():
+            monkeypatch.setenv(name, value)
+        queue = Queue(jobs.QUEUE, connection=redis_client)
+        for minute in ("00", "05"):
+            queue.enqueue(jobs.start_day, 0, f"2025-06-04T06:{minute}:00+00:00")
+            work(redis_client)
+        (parent,) = slack.top_level("C0PAPERS")
+        replies = slack.replies("C0PAPERS", parent["ts"])
+        assert len(replies) == 15 and all(r["thread_ts"] == parent["ts"] for r in replies)
+        assert len(smtp.to("ada@example.org")) == 1 and len(smtp.to("alan@example.org")) == 1
+        assert len(smtp.messages()) == 2
+
+
+def test_the_daily_backup_restores_into_an_empty_store(
+    arxiv: FeedServer, store: Store, tmp_path: Path
+) -> None:
+    store.save_reader(Reader(id="U1", email="ada@example.org", email_enabled=True))
+    jobs.start_day(0, "2025-06-04T06:00:00+00:00")
+    paper = store.day(date(2025, 6, 4))["papers"][0]
+    store.append_vote(Vote(reader="U1", paper=paper, value=1, at=T0, source="slack"))
+    written = Path(jobs.backup(str(tmp_path / "backups"), "2025-06-04T05:30:00+00:00"))
+    assert written.name == "paperboy-2025-06-04.jsonl"
+    before = (store.reader("U1"), store.votes("U1"), store.papers([paper]))
+    store.redis.flushdb()
+    records = [json.loads(line) for line in written.read_text().splitlines()]
+    store.import_with_papers(records)
+    assert (store.reader("U1"), store.votes("U1"), store.papers([paper])) == before

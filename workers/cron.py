@@ -5,7 +5,8 @@ from __future__ import annotations
 from rq import cron
 
 from paperboy.settings import Settings
-from workers.jobs import JOB_TIMEOUT, QUEUE, catch_up, start_day
+from workers.jobs import JOB_TIMEOUT, QUEUE, backup, catch_up, start_day
 
 cron.register(start_day, QUEUE, cron=Settings().schedule_cron, job_timeout=JOB_TIMEOUT)
 cron.register(catch_up, QUEUE, interval=3600, job_timeout=JOB_TIMEOUT)
+cron.register(backup, QUEUE, cron="30 5 * * *", job_timeout=JOB_TIMEOUT)

@@ -7,10 +7,12 @@ crash, a manual re-run) does its work once.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -224,3 +226,29 @@ def catch_up(now: str | None = None) -> str:
         return "a catch-up ran in the last three hours"
     log.info("day %s: the scheduled run at %s did not happen; catching up", today, scheduled)
     return start_day(0, clock.isoformat())
+
+
+BACKUPS_KEPT = 30
+"""How many daily exports the backup job keeps."""
+
+
+def backup(folder: str = "backups", now: str | None = None) -> str:
+    """Export readers, the vote log and voted papers to `folder`, one JSON-lines file a day.
+
+    Votes live only in Redis; with AOF on a restart keeps them, and this file survives the
+    loss of Redis itself (`paperboy import FILE` restores it).
+    """
+    _, store, _ = _wiring()
+    day = (datetime.fromisoformat(now) if now else utc_now()).date()
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / f"paperboy-{day.isoformat()}.jsonl"
+    partial_path = path.with_suffix(".jsonl.partial")
+    with partial_path.open("w", encoding="utf-8") as out:
+        for record in store.export_with_papers():
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    partial_path.replace(path)  # a reader of the folder never sees half a backup
+    for old in sorted(target.glob("paperboy-*.jsonl"))[:-BACKUPS_KEPT]:
+        old.unlink()
+    log.info("backup of %s written to %s", day, path)
+    return str(path)
