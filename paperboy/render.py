@@ -46,8 +46,14 @@ def shorten_authors(authors: list[str], keep: int = 3) -> str:
 
 
 def trim(text: str, limit: int = ABSTRACT_CHARS) -> str:
-    """Text cut at a word boundary with an ellipsis when longer than `limit`."""
-    return textwrap.shorten(text, width=limit, placeholder=" …") if len(text) > limit else text
+    """Text cut at a word boundary (or mid-word, if it has none) with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if " " in head[limit // 2 :]:
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:") + " …"
 
 
 def score_labels(entry: Ranked) -> list[str]:
@@ -68,7 +74,7 @@ def short_score(entry: Ranked) -> str:
 
 def why(entry: Ranked) -> str:
     """The reasons a paper was picked, as one sentence."""
-    reasons = entry.score.reasons
+    reasons = [reason.strip().rstrip(".") for reason in entry.score.reasons if reason.strip()]
     return "; ".join(reasons) if reasons else "ranked by overall similarity to your interests"
 
 

@@ -15,7 +15,7 @@ from paperboy.local import LocalScorer
 from paperboy.models import Digest
 from paperboy.pipeline import Context, NoFeedError
 from paperboy.prior import load_prior
-from paperboy.render import digest_html, summary
+from paperboy.render import digest_html, summary, trim
 from paperboy.resources import example_profile_dir
 from paperboy.store import Store
 
@@ -134,3 +134,16 @@ def test_date_option_overrides_the_feed_date(store: Store) -> None:
     batch = pipeline.fetch(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None, date(2025, 6, 9))
     assert batch.day == date(2025, 6, 9)
     assert {p.day for p in batch.papers} == {date(2025, 6, 9)}
+
+
+@pytest.mark.parametrize(
+    "text, limit, expected",
+    [
+        ("short enough", 20, "short enough"),
+        ("one two three four five six", 16, "one two three …"),
+        ("x" * 50, 10, "xxxxxxxxx …"),
+        ("spaces   \n  fold", 40, "spaces fold"),
+    ],
+)
+def test_trim_cuts_at_a_word_or_mid_word(text: str, limit: int, expected: str) -> None:
+    assert trim(text, limit) == expected
