@@ -255,11 +255,25 @@ def rank_personal(
     papers by the reader's own followed authors come first in any case.
     """
     model = reader_model(ctx, reader_id)
+    disliked = {pid for pid, value in model.votes.items() if value < 0}
     if model.evidence == 0:
-        return model.followed_first(order, batch.papers), {}
+        return sink(model.followed_first(order, batch.papers), disliked), {}
     personal = model.score(batch.papers)
     mixed = blend({s.paper: s for s in order}, personal, model.evidence)
-    return model.followed_first(mixed, batch.papers), personal
+    return sink(model.followed_first(mixed, batch.papers), disliked), personal
+
+
+def sink(order: list[Score], disliked: set[str]) -> list[Score]:
+    """Papers the reader voted 👎 go last, whatever the model thinks: they said so."""
+    if not disliked & {s.paper for s in order}:
+        return order
+    kept = [s for s in order if s.paper not in disliked]
+    sunk = [
+        s.model_copy(update={"reasons": ["you voted 👎 on it", *s.reasons]})
+        for s in order
+        if s.paper in disliked
+    ]
+    return kept + sunk
 
 
 def latest_batch(ctx: Context) -> Batch | None:

@@ -12,7 +12,7 @@ from paperboy import pipeline
 from paperboy.arxiv import Fetched
 from paperboy.feed import parse_feed
 from paperboy.local import LocalScorer
-from paperboy.models import Digest
+from paperboy.models import Digest, Vote
 from paperboy.pipeline import Context, NoFeedError
 from paperboy.prior import load_prior
 from paperboy.render import digest_html, summary, trim
@@ -147,3 +147,14 @@ def test_date_option_overrides_the_feed_date(store: Store) -> None:
 )
 def test_trim_cuts_at_a_word_or_mid_word(text: str, limit: int, expected: str) -> None:
     assert trim(text, limit) == expected
+
+
+def test_a_paper_the_reader_voted_down_goes_last_for_them(store: Store) -> None:
+    ctx = make_ctx(store)
+    batch = pipeline.fetch(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None)
+    order = pipeline.score(ctx, batch)
+    top = order[0].paper
+    store.append_vote(Vote(reader="U1", paper=top, value=-1, at=ctx.now(), source="slack"))
+    mine = pipeline.rank_for(ctx, "U1", batch, order)
+    assert mine[-1].paper == top and "you voted 👎 on it" in mine[-1].reasons
+    assert pipeline.rank_for(ctx, "U2", batch, order) == order  # nobody else's order moves
