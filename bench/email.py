@@ -20,8 +20,8 @@ ROOT = HERE.parent
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
 import argparse
-import os
 import multiprocessing as mp
+import os
 import resource
 import ssl
 import time

@@ -3,21 +3,33 @@
 The HTML part has its CSS inlined for clients that drop `<style>`, while the `@media` rules for
 phones and dark mode stay in a `<style>` block (css-inline's `keep_at_rules`) for those that
 keep it. Every link a reader can act on is signed (see `links.py`); none needs a login.
+
+Most of a message is the same for every reader, so `Pages` inlines the day's frame and each
+paper's card once and fills in each reader's rank, links and address (byte for byte what
+`render` gives from scratch), and `outgoing` writes the MIME message out directly.
 """
 
 from __future__ import annotations
 
+import binascii
 import functools
 import hashlib
+import re
+import secrets
 import textwrap
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
 import css_inline
+import jinja2
 
 from paperboy import links
 from paperboy.models import Digest, Ranked, Reader
@@ -144,18 +156,158 @@ def context(reader: Reader, digest: Digest, entries: list[Ranked], links_: Links
 
 
 def render(ctx: dict[str, Any]) -> tuple[str, str]:
-    """The plain-text and the HTML body (CSS inlined, `@media` rules kept)."""
-    env = templates()
-    text = env.get_template("email.txt").render(ctx)
-    html = _INLINER.inline(env.get_template("email.html").render(ctx))
+    """The plain-text and the HTML body (CSS inlined, `@media` rules kept), from scratch.
+
+    The reference for `Pages.render`, which gives the same from pieces inlined once a day.
+    """
+    text = _template("email.txt").render(ctx)
+    html = _unmark(_INLINER.inline(_template("email.html").render(ctx)))
     return text, html
 
 
-def _transfer_encoding(body: str) -> str:
-    # 8bit keeps a message small and quick to relay; SMTP allows lines of 998 bytes at most.
-    # The mailer re-encodes for a server without 8BITMIME (see `mailer.seven_bit`).
-    longest = max(map(len, body.encode().splitlines()), default=0)
-    return "8bit" if longest <= MAX_8BIT_LINE else "quoted-printable"
+# each day's shared pieces, inlined once ---------------------------------------------------
+
+_NONCE = secrets.token_hex(6)
+_PER_READER = ("subject", "preheader", "lede", "email", "unsubscribe")
+_SLOTS = {name: f"pb{_NONCE}{name}" for name in ("rank", "up", "down", *_PER_READER)}
+"""Stand-ins for what differs between readers; they pass through the inliner unchanged."""
+_SPECIAL = re.compile('[&<>"\r\0\xa0]')
+_CARD = "<!--card-->"
+_CARDS = "<!--cards-->"
+"""Markers in email.html: before each paper's card, and after the last one (not sent)."""
+
+
+@functools.cache
+def _template(name: str) -> jinja2.Template:
+    return templates().get_template(name)
+
+
+def _unmark(html: str) -> str:
+    return html.replace(_CARD, "").replace(_CARDS, "")
+
+
+def _escape(value: str, attribute: bool) -> str:
+    """A value as the inliner's HTML serialiser writes it, so that both paths agree exactly."""
+    if not _SPECIAL.search(value):  # signed links, for one
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
+    value = value.replace("&", "&amp;").replace("\xa0", "&nbsp;")
+    if attribute:
+        return value.replace('"', "&quot;")
+    return value.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _fill(html: str, slot: str, value: str) -> str:
+    """`html` with each `slot` replaced by `value`, escaped for a text node or an attribute."""
+    if not any(c in value for c in '"<>'):  # then both escape the same
+        return html.replace(slot, _escape(value, attribute=False))
+    pieces = html.split(slot)
+    out = [pieces[0]]
+    seen = pieces[0]
+    for piece in pieces[1:]:
+        in_tag = seen.rfind("<") > seen.rfind(">")
+        out.append(_escape(value, attribute=in_tag))
+        out.append(piece)
+        seen = piece if ("<" in piece or ">" in piece) else seen + piece
+    return "".join(out)
+
+
+class Pages:
+    """HTML parts from pieces inlined once: the day's frame, and each paper's card.
+
+    Inlining the CSS is most of the work of a message, yet nearly all of it is the same for
+    every reader: the frame (head, masthead, notes, footer) and each paper's card are rendered
+    and inlined once, with stand-ins for the rank, the signed links, the count and the reader's
+    address, filled in per reader. Gives exactly what `render` gives (tests compare them).
+    Bounded, and safe to share between threads.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._pieces: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _get(self, key: str, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            found = self._pieces.get(key)
+            if found is not None:
+                self._pieces.move_to_end(key)
+                return found
+        made = make()  # outside the lock: two threads making the same piece make the same
+        with self._lock:
+            self._pieces[key] = made
+            while len(self._pieces) > self.size:
+                self._pieces.popitem(last=False)
+        return made
+
+    def render(self, ctx: dict[str, Any]) -> tuple[str, str]:
+        """What `render(ctx)` gives: the text part rendered, the HTML part put together."""
+        text = _template("email.txt").render(ctx)
+        # The HTML sees the context without the text part's values, per-reader ones as slots.
+        frame_ctx = {k: v for k, v in ctx.items() if k not in ("text", "items")}
+        frame_ctx.update({k: _SLOTS[k] for k in _PER_READER})
+        frame_key = repr(sorted(frame_ctx.items()))
+
+        def frame() -> tuple[str, str]:
+            page = _INLINER.inline(_template("email.html").render({**frame_ctx, "items": []}))
+            head, marker, tail = page.partition(_CARDS)
+            if not marker:
+                raise ValueError(f"templates/email.html lacks {_CARDS} after the cards")
+            return head, tail
+
+        head, tail = self._get("frame " + frame_key, frame)
+        html = [head]
+        for item in ctx["items"]:
+            slotted = {k: v for k, v in item.items() if k != "text"}
+            slotted.update(rank=_SLOTS["rank"], up=_SLOTS["up"], down=_SLOTS["down"])
+            key = f"card {frame_key} {sorted(slotted.items())!r}"
+            card = self._get(key, functools.partial(self._card, frame_ctx, slotted))
+            html.append(
+                card.replace(_SLOTS["rank"], str(item["rank"]))
+                .replace(_SLOTS["up"], _escape(item["up"], attribute=True))
+                .replace(_SLOTS["down"], _escape(item["down"], attribute=True))
+            )
+        html.append(tail)
+        page = "".join(html)
+        for name in _PER_READER:
+            page = _fill(page, _SLOTS[name], str(ctx[name]))
+        return text, page
+
+    @staticmethod
+    def _card(frame_ctx: dict[str, Any], item: dict[str, Any]) -> str:
+        page = _INLINER.inline(_template("email.html").render({**frame_ctx, "items": [item]}))
+        start, end = page.find(_CARD), page.find(_CARDS)
+        if start < 0 or end < start:
+            raise ValueError(f"templates/email.html lacks {_CARD} before each card")
+        return page[start + len(_CARD) : end]
+
+
+PAGES = Pages()
+"""The pieces every message of the process shares."""
+
+
+def _body(text: str) -> tuple[str, bytes]:
+    """A part's transfer encoding and body, with CRLF line ends."""
+    data = text.encode()
+    lines = data.splitlines()
+    if max(map(len, lines), default=0) <= MAX_8BIT_LINE:
+        # 8bit keeps a message small and quick to relay; SMTP allows 998 bytes a line. The
+        # mailer re-encodes for a server without 8BITMIME (see `mailer.seven_bit`).
+        return ("7bit" if data.isascii() else "8bit"), b"\r\n".join(lines) + b"\r\n"
+    encoded = binascii.b2a_qp(b"\n".join(lines) + b"\n", istext=True)
+    return "quoted-printable", encoded.replace(b"\n", b"\r\n")
+
+
+def _header(name: str, value: str) -> bytes:
+    """One header as on the wire; the email package encodes and folds what is not plain."""
+    if value.isascii() and value.isprintable() and len(name) + len(value) <= MAX_8BIT_LINE:
+        return f"{name}: {value}\r\n".encode("ascii")
+    return _folded(name, value)
+
+
+@functools.lru_cache(maxsize=64)
+def _folded(name: str, value: str) -> bytes:
+    return policy.SMTP.fold_binary(*policy.SMTP.header_store_parse(name, value))
 
 
 def message_id(sender: str, reader_id: str, day: date) -> str:
@@ -165,23 +317,70 @@ def message_id(sender: str, reader_id: str, day: date) -> str:
     return f"<paperboy.{day.isoformat()}.{digest}@{domain}>"
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A message as it goes on the wire: its envelope and its bytes (CRLF line ends)."""
+
+    sender: str
+    """The envelope sender: EMAIL_FROM's address."""
+    recipient: str
+    message_id: str
+    data: bytes
+
+    def __bytes__(self) -> bytes:
+        return self.data
+
+    def message(self) -> EmailMessage:
+        """The message parsed back, as a receiving server sees it."""
+        parsed = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+def outgoing(
+    reader: Reader, digest: Digest, entries: list[Ranked], *, sender: str, links_: Links
+) -> Outgoing:
+    """The reader's digest, multipart/alternative (text, then HTML), ready for SMTP.
+
+    Written out directly: building it with the `email` package's objects costs more than
+    rendering it. Headers that are not plain ASCII still go through that package's encoding.
+    """
+    if not reader.email:
+        raise ValueError(f"reader {reader.id} has no email address")
+    to = Address(addr_spec=reader.email)  # refuses what is not an address
+    ctx = context(reader, digest, entries, links_)
+    text, html = PAGES.render(ctx)
+    (text_cte, text_body), (html_cte, html_body) = _body(text), _body(html)
+    boundary = "=" * 15 + secrets.token_hex(12) + "=="
+    while boundary.encode() in text_body or boundary.encode() in html_body:
+        boundary = "=" * 15 + secrets.token_hex(12) + "=="
+    mid = message_id(sender, reader.id, digest.day)
+    part = '--%s\r\nContent-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: %s\r\n\r\n'
+    data = b"".join(
+        [
+            _header("Subject", ctx["subject"]),
+            _folded("From", sender),
+            _header("To", str(to)),
+            _header("Date", format_datetime(links_.now)),
+            _header("Message-ID", mid),
+            # RFC 2369 and 8058: the URL in angle brackets on one line, never an encoded-word.
+            _header("List-Unsubscribe", f"<{ctx['unsubscribe']}>"),
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            b"Auto-Submitted: auto-generated\r\n",  # RFC 3834: no out-of-office replies
+            b"MIME-Version: 1.0\r\n",
+            f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'.encode(),
+            (part % (boundary, "plain", text_cte)).encode(),
+            text_body,
+            (part % (boundary, "html", html_cte)).encode(),
+            html_body,
+            f"--{boundary}--\r\n".encode(),
+        ]
+    )
+    return Outgoing(parseaddr(sender)[1], reader.email, mid, data)
+
+
 def message(
     reader: Reader, digest: Digest, entries: list[Ranked], *, sender: str, links_: Links
 ) -> EmailMessage:
-    """The reader's digest as a multipart/alternative message, ready for SMTP."""
-    if not reader.email:
-        raise ValueError(f"reader {reader.id} has no email address")
-    ctx = context(reader, digest, entries, links_)
-    text, html = render(ctx)
-    msg = EmailMessage()
-    msg["Subject"] = ctx["subject"]
-    msg["From"] = sender
-    msg["To"] = Address(addr_spec=reader.email)
-    msg["Date"] = format_datetime(links_.now)
-    msg["Message-ID"] = message_id(sender, reader.id, digest.day)
-    msg["List-Unsubscribe"] = f"<{ctx['unsubscribe']}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
-    msg.set_content(text, cte=_transfer_encoding(text))
-    msg.add_alternative(html, subtype="html", cte=_transfer_encoding(html))
-    return msg
+    """The reader's digest as a multipart/alternative message (`outgoing`, parsed back)."""
+    return outgoing(reader, digest, entries, sender=sender, links_=links_).message()

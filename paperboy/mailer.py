@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from email import policy
 from email.message import EmailMessage
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -169,7 +170,7 @@ class Smtp:
             finally:
                 self._drop()
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage | emails.Outgoing) -> None:
         """Send one message, retrying temporary failures; SendError when it cannot go."""
         for attempt in range(1, self.attempts + 1):
             connecting = self._conn is None
@@ -178,7 +179,10 @@ class Smtp:
                     self._conn = self._open()
                     self._sent_here = 0
                     connecting = False
-                self._conn.send_message(message)
+                if isinstance(message, emails.Outgoing):
+                    transmit(self._conn, message)
+                else:
+                    self._conn.send_message(message)
             except ServerUnavailable:
                 raise
             except (smtplib.SMTPException, OSError) as exc:
@@ -208,6 +212,24 @@ class Smtp:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def seven_bit(message: emails.Outgoing) -> bytes:
+    """The message with its 8bit parts re-encoded (base64), for a server without 8BITMIME."""
+    return message.message().as_bytes(policy=policy.SMTP.clone(cte_type="7bit"))
+
+
+def transmit(conn: smtplib.SMTP, message: emails.Outgoing) -> None:
+    """Hand a written-out message to the server: 8BITMIME declared when the body needs it."""
+    data, options = message.data, []
+    if not (message.sender + message.recipient).isascii():
+        options += ["SMTPUTF8", "BODY=8BITMIME"]
+    elif not data.isascii():
+        if conn.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")
+        else:
+            data = seven_bit(message)
+    conn.sendmail(message.sender, [message.recipient], data, options)
 
 
 # whose order ----------------------------------------------------------------------------
@@ -329,7 +351,7 @@ class EmailDeliverer:
                 mine = self.order_for(run.ctx, reader.id, run.batch, run.order)
             size = reader.digest_size or run.ctx.digest_size
             entries = personal_entries(mine, run.by_id, size)
-            message = emails.message(
+            message = emails.outgoing(
                 reader, run.digest, entries, sender=self.sender, links_=run.links
             )
             session.send(message)
@@ -344,7 +366,7 @@ class EmailDeliverer:
             store.release_email(day, reader.id)
             log.exception("day %s: email to reader %s failed", day, reader.id)
             return "failed"
-        store.mark_emailed(day, reader.id, str(message["Message-ID"]))
+        store.mark_emailed(day, reader.id, message.message_id)
         log.info("day %s: emailed reader %s (%d papers)", day, reader.id, len(entries))
         return "sent"
 

@@ -229,12 +229,35 @@ def load_order(ctx: Context, day: date) -> list[Score]:
 # a reader's own order ---------------------------------------------------------------------
 
 
-def reader_model(ctx: Context, reader_id: str) -> ReaderModel:
-    """The reader's personal model from their log, seeds and followed authors."""
+RECENT_DAYS = 5
+"""How many earlier days' digests count as shown to every reader (their weak negatives)."""
+
+
+def shown_recently(ctx: Context, before: date | None = None) -> list[Paper]:
+    """The papers the channel showed on the last RECENT_DAYS days (each day's group top)."""
+    days = [d for d in ctx.store.days() if before is None or d < before][-RECENT_DAYS:]
+    ids: list[str] = []
+    for day in days:
+        record = ctx.store.day(day) or {}
+        ids.extend(item["paper"] for item in record.get("order", [])[: ctx.digest_size])
+    found = ctx.store.papers(ids)
+    return [found[pid] for pid in ids if pid in found]
+
+
+def reader_model(ctx: Context, reader_id: str, day: date | None = None) -> ReaderModel:
+    """The reader's personal model: their log, seeds, followed authors, and what they let pass.
+
+    Papers shown on recent days that the reader did not vote on are weak negatives.
+    """
     reader = ctx.store.reader(reader_id) or Reader(id=reader_id)
     votes = current_votes(ctx.store.votes(reader_id))
     return ReaderModel(
-        ctx.prior, votes, ctx.store.papers(list(votes)), reader.seed_papers, reader.authors
+        ctx.prior,
+        votes,
+        ctx.store.papers(list(votes)),
+        reader.seed_papers,
+        reader.authors,
+        recent=shown_recently(ctx, day) if votes else (),
     )
 
 
@@ -254,7 +277,7 @@ def rank_personal(
     The personal share grows with the reader's votes and own seed papers (`profiles.blend`);
     papers by the reader's own followed authors come first in any case.
     """
-    model = reader_model(ctx, reader_id)
+    model = reader_model(ctx, reader_id, batch.day)
     disliked = {pid for pid, value in model.votes.items() if value < 0}
     if model.evidence == 0:
         return sink(model.followed_first(order, batch.papers), disliked), {}

@@ -1,10 +1,17 @@
-"""Per-reader learning: votes -> a personal linear model, its explanations, and the blend.
+"""Per-reader learning: votes -> a personal model, its explanations, and the blend.
 
-A reader's model is the local scorer's SVM refitted with their votes: the group's seeds and
-criteria topics plus the reader's own seeds are positives, 👍 papers are positives, 👎 papers
-are negatives weighted far above the day's other papers (weak negatives: unseen, not
-disliked). Features come from the day's cached tf-idf vocabulary, so a refit after a vote costs
-one small solve. Pure: the caller passes the votes, the papers they name, and the day.
+The default learner is nearest neighbours among the votes: a paper scores the mean cosine to
+its 3 nearest 👍 papers minus the mean cosine to its 10 nearest 👎 or weak negatives (the
+papers of recent days the reader was shown and let pass, or without them today's other
+papers: most papers are not wanted). Measured in bench/quality.py (part b), 60 votes move it
+where they barely move a tf-idf SVM over the whole vocabulary; the cosines use a vocabulary of
+the day that keeps every term, since a rare term shared with a voted paper is the best clue.
+The personal score is blended with the group's, more as votes accumulate (`blend`).
+
+The older learner is still there (`ProfileRecipe.svm_weight`): the local scorer's SVM refitted
+with the votes, the group's seeds and criteria topics plus the reader's own seeds as positives,
+👍 positive, 👎 negative weighted far above the day's other papers (weak negatives).
+Pure: the caller passes the votes, the papers they name, and the day.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from paperboy.local import (
     stack,
 )
 from paperboy.models import Paper, Prior, Score, SeedPaper, Vote
-from paperboy.vectors import Rows, Vector, fit_linear
+from paperboy.vectors import Rows, Vector, Vocabulary, cross, fit_linear
 
 LIKED_ENOUGH = 0.05  # cosine to a liked paper above which "you liked '…'" is said
 LIKED_SHOWN = 100  # "you liked" looks at the latest this many liked papers: cost is per paper
@@ -50,18 +57,27 @@ def current_votes(events: Iterable[Vote]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class ProfileRecipe:
-    """The personal model's knobs; defaults chosen in bench/quality.py (part b)."""
+    """The personal model's knobs; defaults chosen in bench/quality.py (part b).
+
+    Two learners, mixed by weight: nearest neighbours among the votes (the default: 60 votes
+    move it where they cannot move a tf-idf SVM refitted over the whole vocabulary), and the
+    local scorer's SVM refitted with the votes (`svm_weight`; 0 skips the fit).
+    """
 
     c: float = 0.1
     title_weight: int = 2
-    vote_weight: float = 3.0  # per 👍/👎, against about 0.5 per weak negative
-    irrelevant_penalty: float = 0.5
+    vote_weight: float = 3.0  # per 👍/👎 in the SVM, against about 0.5 per weak negative
+    irrelevant_penalty: float = 0.0  # the group's score has it already
     similarity_weight: float = 0.25
     followed_boost: float = 10.0
-    blend_half: float = 5.0  # votes at which personal and group weigh the same
+    blend_half: float = 15.0  # votes at which personal and group weigh the same (15 or 30
+    # do as well on the bench; 15 lets the first few votes show in the next ranking)
     newton_steps: int = 4  # enough for the ranking; keeps a refit fast
-    neighbour_weight: float = 0.0  # k nearest liked papers' cosine minus k nearest disliked
-    neighbour_k: int = 3  # how many nearest voted papers of each sign the kNN term averages
+    svm_weight: float = 0.0  # the refitted SVM's share of the personal score (0: not fitted)
+    neighbour_weight: float = 1.0  # k nearest liked papers' cosine minus k nearest disliked
+    neighbour_k: int = 3  # how many nearest liked papers the kNN term averages
+    disliked_k: int = 10  # how many nearest disliked (or weak negative) papers it averages
+    weak_as_disliked: bool = True  # weak negatives count among the disliked neighbours
 
 
 @dataclass
@@ -76,6 +92,8 @@ class _Fit:
     voted_ids: list[str] = field(default_factory=list)
     voted_rows: Rows | None = None
     alphas: Vector | None = None  # each vote's pull on the model (its loss gradient)
+    liked: Vector | None = None  # cosine of each of the day's papers with each liked paper
+    disliked: Vector | None = None  # ... and with each disliked paper (columns in vote order)
 
 
 class ReaderModel:
@@ -89,6 +107,7 @@ class ReaderModel:
         seeds: Iterable[SeedPaper] = (),
         authors: Iterable[str] = (),
         recipe: ProfileRecipe | None = None,
+        recent: Iterable[Paper] = (),
     ) -> None:
         self.recipe = recipe or ProfileRecipe()
         seeds = list(seeds)
@@ -103,7 +122,10 @@ class ReaderModel:
         # Only votes on papers we can read count; the caller's order (the log's) is kept.
         self.votes = {pid: v for pid, v in votes.items() if pid in voted_papers}
         self.voted = voted_papers
+        # Papers of recent days the reader was shown and let pass: weak negatives.
+        self.recent = [p for p in recent if p.id not in self.votes]
         self._fit: _Fit | None = None
+        self._day: list[Paper] = []
 
     @property
     def n_votes(self) -> int:
@@ -138,16 +160,48 @@ class ReaderModel:
         # The lifted papers first, in the scorer's order; below them the order is unchanged.
         return [*lifted, *rest] if lifted else order
 
-    def _rows(self, corpus: DayCorpus, papers: list[Paper]) -> Rows:
+    def _wide(self, corpus: DayCorpus, papers: list[Paper]) -> tuple[Vocabulary, Rows]:
+        """The day's papers in a vocabulary that keeps every term, once per day.
+
+        The corpus drops terms seen in one paper of the day only, but a term that one paper
+        of today shares with a paper the reader voted on is exactly what makes them neighbours.
+        """
+        cached = corpus.memo.get("wide")
+        if not isinstance(cached, tuple):
+            docs = [doc_terms(*paper_words(p), self.recipe.title_weight) for p in papers]
+            cached = corpus.memo["wide"] = Vocabulary.fit(docs, min_df=1)
+        return cached
+
+    def _near(self, corpus: DayCorpus, papers: list[Paper], voted: list[Paper]) -> Vector:
+        """Cosines of the day's papers (rows) with the voted papers (columns), in the wide
+        vocabulary. A voted paper's column does not change with later votes: each is
+        computed once per day, so a new vote costs one column."""
+        cache = corpus.memo.setdefault("near", {})
+        assert isinstance(cache, dict)
+        keys = [(p.id, p.title, p.abstract) for p in voted]
+        missing = {k: p for k, p in zip(keys, voted, strict=True) if k not in cache}
+        if missing:
+            vocab, rows = self._wide(corpus, papers)
+            new = cross(rows, self._rows(corpus, list(missing.values()), vocab))
+            for n, key in enumerate(missing):
+                cache[key] = new[:, n].astype(np.float32)  # half the memory to stack
+        if not keys:
+            return np.zeros((len(papers), 0), dtype=np.float32)
+        return np.stack([cache[k] for k in keys], axis=1)
+
+    def _rows(
+        self, corpus: DayCorpus, papers: list[Paper], vocab: Vocabulary | None = None
+    ) -> Rows:
         """Voted papers in the day's vocabulary; each paper's row is cached per vocabulary."""
         # Cached on the corpus (so per vocabulary, dropped with it), keyed by the paper's text.
-        cache = corpus.memo.setdefault("rows", {})
+        vocab = vocab or corpus.vocab
+        cache = corpus.memo.setdefault(("rows", vocab is corpus.vocab), {})
         assert isinstance(cache, dict)
         keys = [(p.id, p.title, p.abstract) for p in papers]
         missing = {k: p for k, p in zip(keys, papers, strict=True) if k not in cache}
         if missing:
             # One batch: vectorising papers one by one costs three times as much.
-            new = corpus.vocab.rows(
+            new = vocab.rows(
                 doc_terms(*paper_words(p), self.recipe.title_weight) for p in missing.values()
             )
             for n, key in enumerate(missing):
@@ -162,7 +216,7 @@ class ReaderModel:
         indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         indices = np.concatenate(parts_i) if parts_i else np.zeros(0, np.int64)
         data = np.concatenate(parts_d) if parts_d else np.zeros(0)
-        return Rows(indptr, indices, data, corpus.vocab.n_cols)
+        return Rows(indptr, indices, data, vocab.n_cols)
 
     def fit(self, papers: list[Paper]) -> _Fit:
         """Fit on the day of `papers` (cached per day, so ranking again is cheap)."""
@@ -171,9 +225,37 @@ class ReaderModel:
         corpus = day_corpus(papers, positives, r.title_weight)
         if self._fit is not None and self._fit.corpus is corpus:
             return self._fit
+        self._day = papers
         voted_ids = list(self.votes)
-        voted_rows = self._rows(corpus, [self.voted[pid] for pid in voted_ids])
+        voted = [self.voted[pid] for pid in voted_ids]
+        voted_rows = self._rows(corpus, voted)
         values = np.array([float(self.votes[pid]) for pid in voted_ids])
+        w, b = np.zeros(corpus.vocab.n_cols), 0.0
+        if r.svm_weight:
+            w, b = self._svm(corpus, papers, voted_rows, values)
+        liked = disliked = None
+        if r.neighbour_weight and len(values):
+            liked = self._near(
+                corpus, papers, [p for p, v in zip(voted, values, strict=True) if v > 0]
+            )
+            disliked = self._near(
+                corpus, papers, [p for p, v in zip(voted, values, strict=True) if v < 0]
+            )
+        alphas = None
+        if r.svm_weight or liked is None:
+            z = voted_rows.dot(w) + b
+            alphas = r.vote_weight * np.maximum(0.0, 1.0 - values * z) * values
+        taste, distaste = _tastes(corpus, voted_rows, values)
+        self._fit = _Fit(
+            corpus, w, b, taste, distaste, voted_ids, voted_rows, alphas, liked, disliked
+        )
+        return self._fit
+
+    def _svm(
+        self, corpus: DayCorpus, papers: list[Paper], voted_rows: Rows, values: Vector
+    ) -> tuple[Vector, float]:
+        """The local scorer's SVM refitted with the votes (see the module's docstring)."""
+        r = self.recipe
         # Today's papers the reader has not voted on are the weak negatives.
         weak = [i for i, p in enumerate(papers) if p.id not in self.votes]
         weak = weak[:: max(1, -(-len(weak) // MAX_WEAK))]
@@ -190,14 +272,8 @@ class ReaderModel:
             ]
         )
         if n_pos + len(values) == 0 or not (y > 0).any():
-            w, b = np.zeros(corpus.vocab.n_cols), 0.0
-        else:
-            w, b = fit_linear(x, y, weight, r.c, steps=r.newton_steps, max_cg=10)
-        taste, distaste = _tastes(corpus, voted_rows, values)
-        z = voted_rows.dot(w) + b
-        alphas = r.vote_weight * np.maximum(0.0, 1.0 - values * z) * values
-        self._fit = _Fit(corpus, w, b, taste, distaste, voted_ids, voted_rows, alphas)
-        return self._fit
+            return np.zeros(corpus.vocab.n_cols), 0.0
+        return fit_linear(x, y, weight, r.c, steps=r.newton_steps, max_cg=10)
 
     def score(self, papers: list[Paper], explain_top: int = EXPLAIN_TOP) -> dict[str, Score]:
         """Personal scores for a day's papers; the best `explain_top` get reasons in words."""
@@ -206,16 +282,16 @@ class ReaderModel:
         r = self.recipe
         fit = self.fit(papers)
         corpus = fit.corpus
-        total = _stdz(corpus.papers.dot(fit.w) + fit.b)
         sims = corpus.sims
-        if sims.shape[1]:
-            total = total + r.similarity_weight * _stdz(sims.max(axis=1))
+        total = np.zeros(len(papers))
+        if r.svm_weight:
+            svm = _stdz(corpus.papers.dot(fit.w) + fit.b)
+            if sims.shape[1]:
+                svm = svm + r.similarity_weight * _stdz(sims.max(axis=1))
+            total = total + r.svm_weight * svm
+        if fit.liked is not None:
+            total = total + r.neighbour_weight * _stdz(self._neighbours(corpus, fit))
         liked_ids = [pid for pid in self.votes if self.votes[pid] > 0][-LIKED_SHOWN:]
-        if r.neighbour_weight and liked_ids:
-            disliked_ids = [pid for pid in self.votes if self.votes[pid] < 0][-LIKED_SHOWN:]
-            near = _top_mean(self._nearest(corpus, corpus.papers, liked_ids), r.neighbour_k)
-            far = _top_mean(self._nearest(corpus, corpus.papers, disliked_ids), r.neighbour_k)
-            total = total + r.neighbour_weight * _stdz(near - far)
         followed = self._followed(corpus, papers)
         total = total + r.followed_boost * np.array([bool(f) for f in followed], dtype=float)
         total = total - r.irrelevant_penalty * self._unwanted(corpus)
@@ -225,7 +301,10 @@ class ReaderModel:
         }
         # Reasons cost a little per paper: only the papers a reader may see get them.
         top = np.argsort(-total, kind="stable")[:explain_top]
-        liked = self._nearest(corpus, corpus.papers.take(top), liked_ids)
+        if fit.liked is not None:  # the cosines are there already: the latest liked papers'
+            liked = fit.liked[top][:, fit.liked.shape[1] - len(liked_ids) :]
+        else:
+            liked = self._nearest(corpus, corpus.papers.take(top), liked_ids)
         for k, i in enumerate(top):
             paper = papers[i]
             reasons = [f"followed author: {name}" for name in followed[i]]
@@ -241,6 +320,38 @@ class ReaderModel:
                 {**scores[paper.id].__dict__, "criterion": criterion, "reasons": reasons}
             )
         return scores
+
+    def _neighbours(self, corpus: DayCorpus, fit: _Fit) -> Vector:
+        """Each paper's mean cosine to its nearest liked papers minus its mean cosine to its
+        nearest disliked ones (weak negatives included): the kNN side of the model."""
+        r = self.recipe
+        assert fit.liked is not None and fit.disliked is not None
+        out = _top_mean(fit.liked, r.neighbour_k)
+        disliked = _top(fit.disliked, r.disliked_k)
+        if r.weak_as_disliked:  # the k nearest of both: of the k nearest of each
+            disliked = _top(
+                np.hstack([disliked, self._weak_nearest(corpus, r.disliked_k)]), r.disliked_k
+            )
+        out = out - disliked.mean(axis=1) if disliked.shape[1] else out
+        return out
+
+    def _weak_nearest(self, corpus: DayCorpus, k: int) -> Vector:
+        """Each paper's `k` largest cosines to the weak negatives: the recent papers the reader
+        let pass or, without them, the day's other papers. Votes do not change them, so they
+        are computed once per day and set of recent papers."""
+        today = {p.id for p in self._day}
+        recent = [p for p in self.recent if p.id not in today]
+        key = ("weak", k, tuple(p.id for p in recent))
+        out = corpus.memo.get(key)
+        if not isinstance(out, np.ndarray):
+            vocab, rows = self._wide(corpus, self._day)
+            if recent:
+                near = cross(rows, self._rows(corpus, recent, vocab))
+            else:  # today's other papers (those voted on too: a vote outweighs them)
+                near = cross(rows, rows)
+                np.fill_diagonal(near, -1.0)
+            out = corpus.memo[key] = _top(near, k)
+        return out
 
     def _followed(self, corpus: DayCorpus, papers: list[Paper]) -> list[list[str]]:
         """The followed authors of each paper of the corpus, computed once per author list."""
@@ -300,8 +411,15 @@ class ReaderModel:
             if fit.distaste[j] > 0
         ]
         weighty = []
-        if fit.alphas is not None:
-            for k in np.argsort(-np.abs(fit.alphas), kind="stable")[:n_terms]:
+        alphas = fit.alphas
+        if alphas is None and fit.liked is not None and fit.disliked is not None:
+            # Without the SVM, a vote weighs by how close it sits to today's papers.
+            values = np.array([self.votes[pid] for pid in fit.voted_ids])
+            alphas = np.zeros(len(values))
+            alphas[values > 0] = _top_mean(fit.liked.T, self.recipe.disliked_k)
+            alphas[values < 0] = -_top_mean(fit.disliked.T, self.recipe.disliked_k)
+        if alphas is not None:
+            for k in np.argsort(-np.abs(alphas), kind="stable")[:n_terms]:
                 pid = fit.voted_ids[k]
                 weighty.append(
                     {"paper": pid, "title": self.voted[pid].title, "vote": self.votes[pid]}
@@ -351,6 +469,13 @@ def _score(fields: dict[str, object]) -> Score:
     object.__setattr__(score, "__pydantic_extra__", None)
     object.__setattr__(score, "__pydantic_private__", None)
     return score
+
+
+def _top(sims: Vector, k: int) -> Vector:
+    """Each row's `k` largest values, in no order (all of them when a row has fewer)."""
+    if sims.shape[1] <= k:
+        return sims
+    return np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
 
 
 def _top_mean(sims: Vector, k: int) -> Vector:

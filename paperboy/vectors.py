@@ -254,3 +254,18 @@ def fit_linear(
             rr = rr_new
         w += step
     return w[:-1], float(w[-1])
+
+
+def cross(a: Rows, b: Rows) -> Vector:
+    """Inner products of every row of `a` with every row of `b` (cosines, as rows are unit).
+
+    scipy's sparse product, imported here only (it costs about a second once per process):
+    thousands of rows against thousands, which a loop of numpy bincounts cannot do in time.
+    """
+    import scipy.sparse as sp
+
+    if a.n_rows == 0 or b.n_rows == 0:
+        return np.zeros((a.n_rows, b.n_rows))
+    left = sp.csr_matrix((a.data, a.indices, a.indptr), shape=(a.n_rows, a.n_cols))
+    right = sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.n_rows, b.n_cols))
+    return np.asarray((left @ right.T).toarray(), dtype=np.float64)

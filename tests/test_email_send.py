@@ -333,3 +333,44 @@ def test_from_settings_sends_with_the_configured_server(
     assert email is not None
     assert email.deliver(digest(), day) == "emailed 1 of 1 readers"
     assert server.to("ada@example.org")[0]["From"] == "p@lab.example.org"
+
+
+class Conn:
+    """Just enough of smtplib.SMTP to see what `transmit` hands over."""
+
+    def __init__(self, *extensions: str) -> None:
+        self.extensions = extensions
+        self.sent: list[tuple[str, list[str], bytes, list[str]]] = []
+
+    def has_extn(self, name: str) -> bool:
+        return name.lower() in self.extensions
+
+    def sendmail(self, sender: str, to: list[str], data: bytes, options: list[str]) -> None:
+        self.sent.append((sender, to, data, options))
+
+
+@pytest.mark.parametrize("eight_bit", [True, False])
+def test_8bit_bodies_are_declared_or_re_encoded_for_the_server(eight_bit: bool) -> None:
+    from email import message_from_bytes, policy
+
+    from paperboy import emails
+    from tests.emailing import NOW
+
+    day = digest()
+    reader = Reader(id="U1", email="ada@example.org", email_enabled=True)
+    links = emails.Links("https://paperboy.example.org", SECRET.encode(), NOW, 14)
+    out = emails.outgoing(reader, day, day.entries, sender="Paperboy <p@example.org>", links_=links)
+    assert not out.data.isascii()  # 👍, accents in names
+    conn = Conn("8bitmime") if eight_bit else Conn()
+    mailer.transmit(conn, out)  # type: ignore[arg-type]
+    [(sender, to, data, options)] = conn.sent
+    assert (sender, to) == ("p@example.org", ["ada@example.org"])
+    if eight_bit:
+        assert data == out.data and options == ["BODY=8BITMIME"]
+    else:
+        assert data.isascii() and options == []
+    parsed = message_from_bytes(data, policy=policy.default)
+    again = out.message()
+    for kind in ("plain", "html"):
+        assert parsed.get_body((kind,)).get_content() == again.get_body((kind,)).get_content()  # type: ignore[union-attr]
+    assert parsed["List-Unsubscribe"] == again["List-Unsubscribe"]

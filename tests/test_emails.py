@@ -176,3 +176,44 @@ def test_the_text_part_is_wrapped_except_for_links() -> None:
 def test_a_reader_without_address_gets_no_message() -> None:
     with pytest.raises(ValueError, match="no email address"):
         build(Reader(id="U9"))
+
+
+def test_pieces_inlined_once_give_what_rendering_from_scratch_gives() -> None:
+    # The same card (and frame) serves many readers; the per-reader values are filled in.
+    paper = day_papers()[0].model_copy(
+        update={"title": 'Tricky <b>"quoted"</b> & it\'s\xa0a > b', "abstract": "A & <i>B</i>."}
+    )
+    day = digest(papers=[paper, *day_papers()[1:20]], size=15, notes=["Note & <more>"])
+    readers = [READER, Reader(id="U\u00e9", email='"a & <b>"@example.org', email_enabled=True)]
+    pages = emails.Pages()
+    for reader in readers:
+        for entries in (day.entries, list(reversed(day.entries))[:5], day.entries[3:9]):
+            ctx = emails.context(reader, day, entries, LINKS)
+            assert pages.render(ctx) == emails.render(ctx)
+
+
+def test_a_line_too_long_for_smtp_is_sent_quoted_printable() -> None:
+    paper = day_papers()[0].model_copy(update={"title": "Long" * 300})
+    msg = build(papers=[paper, *day_papers()[1:3]])
+    html_part = msg.get_body(("html",))
+    assert html_part is not None and html_part["Content-Transfer-Encoding"] == "quoted-printable"
+    text, html = parts(msg)
+    assert "Long" * 300 in html and "Long" * 300 in text
+
+
+def test_list_unsubscribe_is_one_url_in_angle_brackets_on_the_wire() -> None:
+    day = digest()
+    raw = emails.outgoing(READER, day, day.entries, sender=SENDER, links_=LINKS).data
+    header = re.search(rb"^List-Unsubscribe: (.*?)\r\n(?![ \t])", raw, re.M | re.S)
+    assert header and re.fullmatch(
+        rb"<https://paperboy\.example\.org/unsubscribe/[^>\s]+>", header[1]
+    )
+    assert b"=?" not in raw.partition(b"\r\n\r\n")[0]  # no encoded-words among plain headers
+
+
+def test_both_parts_go_as_8bit_with_short_lines() -> None:
+    reader = Reader(id="U" + "X" * 40, email="a.long.address@example.org", email_enabled=True)
+    msg = build(reader)
+    for kind in ("plain", "html"):
+        part = msg.get_body((kind,))
+        assert part is not None and part["Content-Transfer-Encoding"] == "8bit"

@@ -112,3 +112,21 @@ def test_explanations_mention_terms_and_liked_papers(prior: Prior, days) -> None
     reasons = [r for s in scores.values() for r in s.reasons]
     assert any(r.startswith("terms you rated up: ") and "diffusion" in r for r in reasons)
     assert any(r.startswith("you liked '") for r in reasons)
+
+
+def test_papers_let_pass_sink_similar_papers(prior: Prior, days) -> None:
+    """Recent papers shown and not voted on are weak negatives: their neighbours sink."""
+    old, today = days
+    liked = _find(old, "prun", "spars", "quantiz")[:3]
+    passed = _find(old, "diffusion")
+    target = [p.id for p in _find(today, "diffusion")]
+    assert liked and passed and target
+    votes = {p.id: 1 for p in liked}
+    group = LocalScorer(prior).score(today)
+
+    def positions(recent: list[Paper]) -> float:
+        model = ReaderModel(prior, votes, {p.id: p for p in liked}, recent=recent)
+        order = [s.paper for s in blend(group, model.score(today), len(votes))]
+        return sum(order.index(t) for t in target) / len(target)
+
+    assert positions(passed) > positions([]) + 3
