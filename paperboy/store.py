@@ -99,11 +99,17 @@ class Store:
 
     def save_day(self, day: date, record: dict[str, Any]) -> None:
         """The day's record (feeds, papers considered, digest), kept for the retention period."""
-        self.redis.set(
-            self.key("day", day.isoformat()),
-            json.dumps(record, default=str),
-            ex=timedelta(days=RETENTION_DAYS),
-        )
+        oldest = (day - timedelta(days=RETENTION_DAYS)).toordinal()
+        with self.redis.pipeline() as pipe:
+            pipe.set(
+                self.key("day", day.isoformat()),
+                json.dumps(record, default=str),
+                ex=timedelta(days=RETENTION_DAYS),
+            )
+            # An index of the days, so listing them never scans the keyspace.
+            pipe.zadd(self.key("days"), {day.isoformat(): day.toordinal()})
+            pipe.zremrangebyscore(self.key("days"), "-inf", f"({oldest}")
+            pipe.execute()
 
     def day(self, day: date) -> dict[str, Any] | None:
         raw = self.redis.get(self.key("day", day.isoformat()))
@@ -118,8 +124,7 @@ class Store:
 
     def days(self) -> list[date]:
         """Every day with a record, oldest first."""
-        found = [k.decode().rsplit(":", 1)[-1] for k in self.redis.scan_iter(self.key("day", "*"))]
-        return sorted(date.fromisoformat(d) for d in found)
+        return [date.fromisoformat(d.decode()) for d in self.redis.zrange(self.key("days"), 0, -1)]
 
     # guards: a step of a day runs once ----------------------------------------------------
 

@@ -94,3 +94,11 @@ def test_turns_are_spaced(store: Store) -> None:
     store.redis.pexpire(store.key("turn", "arxiv"), 120)  # let the next wait be short
     store.wait_turn("arxiv", 5.0, sleep=lambda s: (waits.append(s), __import__("time").sleep(s)))
     assert waits and all(0 < w <= 0.2 for w in waits)
+
+
+def test_days_are_listed_from_an_index_and_age_out(store: Store) -> None:
+    for day in (date(2025, 6, 4), date(2025, 3, 1), date(2025, 6, 3)):
+        store.save_day(day, {"papers": []})
+    assert store.days() == [date(2025, 6, 3), date(2025, 6, 4)]  # March is past retention
+    store.update_day(date(2025, 6, 3), order=[])
+    assert store.days() == [date(2025, 6, 3), date(2025, 6, 4)]
