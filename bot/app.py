@@ -32,10 +32,13 @@ from paperboy.store import Store
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry, something went wrong on Paperboy's side. Please try again in a minute."
-LISTENER_THREADS = 16
-"""Threads for lazy listeners and follow-up work; Slack's 3-second ack never waits for them."""
-REFRESH_THREADS = 8
-"""Threads for each kind of coalesced refresh (chat.update, views.publish)."""
+LISTENER_THREADS = 4
+"""Threads for lazy listeners and follow-up work; Slack's 3-second ack never waits for them.
+Few on purpose: each follow-up is mostly a wait on Slack, and every extra thread contends for
+the GIL with the request threads (16 here cut a 2-core box's votes/s by a third)."""
+REFRESH_THREADS = 2
+"""Threads for each kind of coalesced refresh (chat.update, views.publish); their calls are
+spaced across processes anyway, so more threads only wait and contend."""
 
 
 def tell(deps: Deps, body: dict[str, Any], message: str) -> BoltResponse:
@@ -159,6 +162,7 @@ def create_app(
     secret = signing.get_secret_value() if signing else ""
     bolt = build_bolt(deps, secret)
     flask_app.extensions["paperboy_bolt"] = bolt
+    flask_app.extensions["paperboy_deps"] = deps
     if secret:  # without a signing secret nothing over HTTP can be trusted: Socket Mode only
         handler = SlackRequestHandler(bolt)
 
@@ -185,6 +189,8 @@ def wsgi() -> Flask:
     elif settings.slack_signing_secret or settings.slack_app_token:
         log.warning("SLACK_BOT_TOKEN is not set: the web process serves email links only")
     flask_app = create_app(settings, store, client, lambda: context(settings, store))
+    if client is not None:
+        home.warm(flask_app.extensions["paperboy_deps"])
     if client is not None and settings.slack_app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import time
@@ -72,6 +73,20 @@ def top_terms(deps: Deps, reader: Reader, events: list[Vote], fresh: bool) -> di
             log.exception("explaining %s's profile failed; Home shows it without terms", reader.id)
         deps.terms[reader.id] = (time.monotonic(), terms)
     return terms
+
+
+def warm(deps: Deps) -> None:
+    """Pay the first Home's one-off costs while the process starts, not during its first clicks."""
+    # Explaining a profile needs the group's prior (files to read) and scipy.sparse, which
+    # paperboy.vectors imports on first use: about a second of CPU, more without bytecode caches,
+    # that would otherwise be taken from the acks of the first burst of votes.
+    started = time.process_time()
+    try:
+        deps.context  # noqa: B018 - a cached property: building it is the point
+        importlib.import_module("scipy.sparse")
+    except Exception:
+        log.exception("warming the profile explainer failed; the first Home pays for it")
+    log.info("Home explainer warm in %.2f s of CPU", time.process_time() - started)
 
 
 def home_for(

@@ -39,6 +39,13 @@ HISTORY_PAGES = 5
 """Pages of channel history searched for a parent whose `ts` was never stored."""
 
 
+API_LOG = logging.getLogger("paperboy.slack.api")
+"""The WebClients' logger. Its level is set: slack_sdk formats every request and response (whole
+blocks and views) for a debug line whenever its logger's own level is unset (NOTSET <= DEBUG),
+then throws the line away; set it to DEBUG to see them."""
+API_LOG.setLevel(logging.INFO)
+
+
 def web_client(
     token: str,
     base_url: str,
@@ -54,7 +61,9 @@ def web_client(
     if connection_retries:
         handlers.append(ConnectionErrorRetryHandler(max_retry_count=connection_retries))
     base = base_url if base_url.endswith("/") else base_url + "/"
-    return WebClient(token=token, base_url=base, timeout=timeout, retry_handlers=handlers)
+    return WebClient(
+        token=token, base_url=base, timeout=timeout, retry_handlers=handlers, logger=API_LOG
+    )
 
 
 # the day's thread ------------------------------------------------------------------------
