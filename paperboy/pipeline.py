@@ -74,6 +74,8 @@ class Context:
     digest_size: int = 15
     deliverers: list[Deliverer] = field(default_factory=list)
     now: Callable[[], datetime] = utc_now
+    shown: dict[tuple[date, ...], list[Paper]] = field(default_factory=dict, repr=False)
+    """The papers recent digests showed, by the days they cover (see `shown_recently`)."""
 
     @property
     def scorer_name(self) -> str:
@@ -235,13 +237,15 @@ RECENT_DAYS = 5
 
 def shown_recently(ctx: Context, before: date | None = None) -> list[Paper]:
     """The papers the channel showed on the last RECENT_DAYS days (each day's group top)."""
-    days = [d for d in ctx.store.days() if before is None or d < before][-RECENT_DAYS:]
-    ids: list[str] = []
-    for day in days:
-        record = ctx.store.day(day) or {}
-        ids.extend(item["paper"] for item in record.get("order", [])[: ctx.digest_size])
-    found = ctx.store.papers(ids)
-    return [found[pid] for pid in ids if pid in found]
+    days = tuple(d for d in ctx.store.days() if before is None or d < before)[-RECENT_DAYS:]
+    if days not in ctx.shown:  # the same for every reader: a day's email asks once
+        ids: list[str] = []
+        for day in days:
+            record = ctx.store.day(day) or {}
+            ids.extend(item["paper"] for item in record.get("order", [])[: ctx.digest_size])
+        found = ctx.store.papers(ids)
+        ctx.shown = {days: [found[pid] for pid in ids if pid in found]}
+    return ctx.shown[days]
 
 
 def reader_model(ctx: Context, reader_id: str, day: date | None = None) -> ReaderModel:
@@ -281,7 +285,8 @@ def rank_personal(
     disliked = {pid for pid, value in model.votes.items() if value < 0}
     if model.evidence == 0:
         return sink(model.followed_first(order, batch.papers), disliked), {}
-    personal = model.score(batch.papers)
+    # Reasons in words cost a little per paper: only papers that may reach the reader get them.
+    personal = model.score(batch.papers, explain_top=3 * ctx.digest_size)
     mixed = blend({s.paper: s for s in order}, personal, model.evidence)
     return sink(model.followed_first(mixed, batch.papers), disliked), personal
 

@@ -508,10 +508,11 @@ def blend(
         return sorted(group.values(), key=lambda s: (-s.score, s.paper))
     g = _stdz(np.array([group[pid].score for pid in ids]))
     p = _stdz(np.array([personal[pid].score if pid in personal else 0.0 for pid in ids]))
-    mixed = (1 - share) * g + share * p
+    mixed = ((1 - share) * g + share * p).tolist()
     out = []
-    for k, pid in enumerate(ids):
-        reasons = list(personal[pid].reasons if pid in personal else [])
-        reasons += [x for x in group[pid].reasons if x not in reasons]
-        out.append(_score({**group[pid].__dict__, "score": float(mixed[k]), "reasons": reasons}))
+    for pid, value in zip(ids, mixed, strict=True):
+        mine = personal[pid].reasons if pid in personal else []
+        theirs = group[pid].reasons
+        reasons = [*mine, *(x for x in theirs if x not in mine)] if mine else list(theirs)
+        out.append(_score({**group[pid].__dict__, "score": value, "reasons": reasons}))
     return sorted(out, key=lambda s: (-s.score, s.paper))

@@ -158,3 +158,15 @@ def test_a_paper_the_reader_voted_down_goes_last_for_them(store: Store) -> None:
     mine = pipeline.rank_for(ctx, "U1", batch, order)
     assert mine[-1].paper == top and "you voted 👎 on it" in mine[-1].reasons
     assert pipeline.rank_for(ctx, "U2", batch, order) == order  # nobody else's order moves
+
+
+def test_recent_digests_are_what_readers_were_shown(store: Store) -> None:
+    ctx = make_ctx(store)
+    ctx.digest_size = 3
+    for name in ("2025-06-04", "2025-06-05"):
+        pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", name)], None)
+    shown = pipeline.shown_recently(ctx, date(2025, 6, 5))
+    assert [p.id for p in shown] == [s.paper for s in pipeline.load_order(ctx, date(2025, 6, 4))][
+        :3
+    ]
+    assert len(pipeline.shown_recently(ctx)) == 6  # both days, for a ranking of today
