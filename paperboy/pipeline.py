@@ -320,29 +320,11 @@ def explain_reader(ctx: Context, reader: Reader, events: list[Vote]) -> dict[str
     voted = ctx.store.papers(list(votes))
     model = ReaderModel(ctx.prior, votes, voted, reader.seed_papers, reader.authors)
     batch = latest_batch(ctx)
-    # The latest day's papers, as its rankings use them: `warm` has the fit ready then.
+    # The latest day's papers, as that day's rankings use them: the cached fit is shared.
     papers = batch.papers if batch and batch.papers else list(voted.values())
     if model.n_votes == 0 or not papers:
         return {"terms": {"up": [], "down": []}, "weighty_papers": []}
     return model.explain(papers)
-
-
-def warm(ctx: Context, day: date) -> int:
-    """Fit every voter's profile on the day's papers; returns how many readers were warmed.
-
-    The first ranking of a new day vectorises the day and each voter's voted papers (about 1 s
-    for 2,000 votes); afterwards a vote costs one refit (well under 200 ms). The caches live in
-    this process, so call it where the day's rankings are made, after the day is scored.
-    """
-    batch = load_batch(ctx, day)
-    warmed = 0
-    for reader_id in ctx.store.reader_ids():
-        model = reader_model(ctx, reader_id)
-        if model.n_votes and batch.papers:
-            model.score(batch.papers, explain_top=0)
-            warmed += 1
-    log.info("day %s: profiles of %d readers are warm", day, warmed)
-    return warmed
 
 
 # deliver ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from paperboy.settings import Settings
 from paperboy.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,3 +39,18 @@ def store(redis_client: redis.Redis) -> Store:
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+def unconfigured(
+    monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis, tmp_path: Path
+) -> Path:
+    """No setting in the environment but REDIS_URL (the tests' Redis); run in an empty folder.
+
+    The empty folder means no `.env` of the checkout is read. Returns the folder.
+    """
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

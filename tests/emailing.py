@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -11,7 +10,6 @@ from pathlib import Path
 
 from flask import Flask
 from pydantic import SecretStr
-from werkzeug.serving import make_server
 
 from bot.links import links
 from paperboy import pipeline
@@ -19,6 +17,7 @@ from paperboy.feed import parse_feed
 from paperboy.models import Digest, Paper, Prior, Ranked, Score
 from paperboy.settings import Settings
 from paperboy.store import Store
+from tests.standins.web import serve_wsgi
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 DAY_FEED = FIXTURES / "arxiv" / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
@@ -120,11 +119,5 @@ def web_app(store: Store, config: Settings, clock: object = None) -> Iterator[st
     if clock is not None:
         app.config["PAPERBOY_CLOCK"] = clock
     app.register_blueprint(links)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve_wsgi(app) as url:
+        yield url

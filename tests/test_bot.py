@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 
 from bot.app import create_app
 from paperboy import blocks
@@ -24,6 +23,7 @@ from paperboy.settings import Settings
 from paperboy.slack import post_day, web_client
 from paperboy.store import Store
 from tests.standins.slack_api import TOKEN, SlackStandIn, click, command, interaction, serve, signed
+from tests.standins.web import serve_wsgi
 
 SECRET = "test-signing-secret"
 CHANNEL = "C0PAPERS"
@@ -87,13 +87,8 @@ def start(
     )
     client = web_client(TOKEN, slack.url)
     app = create_app(settings, store, client, lambda: context(settings, store), spacing=spacing)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
+    with serve_wsgi(app) as url:
+        yield url
 
 
 @pytest.fixture

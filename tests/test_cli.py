@@ -12,26 +12,15 @@ from paperboy.cli import UNREACHABLE, main
 from paperboy.feed import parse_feed
 from paperboy.store import Store
 
-from .conftest import FIXTURES, ROOT, TEST_REDIS_URL
+from .conftest import FIXTURES, ROOT
 
 DAY = FIXTURES / "arxiv" / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
 SMALL_DAY = FIXTURES / "arxiv" / "days" / "cs.SD+eess.AS-2025-06-04.xml"
 
 
 @pytest.fixture(autouse=True)
-def settings_env(monkeypatch: pytest.MonkeyPatch, store: Store, tmp_path: Path) -> None:
+def settings_env(unconfigured: Path, store: Store) -> None:
     """Point the CLI at the tests' Redis and nothing else; run it from an empty folder."""
-    monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
-    for name in (
-        "SLACK_BOT_TOKEN",
-        "SMTP_HOST",
-        "ANTHROPIC_API_KEY",
-        "CRITERIA_FILE",
-        "SEED_PAPERS_FILE",
-        "AUTHORS_FILE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

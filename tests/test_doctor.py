@@ -8,7 +8,7 @@ import pytest
 
 from paperboy.cli import main
 
-from .conftest import FIXTURES, TEST_REDIS_URL
+from .conftest import FIXTURES
 from .standins.feeds import FeedServer, serve
 
 
@@ -19,19 +19,8 @@ def closed_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def nothing_configured(monkeypatch: pytest.MonkeyPatch, redis_client: object) -> None:
-    for name in (
-        "SLACK_BOT_TOKEN",
-        "SMTP_HOST",
-        "ANTHROPIC_API_KEY",
-        "CRITERIA_FILE",
-        "SEED_PAPERS_FILE",
-        "AUTHORS_FILE",
-        "EMAIL_FROM",
-        "LINK_SECRET",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
+def nothing_configured(unconfigured: object) -> None:
+    """Every test starts from a machine with nothing set up but Redis."""
 
 
 def lines(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, str]]:

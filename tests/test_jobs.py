@@ -18,7 +18,7 @@ from paperboy.models import Reader, Vote
 from paperboy.store import Store
 from workers import jobs
 
-from .conftest import FIXTURES, TEST_REDIS_URL
+from .conftest import FIXTURES
 from .standins.feeds import FeedServer, serve
 from .standins.slack_api import TOKEN as SLACK_TOKEN
 from .standins.slack_api import serve as slack_serve
@@ -31,14 +31,11 @@ T0 = datetime(2025, 6, 4, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def arxiv(monkeypatch: pytest.MonkeyPatch, redis_client: Redis) -> Iterator[FeedServer]:
+def arxiv(monkeypatch: pytest.MonkeyPatch, unconfigured: Path) -> Iterator[FeedServer]:
     """arXiv's RSS served locally, and the settings that point the jobs at it and at Redis."""
     with serve(FeedServer(routes={"/rss/cs.SD+eess.AS": DAY.read_bytes()})) as server:
-        monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
         monkeypatch.setenv("ARXIV_FEED_URL", server.url + "/rss/")
         monkeypatch.setenv("ARXIV_CATEGORIES", "cs.SD,eess.AS")
-        for name in ("SLACK_BOT_TOKEN", "SMTP_HOST", "ANTHROPIC_API_KEY", "CRITERIA_FILE"):
-            monkeypatch.delenv(name, raising=False)
         yield server
 
 

@@ -10,7 +10,7 @@ import pytest
 from paperboy.arxiv import fetch_feeds
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Reader, Score, SeedPaper, Vote, VoteValue
-from paperboy.pipeline import Batch, Context, explain_reader, ingest, rank_for, score, warm
+from paperboy.pipeline import Batch, Context, explain_reader, ingest, rank_for, score
 from paperboy.prior import load_prior
 from paperboy.seeds import follow, unfollow
 from paperboy.store import Store
@@ -86,14 +86,13 @@ def test_vote_undo_and_switch_move_the_ranking(days) -> None:
 
 
 def test_the_profile_explains_itself_in_terms_and_papers(days) -> None:
-    ctx, old, today, _ = days
+    ctx, old, _, _ = days
     liked = _about(old.papers, "diffusion")[:4]
     disliked = _about(old.papers, "federated", "medical")[:2]
     for n, paper in enumerate(liked):
         _vote(ctx.store, paper.id, 1, n)
     for n, paper in enumerate(disliked):
         _vote(ctx.store, paper.id, -1, 10 + n)
-    assert warm(ctx, today.day) == 1
     explained = explain_reader(ctx, Reader(id="U1"), ctx.store.votes("U1"))
     assert "diffusion" in explained["terms"]["up"]
     assert explained["terms"]["down"]
