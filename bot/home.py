@@ -68,7 +68,13 @@ def top_terms(deps: Deps, reader: Reader, events: list[Vote], fresh: bool) -> di
     at, terms = deps.terms.get(reader.id, (0.0, {}))
     if fresh or time.monotonic() - at > TERMS_SECONDS:
         try:
-            terms = explain_reader(deps.context, reader, events).get("terms", {})
+            explained = explain_reader(deps.context, reader, events)
+            criteria = explained.get("criteria", {})
+            terms = {
+                **explained.get("terms", {}),
+                "criteria_up": criteria.get("up", []),
+                "criteria_down": criteria.get("down", []),
+            }
         except Exception:
             log.exception("explaining %s's profile failed; Home shows it without terms", reader.id)
         deps.terms[reader.id] = (time.monotonic(), terms)

@@ -322,6 +322,11 @@ def home_view(
     up = ", ".join(escape(_term(t)) for t in terms.get("up", [])[:12]) or "—"
     down = ", ".join(escape(_term(t)) for t in terms.get("down", [])[:12]) or "—"
     blocks.append(section(f"*Top terms*\nMore of: {up}\nLess of: {down}"))
+    liked = "; ".join(escape(c) for c in terms.get("criteria_up", [])[:6])
+    disliked = "; ".join(escape(c) for c in terms.get("criteria_down", [])[:6])
+    if liked or disliked:
+        heading = "*The group's criteria, by your votes*"
+        blocks.append(section(f"{heading}\nUp: {liked or '—'}\nDown: {disliked or '—'}"))
     seeds = [
         f"• {escape(s.title or s.id or '')}" + (f" ({escape(s.id)})" if s.id and s.title else "")
         for s in reader.seed_papers

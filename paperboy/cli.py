@@ -177,7 +177,8 @@ def profile_record(store: Store, reader_id: str, ctx: Context | None = None) -> 
         "seed_papers": [s.model_dump(exclude_none=True) for s in reader.seed_papers],
         "authors": reader.authors,
     }
-    record.update(explain_reader(ctx, reader, events) if ctx else {"terms": {"up": [], "down": []}})
+    empty: dict[str, Any] = {"terms": {"up": [], "down": []}, "criteria": {"up": [], "down": []}}
+    record.update(explain_reader(ctx, reader, events) if ctx else empty)
     return record
 
 
@@ -194,6 +195,9 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {'👍' if vote['value'] > 0 else '👎'} {vote['paper']}  {vote['at'][:10]}")
     print("Terms rated up:   " + (", ".join(record["terms"]["up"]) or "none yet"))
     print("Terms rated down: " + (", ".join(record["terms"]["down"]) or "none yet"))
+    criteria = record.get("criteria") or {}
+    print("Criteria voted up:   " + ("; ".join(criteria.get("up", [])) or "none yet"))
+    print("Criteria voted down: " + ("; ".join(criteria.get("down", [])) or "none yet"))
     weighty = record.get("weighty_papers") or []
     if weighty:
         print("Votes that weigh most in the ranking:")

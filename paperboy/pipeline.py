@@ -315,7 +315,8 @@ def latest_batch(ctx: Context) -> Batch | None:
 
 
 def explain_reader(ctx: Context, reader: Reader, events: list[Vote]) -> dict[str, Any]:
-    """What a reader's profile has learned: terms rated up and down, the weightiest votes."""
+    """What a reader's profile has learned: terms and criteria voted up and down, the weightiest
+    votes."""
     votes = current_votes(events)
     voted = ctx.store.papers(list(votes))
     model = ReaderModel(ctx.prior, votes, voted, reader.seed_papers, reader.authors)
@@ -323,7 +324,11 @@ def explain_reader(ctx: Context, reader: Reader, events: list[Vote]) -> dict[str
     # The latest day's papers, as that day's rankings use them: the cached fit is shared.
     papers = batch.papers if batch and batch.papers else list(voted.values())
     if model.n_votes == 0 or not papers:
-        return {"terms": {"up": [], "down": []}, "weighty_papers": []}
+        return {
+            "terms": {"up": [], "down": []},
+            "criteria": {"up": [], "down": []},
+            "weighty_papers": [],
+        }
     return model.explain(papers)
 
 

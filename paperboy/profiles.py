@@ -6,7 +6,14 @@ papers of recent days the reader was shown and let pass, or without them today's
 papers: most papers are not wanted). Measured in bench/quality.py (part b), 60 votes move it
 where they barely move a tf-idf SVM over the whole vocabulary; the cosines use a vocabulary of
 the day that keeps every term, since a rare term shared with a voted paper is the best clue.
-The personal score is blended with the group's, more as votes accumulate (`blend`).
+
+Beside it, a criteria model: a logistic regression over a few features of each paper (its
+cosine to each of the group's topics and seed papers and to the reader's own seeds, the best of
+those, and its count of the criteria's unwanted keywords), fitted on the votes. It learns which
+parts of the prior this reader cares about ("Model Compression up, Large Language Models
+down"), which carries over to a new day better than the voted papers' words alone, and says so
+in the profile. The two are standardised over the day and added (`ProfileRecipe`). The
+personal score is blended with the group's, more as votes accumulate (`blend`).
 
 The older learner is still there (`ProfileRecipe.svm_weight`): the local scorer's SVM refitted
 with the votes, the group's seeds and criteria topics plus the reader's own seeds as positives,
@@ -25,24 +32,28 @@ from paperboy.authors import AuthorMatcher
 from paperboy.local import (
     MAX_REASON_TERMS,
     DayCorpus,
+    Positive,
     PriorModel,
     _stdz,
     cosines,
     day_corpus,
     doc_terms,
     found,
+    padded,
     paper_words,
     seed_label,
     stack,
 )
 from paperboy.models import Paper, Prior, Score, SeedPaper, Vote
-from paperboy.vectors import Rows, Vector, Vocabulary, cross, fit_linear
+from paperboy.vectors import Rows, Vector, Vocabulary, cross, fit_linear, fit_logistic
 
 LIKED_ENOUGH = 0.05  # cosine to a liked paper above which "you liked '…'" is said
 LIKED_SHOWN = 100  # "you liked" looks at the latest this many liked papers: cost is per paper
 EXPLAIN_TOP = 100  # papers that get reasons: more than a digest or an email shows
 FOLLOWED_LIFT = 10.0  # added to a blended score (day-standardised units): above everything else
 MAX_WEAK = 400  # weak negatives sampled from the day (evenly, so deterministically)
+LEANING_SAID = 0.2  # a criteria-model weight from which a topic is said to be voted up/down
+MAX_CRITERIA_SAID = 6  # criteria (topics or seed papers) named each way in a profile
 
 
 def current_votes(events: Iterable[Vote]) -> dict[str, int]:
@@ -59,9 +70,10 @@ def current_votes(events: Iterable[Vote]) -> dict[str, int]:
 class ProfileRecipe:
     """The personal model's knobs; defaults chosen in bench/quality.py (part b).
 
-    Two learners, mixed by weight: nearest neighbours among the votes (the default: 60 votes
-    move it where they cannot move a tf-idf SVM refitted over the whole vocabulary), and the
-    local scorer's SVM refitted with the votes (`svm_weight`; 0 skips the fit).
+    Three learners, mixed by weight: nearest neighbours among the votes (60 votes move it
+    where they cannot move a tf-idf SVM refitted over the whole vocabulary), the criteria model
+    (`criteria_weight`), and the local scorer's SVM refitted with the votes (`svm_weight`; 0
+    skips the fit). The default is the first two.
     """
 
     c: float = 0.1
@@ -70,14 +82,15 @@ class ProfileRecipe:
     irrelevant_penalty: float = 0.0  # the group's score has it already
     similarity_weight: float = 0.25
     followed_boost: float = 10.0
-    blend_half: float = 15.0  # votes at which personal and group weigh the same (15 or 30
-    # do as well on the bench; 15 lets the first few votes show in the next ranking)
+    blend_half: float = 30.0  # votes at which personal and group weigh the same
     newton_steps: int = 4  # enough for the ranking; keeps a refit fast
     svm_weight: float = 0.0  # the refitted SVM's share of the personal score (0: not fitted)
     neighbour_weight: float = 1.0  # k nearest liked papers' cosine minus k nearest disliked
     neighbour_k: int = 3  # how many nearest liked papers the kNN term averages
     disliked_k: int = 10  # how many nearest disliked (or weak negative) papers it averages
     weak_as_disliked: bool = True  # weak negatives count among the disliked neighbours
+    criteria_weight: float = 0.5  # the criteria model's share, next to the kNN's 1 (0: off)
+    criteria_c: float = 1.0  # its inverse regularisation: about 20 features, tens of votes
 
 
 @dataclass
@@ -94,6 +107,8 @@ class _Fit:
     alphas: Vector | None = None  # each vote's pull on the model (its loss gradient)
     liked: Vector | None = None  # cosine of each of the day's papers with each liked paper
     disliked: Vector | None = None  # ... and with each disliked paper (columns in vote order)
+    leaning: Vector | None = None  # the criteria model's weight per positive (standardised)
+    criteria: Vector | None = None  # its score for each of the day's papers
 
 
 class ReaderModel:
@@ -249,7 +264,31 @@ class ReaderModel:
         self._fit = _Fit(
             corpus, w, b, taste, distaste, voted_ids, voted_rows, alphas, liked, disliked
         )
+        if r.criteria_weight and (values > 0).any() and (values < 0).any():
+            self._fit.leaning, self._fit.criteria = self._criteria_model(
+                corpus, voted, voted_rows, values
+            )
         return self._fit
+
+    def _criteria_model(
+        self, corpus: DayCorpus, voted: list[Paper], voted_rows: Rows, values: Vector
+    ) -> tuple[Vector, Vector]:
+        """The criteria model (see the module's docstring): its weight per positive, and its
+        score for each of the day's papers. Features are standardised over the day, so a
+        weight means the same whatever a feature's scale."""
+        day = _criteria_features(corpus.sims, self._unwanted(corpus))
+        cache = corpus.memo.setdefault("unwanted-voted", {})
+        assert isinstance(cache, dict)
+        for p in voted:
+            if p.id not in cache:
+                title, abstract = paper_words(p)
+                cache[p.id] = unwanted_count(self.model.unwanted, title, abstract)
+        unwanted = np.array([cache[p.id] for p in voted], dtype=float)
+        mine = _criteria_features(cosines(voted_rows, corpus.positives), unwanted)
+        mean, sd = day.mean(axis=0), day.std(axis=0)
+        sd[sd < 1e-12] = 1.0
+        w, _ = fit_logistic((mine - mean) / sd, values, self.recipe.criteria_c)
+        return w[: corpus.positives.n_rows], ((day - mean) / sd) @ w
 
     def _svm(
         self, corpus: DayCorpus, papers: list[Paper], voted_rows: Rows, values: Vector
@@ -291,6 +330,8 @@ class ReaderModel:
             total = total + r.svm_weight * svm
         if fit.liked is not None:
             total = total + r.neighbour_weight * _stdz(self._neighbours(corpus, fit))
+        if fit.criteria is not None:
+            total = total + r.criteria_weight * _stdz(fit.criteria)
         liked_ids = [pid for pid in self.votes if self.votes[pid] > 0][-LIKED_SHOWN:]
         followed = self._followed(corpus, papers)
         total = total + r.followed_boost * np.array([bool(f) for f in followed], dtype=float)
@@ -316,6 +357,8 @@ class ReaderModel:
             criterion = self._criterion(sims[i]) if sims.shape[1] else None
             if criterion:
                 reasons.append(f"matches the group's criteria: {criterion}")
+            if fit.leaning is not None and (favoured := self._favoured(sims[i], fit.leaning)):
+                reasons.append(f"close to what you vote up: {favoured}")
             scores[paper.id] = _score(
                 {**scores[paper.id].__dict__, "criterion": criterion, "reasons": reasons}
             )
@@ -370,10 +413,16 @@ class ReaderModel:
             counts = np.zeros(len(corpus.texts))
             if m.unwanted:
                 for i, text in enumerate(corpus.texts):
-                    if unwanted := found(m.unwanted, text):
-                        counts[i] = min(len(unwanted), 2) + len(found(m.unwanted, corpus.titles[i]))
+                    counts[i] = _unwanted_in(m.unwanted, text, corpus.titles[i])
             corpus.memo[key] = counts
         return counts
+
+    def _favoured(self, sims: Vector, leaning: Vector) -> str | None:
+        """The positive the paper is closest to, when the reader's votes lean towards it."""
+        j = int(np.argmax(sims))
+        if sims[j] <= 0 or leaning[j] < LEANING_SAID:
+            return None
+        return _positive_name(self.model.positives[j])
 
     def _nearest(self, corpus: DayCorpus, rows: Rows, ids: list[str]) -> Vector:
         """Cosines of `rows` with the voted papers `ids`."""
@@ -399,10 +448,14 @@ class ReaderModel:
         return [names[cols[k]] for k in order if pull[k] > 0]
 
     def explain(self, papers: list[Paper], n_terms: int = 12) -> dict[str, object]:
-        """What the votes taught: terms up and down, and the votes the model leans on most."""
+        """What the votes taught: terms and criteria up and down, the votes that weigh most."""
         fit = self.fit(papers)
         if not self.votes:
-            return {"terms": {"up": [], "down": []}, "weighty_papers": []}
+            return {
+                "terms": {"up": [], "down": []},
+                "criteria": {"up": [], "down": []},
+                "weighty_papers": [],
+            }
         names = fit.corpus.names
         up = [names[j] for j in np.argsort(-fit.taste, kind="stable")[:n_terms] if fit.taste[j] > 0]
         down = [
@@ -424,7 +477,46 @@ class ReaderModel:
                 weighty.append(
                     {"paper": pid, "title": self.voted[pid].title, "vote": self.votes[pid]}
                 )
-        return {"terms": {"up": up, "down": down}, "weighty_papers": weighty}
+        leaning = fit.leaning if fit.leaning is not None else np.zeros(0)
+        order = np.argsort(-leaning, kind="stable")
+        names = [_positive_name(p) for p in self.model.positives]
+        favoured = [names[j] for j in order if leaning[j] >= LEANING_SAID]
+        disfavoured = [names[j] for j in order[::-1] if leaning[j] <= -LEANING_SAID]
+        return {
+            "terms": {"up": up, "down": down},
+            "criteria": {
+                "up": favoured[:MAX_CRITERIA_SAID],
+                "down": disfavoured[:MAX_CRITERIA_SAID],
+            },
+            "weighty_papers": weighty,
+        }
+
+
+def unwanted_count(unwanted: dict[str, str], title: list[str], abstract: list[str]) -> int:
+    """A paper's count of unwanted keywords from its stemmed words (see `_unwanted_in`)."""
+    return _unwanted_in(unwanted, padded([*title, "|", *abstract]), padded(title))
+
+
+def _unwanted_in(unwanted: dict[str, str], text: str, title: str) -> int:
+    """Unwanted keywords in a padded text, at most 2, plus those in its title again."""
+    if not unwanted or not (hits := found(unwanted, text)):
+        return 0
+    return min(len(hits), 2) + len(found(unwanted, title))
+
+
+def _criteria_features(sims: Vector, unwanted: Vector) -> Vector:
+    """The criteria model's features: cosine to each positive, the best one, unwanted count."""
+    best = sims.max(axis=1, keepdims=True) if sims.shape[1] else np.zeros((len(sims), 0))
+    return np.hstack([sims, best, unwanted[:, None]])
+
+
+def _positive_name(positive: Positive) -> str:
+    """A positive in words: a criteria topic by name, a seed paper by its title."""
+    if positive.topic:
+        return positive.topic
+    if positive.seed_title:
+        return f"papers like '{positive.seed_title}'"
+    return "the criteria's keywords"
 
 
 def _tastes(corpus: DayCorpus, rows: Rows, values: Vector) -> tuple[Vector, Vector]:

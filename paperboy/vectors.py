@@ -256,6 +256,28 @@ def fit_linear(
     return w[:-1], float(w[-1])
 
 
+def fit_logistic(x: Vector, y: Vector, c: float = 1.0, steps: int = 25) -> tuple[Vector, float]:
+    """L2-regularised logistic regression on a few dense features, by Newton's method.
+
+    Minimises 0.5*|w|^2 + c * sum(log(1 + exp(-y_i (w.x_i + b)))) for labels y in {-1, +1};
+    the bias is not regularised. Needs both labels: with one, there is nothing to separate.
+    """
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    t = (y > 0).astype(np.float64)
+    reg = np.append(np.full(d, 1.0 / c), 1e-6)
+    beta = np.zeros(d + 1)
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ beta, -30.0, 30.0)))
+        grad = xb.T @ (p - t) + reg * beta
+        hess = (xb * (p * (1.0 - p))[:, None]).T @ xb + np.diag(reg)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    return beta[:-1], float(beta[-1])
+
+
 def cross(a: Rows, b: Rows) -> Vector:
     """Inner products of every row of `a` with every row of `b` (cosines, as rows are unit).
 

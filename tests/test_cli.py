@@ -98,7 +98,8 @@ def test_vote_undo_switch_then_profile(capsys: pytest.CaptureFixture[str]) -> No
         (paper, -1, "cli"),
         (other, 1, "cli"),
     }
-    assert set(profile) >= {"email", "seed_papers", "authors", "terms"}
+    assert set(profile) >= {"email", "seed_papers", "authors", "terms", "criteria"}
+    assert set(profile["criteria"]) == {"up", "down"}
     assert set(profile["terms"]) == {"up", "down"}
 
 

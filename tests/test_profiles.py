@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from paperboy.feed import parse_feed
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Vote
 from paperboy.prior import load_prior
-from paperboy.profiles import ReaderModel, blend, blend_weight, current_votes
+from paperboy.profiles import ProfileRecipe, ReaderModel, blend, blend_weight, current_votes
+from paperboy.vectors import fit_logistic
 
 FIXTURES = Path(__file__).parents[1].parent / "shared/fixtures"
 EXAMPLE = Path(__file__).parents[1] / "examples/profile"
@@ -71,7 +73,8 @@ def test_upvote_lifts_similar_papers_and_undo_restores(prior: Prior, days) -> No
     def mean_position(order: list[str]) -> float:
         return sum(order.index(p.id) for p in target) / len(target)
 
-    assert mean_position(after) < mean_position(before) - 10  # of about 150 papers
+    # Six votes of about 150 papers: the personal share is 0.9 * 6 / (6 + 30) of the blend.
+    assert mean_position(after) < mean_position(before) - 5
     undone = events + [_vote(p.id, 0, 10 + i) for i, p in enumerate(liked)]
     assert current_votes(undone) == {}
     assert _rank(prior, current_votes(undone), liked, today) == before
@@ -130,3 +133,52 @@ def test_papers_let_pass_sink_similar_papers(prior: Prior, days) -> None:
         return sum(order.index(t) for t in target) / len(target)
 
     assert positions(passed) > positions([]) + 3
+
+
+def test_votes_teach_which_of_the_criteria_the_reader_favours(prior: Prior, days) -> None:
+    """👍 on compression papers and 👎 on LLM papers: the criteria model says so, and uses it."""
+    old, today = days
+    liked = _find(old, "quantiz", "prun", "sparse", "low-rank", "compress")
+    disliked = [p for p in _find(old, "llm", "language model") if p not in liked]
+    assert len(liked) >= 4 and len(disliked) >= 10
+    votes = {p.id: 1 for p in liked} | {p.id: -1 for p in disliked}
+    model = ReaderModel(prior, votes, {p.id: p for p in liked + disliked})
+    criteria = model.explain(today)["criteria"]
+    assert "Model Compression" in criteria["up"]
+    assert "Large Language Models (LLMs)" in criteria["down"]
+    assert not set(criteria["up"]) & set(criteria["down"])
+    top = sorted(model.score(today).values(), key=lambda s: -s.score)[:20]
+    said = [r for s in top for r in s.reasons if r.startswith("close to what you vote up: ")]
+    assert "close to what you vote up: Model Compression" in said
+    assert not any("Large Language Models" in r for r in said)
+
+    # Without the criteria model the personal ranking differs: it is part of the score.
+    alone = ReaderModel(
+        prior, votes, {p.id: p for p in liked + disliked}, recipe=ProfileRecipe(criteria_weight=0)
+    )
+    assert alone.explain(today)["criteria"] == {"up": [], "down": []}
+    with_model, without = model.score(today), alone.score(today)
+    assert sorted(with_model, key=lambda k: -with_model[k].score) != sorted(
+        without, key=lambda k: -without[k].score
+    )
+
+
+def test_the_criteria_model_needs_both_kinds_of_vote(prior: Prior, days) -> None:
+    """With 👍 only there is nothing to tell apart: no criteria are named, the kNN still ranks."""
+    old, today = days
+    liked = _find(old, "quantiz", "prun")[:4]
+    model = ReaderModel(prior, {p.id: 1 for p in liked}, {p.id: p for p in liked})
+    assert model.explain(today)["criteria"] == {"up": [], "down": []}
+    assert len(model.score(today)) == len(today)
+
+
+def test_fit_logistic_weighs_features_by_how_they_predict_the_label() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(200, 3))
+    # Feature 0 predicts 👍, feature 1 predicts 👎, feature 2 is noise.
+    y = np.where(2.0 * x[:, 0] - 2.0 * x[:, 1] + rng.normal(scale=0.5, size=200) > 0, 1.0, -1.0)
+    w, _ = fit_logistic(x, y, c=1.0)
+    assert w[0] > 1.0 and w[1] < -1.0 and abs(w[2]) < 0.5
+    # Stronger regularisation shrinks every weight.
+    shrunk, _ = fit_logistic(x, y, c=0.01)
+    assert np.all(np.abs(shrunk) < np.abs(w))

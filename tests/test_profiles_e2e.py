@@ -69,7 +69,8 @@ def test_vote_undo_and_switch_move_the_ranking(days) -> None:
     for n, paper in enumerate(liked):
         _vote(ctx.store, paper.id, 1, n)
     up = rank_for(ctx, "U1", today, group)
-    assert _mean_rank(up, target) < _mean_rank(group, target) - 10  # of 147 papers
+    # Six votes of 147 papers: the personal share is 0.9 * 6 / (6 + 30) of the blend.
+    assert _mean_rank(up, target) < _mean_rank(group, target) - 5
     reasons = [r for s in up[:20] for r in s.reasons]
     assert any(r.startswith("you liked '") for r in reasons)
     assert any(r.startswith("terms you rated up: ") for r in reasons)

@@ -151,13 +151,20 @@ def test_home_view_within_limits_for_a_busy_reader(papers: list[Paper]) -> None:
     at = datetime(2025, 6, 3, tzinfo=UTC)
     shown = [(Vote(reader="U1", paper=p.id, value=1, at=at), p) for p in papers[:8]]
     admin = [f"line {n} <!channel>" for n in range(20)]
-    view = blocks.home_view(
-        reader, shown, {"up": ["a", ("b", 0.3)], "down": ["<c>"]}, 15, admin, notice="bad <input>"
-    )
+    learned = {
+        "up": ["a", ("b", 0.3)],
+        "down": ["<c>"],
+        "criteria_up": ["Model Compression", "papers like 'Sparse <MoE>'"],
+        "criteria_down": ["Large Language Models (LLMs)"],
+    }
+    view = blocks.home_view(reader, shown, learned, 15, admin, notice="bad <input>")
     assert view["type"] == "home"
     assert len(view["blocks"]) <= blocks.MAX_HOME_BLOCKS
     text = json.dumps(view)
     assert "<!channel>" not in text and "bad &lt;input&gt;" in text and "&lt;c&gt;" in text
+    criteria = next(body for _, body in blocks._texts(view["blocks"]) if "criteria" in body)
+    assert "Up: Model Compression; papers like 'Sparse &lt;MoE&gt;'" in criteria
+    assert "Down: Large Language Models (LLMs)" in criteria
     for kind, body in blocks._texts(view["blocks"]):
         assert len(body) <= blocks.MAX_SECTION_CHARS, kind
     select = next(
