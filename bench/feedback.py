@@ -138,6 +138,7 @@ def feedback_section(prior: Prior, days: list[Day], chosen: dict[str, Recipe]) -
     show("previous learner: kNN alone*", [(ap, pk) for ap, pk, _ in knn], days)
     print(f"leave-one-day-out over {len(GRID)} recipes:")
     held = []
+    spread: dict[str, list[float]] = {}
     folds: dict[str, dict[str, dict[str, Score]]] = {}
     for test in days:
         others = [d for d in days if d is not test]
@@ -167,7 +168,15 @@ def feedback_section(prior: Prior, days: list[Day], chosen: dict[str, Recipe]) -
             f"(train AP {trained[best]:.3f}) -> held-out AP {ap:.3f} after {n} votes"
         )
         held.append((ap, pk))
+        # How much the choice matters: every recipe of the grid on this day.
+        spread[test.date] = [test_figures(prior, groups, test, others, r)[0] for r in GRID]
     show("feedback, leave-one-day-out", held, days)
+    means = np.mean([spread[d.date] for d in days], axis=0)
+    print(
+        f"  every recipe of the grid, mean AP over the days: min {means.min():.3f}, "
+        f"median {np.median(means):.3f}, max {means.max():.3f} (the days' labels are few: "
+        "one picked paper moving ten places changes a day's AP by about 0.01)"
+    )
     ceiling = []
     for test in days:
         votes = {

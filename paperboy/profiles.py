@@ -419,6 +419,8 @@ class ReaderModel:
 
     def _favoured(self, sims: Vector, leaning: Vector) -> str | None:
         """The positive the paper is closest to, when the reader's votes lean towards it."""
+        if not len(leaning):
+            return None
         j = int(np.argmax(sims))
         if sims[j] <= 0 or leaning[j] < LEANING_SAID:
             return None

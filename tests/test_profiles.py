@@ -172,6 +172,20 @@ def test_the_criteria_model_needs_both_kinds_of_vote(prior: Prior, days) -> None
     assert len(model.score(today)) == len(today)
 
 
+def test_a_group_with_no_criteria_or_seeds_still_learns_from_votes(days) -> None:
+    old, today = days
+    liked = _find(old, "quantiz", "prun")[:3]
+    disliked = _find(old, "llm")[:3]
+    votes = {p.id: 1 for p in liked} | {p.id: -1 for p in disliked}
+    model = ReaderModel(Prior(), votes, {p.id: p for p in liked + disliked})
+    scores = model.score(today)
+    assert len(scores) == len(today)
+    assert model.explain(today)["criteria"] == {"up": [], "down": []}
+    target = _find(today, "quantiz", "prun")
+    order = sorted(scores, key=lambda k: -scores[k].score)
+    assert target and sum(order.index(p.id) for p in target) / len(target) < len(today) / 3
+
+
 def test_fit_logistic_weighs_features_by_how_they_predict_the_label() -> None:
     rng = np.random.default_rng(7)
     x = rng.normal(size=(200, 3))
