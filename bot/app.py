@@ -163,6 +163,7 @@ def create_app(
     bolt = build_bolt(deps, secret)
     flask_app.extensions["paperboy_bolt"] = bolt
     flask_app.extensions["paperboy_deps"] = deps
+    flask_app.extensions["paperboy_email_vote"] = lambda paper: votes.after_email_vote(deps, paper)
     if secret:  # without a signing secret nothing over HTTP can be trusted: Socket Mode only
         handler = SlackRequestHandler(bolt)
 

@@ -4,7 +4,9 @@ Mail security scanners fetch every link in a message before its reader does, so 
 changes anything: it shows a page whose one button POSTs. The unsubscribe URL also takes
 RFC 8058's one-click POST, which mail clients send without cookies. The token in the URL is
 the only credential; a forged, altered or expired one gets a 4xx page and changes nothing.
-The app factory sets `PAPERBOY_SETTINGS` and `PAPERBOY_STORE` in the Flask config.
+The app factory sets `PAPERBOY_SETTINGS` and `PAPERBOY_STORE` in the Flask config and, when
+Slack is configured, `extensions["paperboy_email_vote"]`: called with the paper after a vote, it
+refreshes the tallies on the paper's Slack replies.
 """
 
 from __future__ import annotations
@@ -109,6 +111,12 @@ def record_vote(token: str) -> Response:
             Vote(reader=link.reader, paper=link.paper, value=link.vote, at=_now(), source="email")
         )
         log.info("reader %s voted %+d on paper %s from email", link.reader, link.vote, link.paper)
+        refresh = current_app.extensions.get("paperboy_email_vote")
+        if refresh is not None:  # Slack is configured: its replies show the paper's tallies
+            try:
+                refresh(link.paper)
+            except Exception:  # the vote is saved; a stale tally must not fail the page
+                log.exception("could not ask for paper %s's Slack tallies to refresh", link.paper)
     return _feedback_page(link, token, recorded=True)
 
 

@@ -105,6 +105,17 @@ def after_vote(deps: Deps, click: Click, previous: int, value: int, title: str) 
     deps.coalescer.request("home", click.user, {"user": click.user})
 
 
+def after_email_vote(deps: Deps, paper: str) -> None:
+    """Ask for the tallies on the paper's Slack replies to be refreshed after a vote cast from
+    an email link: the same coalesced refresh a click asks for."""
+    for channel, message in deps.store.slack_messages(paper).items():
+        deps.coalescer.request(
+            "tally",
+            f"{channel}/{message['ts']}",
+            {"paper": paper, "channel": channel, "ts": message["ts"], "blocks": message["blocks"]},
+        )
+
+
 def register(app: App, deps: Deps) -> None:
     """Listen to both vote buttons."""
 

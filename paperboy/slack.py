@@ -158,9 +158,11 @@ def post_day(
     )
     for entry in pending:
         pid = entry.paper.id
+        reply = blocks.paper_blocks(entry)
         if pid in in_thread:
             log.info("day %s: paper %s was posted by an earlier run", day, pid)
             store.save_slack_post(channel, day, pid, in_thread[pid])
+            store.save_slack_message(pid, where, in_thread[pid], reply)
             result.found += 1
             continue
         store.mark_slack_post(channel, day, pid)
@@ -169,12 +171,13 @@ def post_day(
             channel=where,
             thread_ts=parent,
             text=blocks.paper_text(entry.paper.title),
-            blocks=blocks.paper_blocks(entry),
+            blocks=reply,
             metadata=blocks.paper_metadata(day, pid),
             unfurl_links=False,
             unfurl_media=False,
         )
         store.save_slack_post(channel, day, pid, str(response["ts"]))
+        store.save_slack_message(pid, where, str(response["ts"]), reply)
         result.posted += 1
     return result
 

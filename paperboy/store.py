@@ -390,6 +390,22 @@ class Store:
             pipe.expire(key, timedelta(days=RETENTION_DAYS))
             pipe.execute()
 
+    def save_slack_message(
+        self, paper: str, channel: str, ts: str, blocks: list[dict[str, Any]]
+    ) -> None:
+        """Where a paper's reply is (channel id, `ts`) and its blocks, so that a vote cast
+        elsewhere (an email link) can refresh the tallies it shows."""
+        key = self.key("slack", "message", paper)
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, channel, json.dumps({"ts": ts, "blocks": blocks}))
+            pipe.expire(key, timedelta(days=RETENTION_DAYS))
+            pipe.execute()
+
+    def slack_messages(self, paper: str) -> dict[str, dict[str, Any]]:
+        """Channel id -> {"ts", "blocks"} of each reply that shows the paper."""
+        raw = self.redis.hgetall(self.key("slack", "message", paper))
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
     def mark_pending_update(self, kind: str, key: str, payload: str) -> None:
         """Note that a Slack surface (a paper's message, a user's Home) needs refreshing."""
         self.redis.set(self.key("slack", "pending", kind, key), payload, ex=3600)

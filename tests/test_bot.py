@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from bot.app import create_app
-from paperboy import blocks
+from paperboy import blocks, links
 from paperboy.feed import parse_feed
-from paperboy.models import Digest, Paper, Ranked, Score
+from paperboy.models import Digest, Paper, Ranked, Reader, Score
 from paperboy.services import context
 from paperboy.settings import Settings
 from paperboy.slack import post_day, web_client
@@ -26,6 +26,7 @@ from tests.standins.slack_api import TOKEN, SlackStandIn, click, command, intera
 from tests.standins.web import serve_wsgi
 
 SECRET = "test-signing-secret"
+LINK_SECRET = "test-link-secret"
 CHANNEL = "C0PAPERS"
 ADMIN = "UADMIN"
 FEED = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
@@ -84,6 +85,7 @@ def start(
         slack_channel=CHANNEL,
         slack_api_url=slack.url,
         slack_admins=[ADMIN],
+        link_secret=LINK_SECRET,
     )
     client = web_client(TOKEN, slack.url)
     app = create_app(settings, store, client, lambda: context(settings, store), spacing=spacing)
@@ -156,6 +158,26 @@ def test_a_vote_is_recorded_confirmed_and_tallied(web: Web) -> None:
     update = web.slack.calls("chat.update")[-1]
     assert update["text"] and update["blocks"]
     assert eventually(lambda: "U1" in web.slack.views)
+
+
+def test_a_vote_from_an_email_link_refreshes_the_tally_in_slack(web: Web) -> None:
+    reply = web.replies[1]
+    paper = blocks.paper_of(reply)
+    assert paper
+    web.click("U1", reply, blocks.VOTE_DOWN)
+    assert eventually(lambda: tally_shown(web, reply, 0, 1))
+    web.store.save_reader(Reader(id="U9", email="u9@example.org", email_enabled=True))
+    token = links.vote_token(LINK_SECRET.encode(), "U9", paper, 1, datetime.now(UTC), 30)
+    answer = httpx.post(f"{web.url}/feedback/{token}", timeout=10)
+    assert answer.status_code == 200
+    (vote,) = web.store.votes("U9")
+    assert (vote.paper, vote.value, vote.source) == (paper, 1, "email")
+    assert eventually(lambda: tally_shown(web, reply, 1, 1))
+    # The refreshed reply keeps everything else it showed: only the vote buttons changed.
+    fresh = web.slack.message(CHANNEL, reply["ts"])
+    assert fresh is not None
+    kept = [b for b in fresh["blocks"] if b.get("type") != "actions"]
+    assert kept == [b for b in reply["blocks"] if b.get("type") != "actions"]
 
 
 def test_the_same_button_again_undoes(web: Web) -> None:
