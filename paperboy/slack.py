@@ -216,13 +216,10 @@ class SlackDeliverer:
             },
         )
         self.store.finish(digest.day, step)
-        log.info(
-            "day %s: posted %d papers to Slack (%d found from an earlier run)",
-            digest.day,
-            result.posted,
-            result.found,
+        earlier = f", {result.found} of them found from an earlier run" if result.found else ""
+        return (
+            f"posted to Slack {self.channel}: {len(digest.entries)} papers in one thread{earlier}"
         )
-        return f"posted to Slack {self.channel}: {len(digest.entries)} papers in one thread"
 
 
 # coalesced refreshes ----------------------------------------------------------------------
