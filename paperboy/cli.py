@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -140,9 +141,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_vote(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
     value: VoteValue = 1 if args.up else -1 if args.down else 0
+    if value == 0 and store.current_vote(args.user, args.paper) == 0:
+        print(f"{args.user} has no vote on {args.paper} to undo.")
+        return 0
     if not store.papers([args.paper]):
         log.warning(
-            "paper %s is not in the store (not fetched, or expired); the vote is kept", args.paper
+            "paper %s is not in the store (not fetched, or expired); the vote is kept anyway "
+            "and counts once the paper is fetched",
+            args.paper,
         )
     store.append_vote(
         Vote(reader=args.user, paper=args.paper, value=value, at=_now(), source="cli")
@@ -385,6 +391,7 @@ def parser() -> argparse.ArgumentParser:
     feed_help = (
         "a saved feed file or a feed URL to read instead of arXiv's configured feeds (repeatable)"
     )
+    given_feed_help = "a saved feed file or a feed URL to read (repeatable)"
     date_help = "the day's date (YYYY-MM-DD); default: the feed's own pubDate"
 
     run = add("run", cmd_run, "Run the whole day in-process: fetch, score, rank and deliver.")
@@ -405,16 +412,21 @@ def parser() -> argparse.ArgumentParser:
 
     rank = add("rank", cmd_rank, "Rank a feed's papers without delivering or storing anything.")
     rank.add_argument(
-        "--feed", action="append", required=True, metavar="PATH_OR_URL", help=feed_help
+        "--feed", action="append", required=True, metavar="PATH_OR_URL", help=given_feed_help
     )
     rank.add_argument("--date", type=_date, help=date_help)
     rank.add_argument("--user", metavar="U", help="rank for this reader (default: the group)")
-    rank.add_argument("--json", action="store_true", help="print a JSON array, best first")
+    rank.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON array, best first; with --user, `score` is the blend (day-standardised "
+        "units) of `group_score` and `personal_score`, each on its scorer's own scale",
+    )
     rank.add_argument("--limit", type=int, metavar="N", help="show only the best N")
 
     ingest = add("ingest", cmd_ingest, "Store a feed's papers without delivering (backfills).")
     ingest.add_argument(
-        "--feed", action="append", required=True, metavar="PATH_OR_URL", help=feed_help
+        "--feed", action="append", required=True, metavar="PATH_OR_URL", help=given_feed_help
     )
     ingest.add_argument("--date", type=_date, help=date_help)
 
@@ -517,6 +529,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `paperboy rank --json | head`: the reader has seen enough
+        # Python would complain again while flushing stdout at exit: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports it
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ class ProfileRecipe:
     irrelevant_penalty: float = 0.0  # the group's score has it already
     similarity_weight: float = 0.25
     followed_boost: float = 10.0
-    blend_half: float = 30.0  # votes at which personal and group weigh the same
+    blend_half: float = 30.0  # votes at which the personal share is 0.45, about even
     newton_steps: int = 4  # enough for the ranking; keeps a refit fast
     svm_weight: float = 0.0  # the refitted SVM's share of the personal score (0: not fitted)
     neighbour_weight: float = 1.0  # k nearest liked papers' cosine minus k nearest disliked
@@ -581,7 +581,8 @@ def _top_mean(sims: Vector, k: int) -> Vector:
 
 
 def blend_weight(n_votes: int, half: float = ProfileRecipe.blend_half) -> float:
-    """The personal model's share: 0 with no votes, 1/2 at `half` votes, approaching 0.9."""
+    """The personal model's share, 0.9·n/(n+half): 0 with no votes, 0.45 at `half` votes,
+    approaching 0.9."""
     return 0.9 * n_votes / (n_votes + half) if n_votes > 0 else 0.0
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +170,27 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([command, "--help"])
         assert exited.value.code == 0
         assert "usage: paperboy " + command in capsys.readouterr().out
+
+
+def test_rank_json_piped_into_a_reader_that_stops_early_ends_quietly() -> None:
+    """`paperboy rank --json | head`: no traceback when the pipe closes; SIGPIPE's exit code."""
+    paperboy = Path(sys.executable).parent / "paperboy"  # the installed console script
+    command = [str(paperboy), "rank", "--feed", str(DAY), "--json"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ)
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.read(200).startswith(b"[")
+        proc.stdout.close()  # what `head` does once it has its lines
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert code == 141
+
+
+def test_undo_without_a_vote_says_so_and_logs_nothing(
+    capsys: pytest.CaptureFixture[str], store: Store
+) -> None:
+    code, out, _ = run(capsys, "vote", "--user", "U3", "--paper", "2506.00002", "--undo")
+    assert code == 0 and "U3 has no vote on 2506.00002 to undo" in out
+    assert store.votes("U3") == []
