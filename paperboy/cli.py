@@ -162,6 +162,7 @@ def cmd_vote(args: argparse.Namespace, settings: Settings) -> int:
 def profile_record(store: Store, reader_id: str, ctx: Context | None = None) -> dict[str, Any]:
     """The reader's profile in the shape `paperboy profile --json` prints."""
     from paperboy.pipeline import explain_reader
+    from paperboy.profiles import nothing_learned
 
     reader = store.reader(reader_id) or Reader(id=reader_id)
     latest: dict[str, Vote] = {}
@@ -183,8 +184,7 @@ def profile_record(store: Store, reader_id: str, ctx: Context | None = None) -> 
         "seed_papers": [s.model_dump(exclude_none=True) for s in reader.seed_papers],
         "authors": reader.authors,
     }
-    empty: dict[str, Any] = {"terms": {"up": [], "down": []}, "criteria": {"up": [], "down": []}}
-    record.update(explain_reader(ctx, reader, events) if ctx else empty)
+    record.update(explain_reader(ctx, reader, events) if ctx else nothing_learned())
     return record
 
 

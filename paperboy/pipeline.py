@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from paperboy.arxiv import Arxiv, Fetched, fetch_feeds
 from paperboy.models import Digest, Paper, Prior, Ranked, Reader, Score, Vote
-from paperboy.profiles import ReaderModel, blend, current_votes
+from paperboy.profiles import ReaderModel, blend, current_votes, nothing_learned
 from paperboy.scoring import group_order
 from paperboy.store import Store
 
@@ -324,11 +324,7 @@ def explain_reader(ctx: Context, reader: Reader, events: list[Vote]) -> dict[str
     # The latest day's papers, as that day's rankings use them: the cached fit is shared.
     papers = batch.papers if batch and batch.papers else list(voted.values())
     if model.n_votes == 0 or not papers:
-        return {
-            "terms": {"up": [], "down": []},
-            "criteria": {"up": [], "down": []},
-            "weighty_papers": [],
-        }
+        return nothing_learned()
     return model.explain(papers)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +55,15 @@ FOLLOWED_LIFT = 10.0  # added to a blended score (day-standardised units): above
 MAX_WEAK = 400  # weak negatives sampled from the day (evenly, so deterministically)
 LEANING_SAID = 0.2  # a criteria-model weight from which a topic is said to be voted up/down
 MAX_CRITERIA_SAID = 6  # criteria (topics or seed papers) named each way in a profile
+
+
+def nothing_learned() -> dict[str, Any]:
+    """`ReaderModel.explain`'s answer for a profile with no votes: empty lists, fresh each time."""
+    return {
+        "terms": {"up": [], "down": []},
+        "criteria": {"up": [], "down": []},
+        "weighty_papers": [],
+    }
 
 
 def current_votes(events: Iterable[Vote]) -> dict[str, int]:
@@ -449,15 +459,11 @@ class ReaderModel:
         order = np.argsort(-pull, kind="stable")[:MAX_REASON_TERMS]
         return [names[cols[k]] for k in order if pull[k] > 0]
 
-    def explain(self, papers: list[Paper], n_terms: int = 12) -> dict[str, object]:
+    def explain(self, papers: list[Paper], n_terms: int = 12) -> dict[str, Any]:
         """What the votes taught: terms and criteria up and down, the votes that weigh most."""
         fit = self.fit(papers)
         if not self.votes:
-            return {
-                "terms": {"up": [], "down": []},
-                "criteria": {"up": [], "down": []},
-                "weighty_papers": [],
-            }
+            return nothing_learned()
         names = fit.corpus.names
         up = [names[j] for j in np.argsort(-fit.taste, kind="stable")[:n_terms] if fit.taste[j] > 0]
         down = [
