@@ -8,8 +8,8 @@ Knobs are chosen leave-one-day-out: with day T held out, a recipe is scored on e
 D with votes cast on the remaining day only (never on T), and the best is reported on T. The
 group order under the votes is the local scorer with the recipe part (a) chose without T.
 Lines marked * are not held-out figures: the default recipe; the same with no recent papers
-(what a reader gets before any recent digest exists); the previous learners (a refitted SVM,
-and the nearest neighbours without the criteria model); and the ceiling, every paper of the
+(what a reader gets before any recent digest exists); the previous learner (the nearest
+neighbours without the criteria model); and the ceiling, every paper of the
 other two days voted.
 """
 
@@ -34,22 +34,12 @@ GRID = [
     ProfileRecipe(neighbour_k=k, disliked_k=dk, blend_half=h, criteria_weight=cw)
     for k, dk, h, cw in itertools.product((3, 5), (10, 20), (15.0, 30.0), (0.0, 0.5))
 ]
-# Earlier learners, for comparison: the local scorer's SVM refitted with the votes, and the
-# nearest neighbours alone.
-SVM = ProfileRecipe(
-    svm_weight=1.0,
-    neighbour_weight=0.0,
-    irrelevant_penalty=0.5,
-    blend_half=5.0,
-    criteria_weight=0.0,
-)
+# The previous learner, for comparison: the nearest neighbours alone.
 KNN = ProfileRecipe(criteria_weight=0.0, blend_half=15.0)
 
 
 def describe(r: ProfileRecipe) -> str:
     """A recipe's knobs that the grid varies, in a few words."""
-    if r.svm_weight:
-        return f"svm c={r.c} vote_weight={r.vote_weight} blend_half={r.blend_half}"
     return (
         f"knn liked_k={r.neighbour_k} disliked_k={r.disliked_k} blend_half={r.blend_half} "
         f"criteria_weight={r.criteria_weight}"
@@ -132,8 +122,6 @@ def feedback_section(prior: Prior, days: list[Day], chosen: dict[str, Recipe]) -
     ]
     show("default, today as weak negatives*", [(ap, pk) for ap, pk, _ in alone], days)
     print("  (what a reader gets before recent digests exist: today's papers as weak negatives)")
-    svm = [test_figures(prior, groups, t, [d for d in days if d is not t], SVM) for t in days]
-    show("previous learner: refitted SVM*", [(ap, pk) for ap, pk, _ in svm], days)
     knn = [test_figures(prior, groups, t, [d for d in days if d is not t], KNN) for t in days]
     show("previous learner: kNN alone*", [(ap, pk) for ap, pk, _ in knn], days)
     print(f"leave-one-day-out over {len(GRID)} recipes:")

@@ -4,7 +4,8 @@ The default learner is nearest neighbours among the votes: a paper scores the me
 its 3 nearest 👍 papers minus the mean cosine to its 10 nearest 👎 or weak negatives (the
 papers of recent days the reader was shown and let pass, or without them today's other
 papers: most papers are not wanted). Measured in bench/quality.py (part b), 60 votes move it
-where they barely move a tf-idf SVM over the whole vocabulary; the cosines use a vocabulary of
+where they barely moved a tf-idf SVM refitted over the whole vocabulary (the learner it
+replaced); the cosines use a vocabulary of
 the day that keeps every term, since a rare term shared with a voted paper is the best clue.
 
 Beside it, a criteria model: a logistic regression over a few features of each paper (its
@@ -15,9 +16,6 @@ down"), which carries over to a new day better than the voted papers' words alon
 in the profile. The two are standardised over the day and added (`ProfileRecipe`). The
 personal score is blended with the group's, more as votes accumulate (`blend`).
 
-The older learner is still there (`ProfileRecipe.svm_weight`): the local scorer's SVM refitted
-with the votes, the group's seeds and criteria topics plus the reader's own seeds as positives,
-👍 positive, 👎 negative weighted far above the day's other papers (weak negatives).
 Pure: the caller passes the votes, the papers they name, and the day.
 """
 
@@ -43,16 +41,14 @@ from paperboy.local import (
     padded,
     paper_words,
     seed_label,
-    stack,
 )
 from paperboy.models import Paper, Prior, Score, SeedPaper, Vote
-from paperboy.vectors import Rows, Vector, Vocabulary, cross, fit_linear, fit_logistic
+from paperboy.vectors import Rows, Vector, Vocabulary, cross, fit_logistic
 
 LIKED_ENOUGH = 0.05  # cosine to a liked paper above which "you liked '…'" is said
 LIKED_SHOWN = 100  # "you liked" looks at the latest this many liked papers: cost is per paper
 EXPLAIN_TOP = 100  # papers that get reasons: more than a digest or an email shows
 FOLLOWED_LIFT = 10.0  # added to a blended score (day-standardised units): above everything else
-MAX_WEAK = 400  # weak negatives sampled from the day (evenly, so deterministically)
 LEANING_SAID = 0.2  # a criteria-model weight from which a topic is said to be voted up/down
 MAX_CRITERIA_SAID = 6  # criteria (topics or seed papers) named each way in a profile
 
@@ -80,21 +76,13 @@ def current_votes(events: Iterable[Vote]) -> dict[str, int]:
 class ProfileRecipe:
     """The personal model's knobs; defaults chosen in bench/quality.py (part b).
 
-    Three learners, mixed by weight: nearest neighbours among the votes (60 votes move it
-    where they cannot move a tf-idf SVM refitted over the whole vocabulary), the criteria model
-    (`criteria_weight`), and the local scorer's SVM refitted with the votes (`svm_weight`; 0
-    skips the fit). The default is the first two.
+    Two learners, mixed by weight: nearest neighbours among the votes and the criteria model
+    (see the module's docstring).
     """
 
-    c: float = 0.1
     title_weight: int = 2
-    vote_weight: float = 3.0  # per 👍/👎 in the SVM, against about 0.5 per weak negative
-    irrelevant_penalty: float = 0.0  # the group's score has it already
-    similarity_weight: float = 0.25
     followed_boost: float = 10.0
     blend_half: float = 30.0  # votes at which the personal share is 0.45, about even
-    newton_steps: int = 4  # enough for the ranking; keeps a refit fast
-    svm_weight: float = 0.0  # the refitted SVM's share of the personal score (0: not fitted)
     neighbour_weight: float = 1.0  # k nearest liked papers' cosine minus k nearest disliked
     neighbour_k: int = 3  # how many nearest liked papers the kNN term averages
     disliked_k: int = 10  # how many nearest disliked (or weak negative) papers it averages
@@ -108,13 +96,9 @@ class _Fit:
     """A fitted personal model on one day's vocabulary."""
 
     corpus: DayCorpus
-    w: Vector
-    b: float
     taste: Vector  # per term: liked papers' weight above the disliked's and the day's
     distaste: Vector  # per term: disliked papers' weight above the liked's and the day's
     voted_ids: list[str] = field(default_factory=list)
-    voted_rows: Rows | None = None
-    alphas: Vector | None = None  # each vote's pull on the model (its loss gradient)
     liked: Vector | None = None  # cosine of each of the day's papers with each liked paper
     disliked: Vector | None = None  # ... and with each disliked paper (columns in vote order)
     leaning: Vector | None = None  # the criteria model's weight per positive (standardised)
@@ -255,9 +239,6 @@ class ReaderModel:
         voted = [self.voted[pid] for pid in voted_ids]
         voted_rows = self._rows(corpus, voted)
         values = np.array([float(self.votes[pid]) for pid in voted_ids])
-        w, b = np.zeros(corpus.vocab.n_cols), 0.0
-        if r.svm_weight:
-            w, b = self._svm(corpus, papers, voted_rows, values)
         liked = disliked = None
         if r.neighbour_weight and len(values):
             liked = self._near(
@@ -266,14 +247,8 @@ class ReaderModel:
             disliked = self._near(
                 corpus, papers, [p for p, v in zip(voted, values, strict=True) if v < 0]
             )
-        alphas = None
-        if r.svm_weight or liked is None:
-            z = voted_rows.dot(w) + b
-            alphas = r.vote_weight * np.maximum(0.0, 1.0 - values * z) * values
         taste, distaste = _tastes(corpus, voted_rows, values)
-        self._fit = _Fit(
-            corpus, w, b, taste, distaste, voted_ids, voted_rows, alphas, liked, disliked
-        )
+        self._fit = _Fit(corpus, taste, distaste, voted_ids, liked, disliked)
         if r.criteria_weight and (values > 0).any() and (values < 0).any():
             self._fit.leaning, self._fit.criteria = self._criteria_model(
                 corpus, voted, voted_rows, values
@@ -300,30 +275,6 @@ class ReaderModel:
         w, _ = fit_logistic((mine - mean) / sd, values, self.recipe.criteria_c)
         return w[: corpus.positives.n_rows], ((day - mean) / sd) @ w
 
-    def _svm(
-        self, corpus: DayCorpus, papers: list[Paper], voted_rows: Rows, values: Vector
-    ) -> tuple[Vector, float]:
-        """The local scorer's SVM refitted with the votes (see the module's docstring)."""
-        r = self.recipe
-        # Today's papers the reader has not voted on are the weak negatives.
-        weak = [i for i, p in enumerate(papers) if p.id not in self.votes]
-        weak = weak[:: max(1, -(-len(weak) // MAX_WEAK))]
-        weak_rows = corpus.papers.take(weak)
-        n_pos, n_weak = corpus.positives.n_rows, len(weak)
-        total = n_pos + n_weak
-        x = stack([corpus.positives, voted_rows, weak_rows])
-        y = np.concatenate([np.ones(n_pos), values, -np.ones(n_weak)])
-        weight = np.concatenate(
-            [
-                np.full(n_pos, total / (2 * max(n_pos, 1))),
-                np.full(len(values), r.vote_weight),
-                np.full(n_weak, total / (2 * max(n_weak, 1))),
-            ]
-        )
-        if n_pos + len(values) == 0 or not (y > 0).any():
-            return np.zeros(corpus.vocab.n_cols), 0.0
-        return fit_linear(x, y, weight, r.c, steps=r.newton_steps, max_cg=10)
-
     def score(self, papers: list[Paper], explain_top: int = EXPLAIN_TOP) -> dict[str, Score]:
         """Personal scores for a day's papers; the best `explain_top` get reasons in words."""
         if not papers:
@@ -333,11 +284,6 @@ class ReaderModel:
         corpus = fit.corpus
         sims = corpus.sims
         total = np.zeros(len(papers))
-        if r.svm_weight:
-            svm = _stdz(corpus.papers.dot(fit.w) + fit.b)
-            if sims.shape[1]:
-                svm = svm + r.similarity_weight * _stdz(sims.max(axis=1))
-            total = total + r.svm_weight * svm
         if fit.liked is not None:
             total = total + r.neighbour_weight * _stdz(self._neighbours(corpus, fit))
         if fit.criteria is not None:
@@ -345,7 +291,6 @@ class ReaderModel:
         liked_ids = [pid for pid in self.votes if self.votes[pid] > 0][-LIKED_SHOWN:]
         followed = self._followed(corpus, papers)
         total = total + r.followed_boost * np.array([bool(f) for f in followed], dtype=float)
-        total = total - r.irrelevant_penalty * self._unwanted(corpus)
         scores = {
             p.id: _score({**_EMPTY, "paper": p.id, "score": float(total[i]), "reasons": []})
             for i, p in enumerate(papers)
@@ -472,15 +417,13 @@ class ReaderModel:
             if fit.distaste[j] > 0
         ]
         weighty = []
-        alphas = fit.alphas
-        if alphas is None and fit.liked is not None and fit.disliked is not None:
-            # Without the SVM, a vote weighs by how close it sits to today's papers.
+        if fit.liked is not None and fit.disliked is not None:
+            # A vote weighs by how close it sits to today's papers.
             values = np.array([self.votes[pid] for pid in fit.voted_ids])
-            alphas = np.zeros(len(values))
-            alphas[values > 0] = _top_mean(fit.liked.T, self.recipe.disliked_k)
-            alphas[values < 0] = -_top_mean(fit.disliked.T, self.recipe.disliked_k)
-        if alphas is not None:
-            for k in np.argsort(-np.abs(alphas), kind="stable")[:n_terms]:
+            pull = np.zeros(len(values))
+            pull[values > 0] = _top_mean(fit.liked.T, self.recipe.disliked_k)
+            pull[values < 0] = _top_mean(fit.disliked.T, self.recipe.disliked_k)
+            for k in np.argsort(-pull, kind="stable")[:n_terms]:
                 pid = fit.voted_ids[k]
                 weighty.append(
                     {"paper": pid, "title": self.voted[pid].title, "vote": self.votes[pid]}
