@@ -10,10 +10,10 @@ from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import Deps, Polite
 from bot.home import publish_home
-from paperboy import blocks
-from paperboy.feed import parse_arxiv_id
+from paperboy import blocks, seeds
 from paperboy.models import Ranked, Reader, SeedPaper
 from paperboy.pipeline import load_batch, load_order, rank_for
+from paperboy.services import arxiv_client
 
 log = logging.getLogger(__name__)
 
@@ -43,52 +43,61 @@ def _reader(deps: Deps, user: str) -> Reader:
     return deps.store.reader(user) or Reader(id=user)
 
 
-def seed(deps: Deps, user: str, arg: str) -> Reply:
-    found = parse_arxiv_id(arg)
-    if not arg or not found:
+def seed(deps: Deps, user: str, arg: str) -> tuple[Reply, str | None]:
+    """Add a seed paper at once when its title and abstract are at hand (a paper of a recent
+    day, or cached); otherwise the reply says it is being looked up, and the id to look up."""
+    try:
+        paper_id = seeds.arxiv_id(arg)
+    except ValueError:
         raise Polite(
             f"“{blocks.escape(arg)}” is not an arXiv id or URL: try "
             "`/paperboy seed 2502.11089` or an arxiv.org/abs/ link."
-        )
-    paper_id = found[0]
+        ) from None
     reader = _reader(deps, user)
-    if any(s.id == paper_id for s in reader.seed_papers):
-        return {"text": f"{paper_id} is already one of your seed papers."}
-    known = deps.store.papers([paper_id]).get(paper_id)
-    seed_paper = SeedPaper(
-        id=paper_id, title=known.title if known else "", abstract=known.abstract if known else ""
-    )
-    deps.store.save_reader(
-        reader.model_copy(update={"seed_papers": [*reader.seed_papers, seed_paper]})
-    )
-    name = f" “{blocks.escape(known.title)}”" if known else ""
+    if any(s.id == paper_id and (s.title or s.abstract) for s in reader.seed_papers):
+        return {"text": f"{paper_id} is already one of your seed papers."}, None
+    try:
+        added = seeds.add_seed(deps.store, user, paper_id, arxiv=None)
+    except LookupError:
+        return {"text": f"Looking up {paper_id} on arXiv…"}, paper_id
+    return _seed_added(added), None
+
+
+def look_up_seed(deps: Deps, user: str, paper_id: str) -> Reply:
+    """Fetch a seed paper's title and abstract from arXiv (politely, so it may take seconds)."""
+    arxiv = arxiv_client(deps.store)
+    try:
+        added = seeds.add_seed(deps.store, user, paper_id, arxiv, deps.settings.arxiv_api_url)
+    except LookupError as exc:
+        return {"text": f"Nothing added: {exc}."}
+    return _seed_added(added)
+
+
+def _seed_added(added: SeedPaper) -> Reply:
     return {
-        "text": f"Added seed paper {paper_id}{name}. Your ranking leans towards it from the "
-        "next day on."
+        "text": f"Added seed paper {added.id} “{blocks.escape(added.title)}”. Your ranking leans "
+        "towards it from the next day on."
     }
 
 
 def follow(deps: Deps, user: str, arg: str) -> Reply:
     name = " ".join(arg.split())
-    if not name:
-        raise Polite("Whom should Paperboy follow? Try `/paperboy follow Yoshua Bengio`.")
-    reader = _reader(deps, user)
-    if name.casefold() in {a.casefold() for a in reader.authors}:
+    try:
+        followed = seeds.follow(deps.store, user, name)
+    except ValueError:  # no name, or no letters in it
+        raise Polite("Whom should Paperboy follow? Try `/paperboy follow Yoshua Bengio`.") from None
+    if not followed:
         return {"text": f"You already follow {blocks.escape(name)}."}
-    deps.store.save_reader(reader.model_copy(update={"authors": [*reader.authors, name]}))
     return {"text": f"Following {blocks.escape(name)}: their papers come first in your ranking."}
 
 
 def unfollow(deps: Deps, user: str, arg: str) -> Reply:
     name = " ".join(arg.split())
-    reader = _reader(deps, user)
-    kept = [a for a in reader.authors if a.casefold() != name.casefold()]
-    if not name or len(kept) == len(reader.authors):
-        following = ", ".join(reader.authors) or "nobody yet"
+    if not name or not seeds.unfollow(deps.store, user, name):
+        following = ", ".join(_reader(deps, user).authors) or "nobody yet"
         raise Polite(
             f"You do not follow “{blocks.escape(name)}”. You follow: {blocks.escape(following)}."
         )
-    deps.store.save_reader(reader.model_copy(update={"authors": kept}))
     return {"text": f"No longer following {blocks.escape(name)}."}
 
 
@@ -130,7 +139,6 @@ def show_help(deps: Deps, user: str, arg: str) -> Reply:
 
 VERBS: dict[str, Callable[[Deps, str, str], Reply]] = {
     "help": show_help,
-    "seed": seed,
     "follow": follow,
     "unfollow": unfollow,
     "settings": settings,
@@ -144,13 +152,17 @@ def register(app: App, deps: Deps) -> None:
 
     def answer(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
         verb, arg = parse(command.get("text") or "")
+        user = str(command["user_id"])
         if verb == "top":
             context["top"] = True
             ack(text="Ranking the latest day's papers for you…")
             return
-        if verb not in VERBS:
+        if verb == "seed":  # arXiv may take seconds: looked up after the ack
+            reply, context["seed"] = seed(deps, user, arg)
+        elif verb in VERBS:
+            reply = VERBS[verb](deps, user, arg)
+        else:
             raise Polite(f"Paperboy does not know `{blocks.escape(verb)}`.\n{HELP}")
-        reply = VERBS[verb](deps, str(command["user_id"]), arg)
         context["home"] = verb in CHANGES_HOME
         ack(**reply)
 
@@ -158,6 +170,8 @@ def register(app: App, deps: Deps) -> None:
         user = str(command["user_id"])
         if context.get("top"):
             respond(response_type="ephemeral", **top(deps, user))
+        if context.get("seed"):
+            respond(response_type="ephemeral", **look_up_seed(deps, user, context["seed"]))
         if context.get("home"):
             publish_home(deps, user, fresh=True)
 

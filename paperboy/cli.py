@@ -296,7 +296,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
             word = "removed from" if done else "is not among"
             print(f"{args.user}: {item} {word} the seed papers.")
             continue
-        seed = add_seed(store, args.user, item, arxiv_client(store))
+        seed = add_seed(store, args.user, item, arxiv_client(store), settings.arxiv_api_url)
         print(f"{args.user}: seed paper {seed.id} added: {seed.title}")
     return 0
 

@@ -66,7 +66,8 @@ def bare_ids(seeds: list[SeedPaper]) -> list[str]:
 def complete(
     seeds: list[SeedPaper], store: Store, arxiv: Arxiv | None, api_url: str = API_URL
 ) -> list[SeedPaper]:
-    """Seeds given by id alone filled in with their title and abstract: cached, else fetched.
+    """Seeds given by id alone filled in with their title and abstract: from the seed cache or
+    the papers of recent days the store holds, else fetched from arXiv (and cached).
 
     When arXiv cannot be reached the bare seeds are kept (they teach nothing until a later run
     fetches them) and the log says so; the day goes on.
@@ -75,6 +76,10 @@ def complete(
     if not bare:
         return seeds
     known = store.seed_metadata(bare)
+    recent = store.papers([pid for pid in bare if pid not in known])
+    known.update(
+        {pid: SeedPaper(id=pid, title=p.title, abstract=p.abstract) for pid, p in recent.items()}
+    )
     todo = [pid for pid in bare if pid not in known]
     if todo and arxiv is not None:
         try:

@@ -64,7 +64,7 @@ def context(settings: Settings, store: Store, deliverers: list[Deliverer] | None
         example_profile_dir(),
     )
     if bare_ids(prior.seeds):  # SEED_PAPERS_FILE named papers by id: titles from arXiv, cached
-        prior = complete_prior(prior, store, arxiv_client(store))
+        prior = complete_prior(prior, store, arxiv_client(store), settings.arxiv_api_url)
     return Context(
         store=store,
         prior=prior,

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     arxiv_categories: CommaList = ["cs.LG", "cs.AI"]
     arxiv_announce_types: CommaList = ["new", "cross"]
     arxiv_feed_url: str = "https://rss.arxiv.org/rss/"
+    arxiv_api_url: str = "http://export.arxiv.org/api/query"
 
     smtp_host: str | None = None
     smtp_port: int = 587

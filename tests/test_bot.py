@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -22,6 +23,9 @@ from paperboy.services import context
 from paperboy.settings import Settings
 from paperboy.slack import post_day, web_client
 from paperboy.store import Store
+from tests.conftest import FIXTURES
+from tests.standins.feeds import FeedServer
+from tests.standins.feeds import serve as serve_feeds
 from tests.standins.slack_api import TOKEN, SlackStandIn, click, command, interaction, serve, signed
 from tests.standins.web import serve_wsgi
 
@@ -31,6 +35,8 @@ CHANNEL = "C0PAPERS"
 ADMIN = "UADMIN"
 FEED = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
 DAY = date(2025, 6, 3)
+API_RESPONSE = (FIXTURES / "arxiv" / "rss" / "api-query-cs.LG-2026-04-30.atom.xml").read_bytes()
+API_PAPER = "2604.26951"  # one of the papers in the saved API response
 
 
 @dataclass
@@ -76,7 +82,11 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 
 def start(
-    store: Store, slack: SlackStandIn, papers: list[Paper], spacing: dict[str, float]
+    store: Store,
+    slack: SlackStandIn,
+    papers: list[Paper],
+    spacing: dict[str, float],
+    arxiv_api_url: str = "http://127.0.0.1:9/api/query",
 ) -> Iterator[str]:
     settings = Settings(
         _env_file=None,
@@ -86,6 +96,7 @@ def start(
         slack_api_url=slack.url,
         slack_admins=[ADMIN],
         link_secret=LINK_SECRET,
+        arxiv_api_url=arxiv_api_url,
     )
     client = web_client(TOKEN, slack.url)
     app = create_app(settings, store, client, lambda: context(settings, store), spacing=spacing)
@@ -123,9 +134,12 @@ def a_day(store: Store, slack: SlackStandIn, papers: list[Paper], n: int = 5) ->
 
 @pytest.fixture
 def web(store: Store, papers: list[Paper]) -> Iterator[Web]:
-    with serve() as slack:
+    # arXiv's API, answering a query for one paper with a saved response that holds it
+    query = "/api/query?" + urlencode({"id_list": API_PAPER, "max_results": 1})
+    with serve() as slack, serve_feeds(FeedServer({query: API_RESPONSE})) as arxiv:
         replies = a_day(store, slack, papers)
-        for url in start(store, slack, papers, {"tally": 0.01, "home": 0.01}):
+        spacing = {"tally": 0.01, "home": 0.01}
+        for url in start(store, slack, papers, spacing, f"{arxiv.url}/api/query"):
             yield Web(url, slack, store, papers, replies)
 
 
@@ -366,12 +380,20 @@ def test_help_and_unknown_verbs(web: Web) -> None:
 
 
 def test_seed_follow_unfollow(web: Web) -> None:
-    known = web.papers[0]
+    known = web.papers[0]  # a paper of a recent day: added at once, with its title
     answer = web.command("U1", f"seed https://arxiv.org/abs/{known.id}v2")
     assert "Added seed paper" in answer.text
     assert "is not an arXiv id" in web.command("U1", "seed banana").text
     assert "already" in web.command("U1", f"seed {known.id}").text
-    web.command("U1", "seed 2401.00001")
+    # Not in the store: looked up on arXiv's API after the ack, the outcome said in a response.
+    assert "Looking up" in web.command("U1", f"seed {API_PAPER}").text
+    assert eventually(
+        lambda: any(f"Added seed paper {API_PAPER}" in r.get("text", "") for r in responses(web))
+    )
+    assert "Looking up" in web.command("U1", "seed 2401.00001").text
+    assert eventually(
+        lambda: any("Nothing added" in r.get("text", "") for r in responses(web)), timeout=20
+    )
     web.command("U1", "follow  Yoshua   Bengio")
     web.command("U1", "follow Geoffrey Hinton")
     assert "already" in web.command("U1", "follow yoshua bengio").text
@@ -379,9 +401,10 @@ def test_seed_follow_unfollow(web: Web) -> None:
     assert "do not follow" in web.command("U1", "unfollow Nobody").text
     reader = web.store.reader("U1")
     assert reader is not None
+    api_title = next(p.title for p in parse_feed("api", API_RESPONSE).papers if p.id == API_PAPER)
     assert [(s.id, s.title) for s in reader.seed_papers] == [
         (known.id, known.title),
-        ("2401.00001", ""),
+        (API_PAPER, api_title),
     ]
     assert reader.authors == ["Yoshua Bengio"]
     assert eventually(lambda: "Yoshua Bengio" in home_text(web, "U1"))

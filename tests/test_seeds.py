@@ -10,7 +10,7 @@ import pytest
 
 from paperboy.arxiv import Arxiv
 from paperboy.local import LocalScorer
-from paperboy.models import SeedPaper
+from paperboy.models import Paper, SeedPaper
 from paperboy.prior import load_prior, load_seeds
 from paperboy.seeds import add_seed, arxiv_id, complete_prior, fetch_seed_metadata, remove_seed
 from paperboy.store import Store
@@ -99,6 +99,15 @@ def test_add_seed_fetches_once_and_keeps_it(store: Store, api: ApiServer) -> Non
     reader = store.reader("U1")
     assert reader is not None and [s.id for s in reader.seed_papers] == [FIRST]
     assert remove_seed(store, "U1", FIRST) and not remove_seed(store, "U1", FIRST)
+
+
+def test_a_paper_of_a_recent_day_becomes_a_seed_without_asking_arxiv(store: Store) -> None:
+    paper = Paper(id="2506.00001", title="Sparse experts", abstract="We route tokens sparsely.")
+    store.save_papers([paper])
+    seed = add_seed(store, "U1", "https://arxiv.org/abs/2506.00001v2", arxiv=None)
+    assert (seed.id, seed.title, seed.abstract) == (paper.id, paper.title, paper.abstract)
+    reader = store.reader("U1")
+    assert reader is not None and reader.seed_papers == [seed]
 
 
 def test_a_seed_file_of_bare_ids_is_filled_in_and_cached(
