@@ -167,3 +167,40 @@ def test_the_daily_backup_restores_into_an_empty_store(
     records = [json.loads(line) for line in written.read_text().splitlines()]
     store.import_with_papers(records)
     assert (store.reader("U1"), store.votes("U1"), store.papers([paper])) == before
+
+
+def test_a_channel_that_fails_does_not_hold_up_the_others_and_a_rerun_completes_it(
+    arxiv: FeedServer,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    store.save_reader(Reader(id="U1", email="ada@example.org", email_enabled=True))
+    with slack_serve() as slack, smtp_server(ca) as smtp:
+        for name, value in {
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_CHANNEL": "C0PAPERS",
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",  # nothing listens: Slack is down
+            "SMTP_HOST": smtp.host,
+            "SMTP_PORT": str(smtp.port),
+            "SMTP_USER": SMTP_USER,
+            "SMTP_PASSWORD": SMTP_PASSWORD,
+            "EMAIL_FROM": "Paperboy <paperboy@lab.example.org>",
+            "LINK_SECRET": "jobs-test-secret",
+            "SSL_CERT_FILE": str(bundle),
+        }.items():
+            monkeypatch.setenv(name, value)
+        day = jobs.start_day(0, "2025-06-04T06:00:00+00:00")
+        jobs.score_day(day)
+        with pytest.raises(Exception):  # noqa: B017 - whatever the client raises: RQ retries
+            jobs.deliver_day(day)
+        assert len(smtp.to("ada@example.org")) == 1  # email went out all the same
+        monkeypatch.setenv("SLACK_API_URL", slack.url)  # Slack is back for the retry
+        done = jobs.deliver_day(day)
+        assert any("posted to Slack" in d for d in done)
+        assert any("had today's already" in d for d in done)
+        assert len(slack.top_level("C0PAPERS")) == 1
+        assert len(smtp.to("ada@example.org")) == 1

@@ -11,7 +11,6 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -90,15 +89,17 @@ def deliver_day(day: str) -> list[str]:
         return []
     if not ctx.deliverers:
         log.warning("day %s: no delivery channel is configured (Slack or SMTP)", when)
-    done = []
+    done, failed = [], []
     for channel in ctx.deliverers:
-        # A channel that fails raises, so RQ retries the job; channels that delivered are
-        # done and skip, and each channel is idempotent within its day (per reader, per slot).
-        result = guarded(
-            store, when, f"deliver-{channel.name}", partial(channel.deliver, digest, ctx)
-        )
-        if result:
-            done.append(result)
+        # Each channel guards itself within its day (Slack per channel and reply, email per
+        # reader), so running this again delivers only what is missing: a failed reader too.
+        try:
+            done.append(channel.deliver(digest, ctx))
+        except Exception as exc:
+            log.exception("day %s: delivery to %s failed", when, channel.name)
+            failed.append(exc)
+    if failed:
+        raise failed[0]  # RQ retries the job; the channels that delivered skip then
     return done
 
 
@@ -215,7 +216,8 @@ def _note_missed_days(store: Store, day: date) -> None:
 
 def catch_up(now: str | None = None) -> str:
     """Hourly: start today's run if the clock missed its scheduled time (it was down)."""
-    settings, store, _ = _wiring()
+    settings = Settings()
+    store = open_store(settings, allow_in_process=False)
     clock = datetime.fromisoformat(now) if now else utc_now()
     today = arxiv_today(clock)
     scheduled = croniter(settings.schedule_cron, clock).get_prev(datetime)
@@ -238,7 +240,7 @@ def backup(folder: str = "backups", now: str | None = None) -> str:
     Votes live only in Redis; with AOF on a restart keeps them, and this file survives the
     loss of Redis itself (`paperboy import FILE` restores it).
     """
-    _, store, _ = _wiring()
+    store = open_store(Settings(), allow_in_process=False)
     day = (datetime.fromisoformat(now) if now else utc_now()).date()
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
