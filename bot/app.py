@@ -7,7 +7,6 @@ Socket Mode instead and the web process still serves the email links.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from slack_sdk import WebClient
 
 from bot import Deps, Polite, commands, home, votes
 from bot import utc_now as _utc_now
+from bot.links import links
 from paperboy.pipeline import Context
 from paperboy.settings import Settings
 from paperboy.slack import SPACING, Coalescer, web_client
@@ -136,10 +136,7 @@ def create_app(
             return jsonify(ok=False, redis=str(exc)), 503
         return jsonify(ok=True, slack=client is not None), 200
 
-    if importlib.util.find_spec("bot.links") is not None:
-        from bot.links import links
-
-        flask_app.register_blueprint(links)
+    flask_app.register_blueprint(links)
 
     if client is None:
         return flask_app

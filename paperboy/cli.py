@@ -196,7 +196,8 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"Reader {record['user']}" + (f" <{record['email']}>" if record["email"] else ""))
     print(f"Email digest: {'on' if record['email_enabled'] else 'off'}")
-    print(f"Votes: {len(record['votes'])} standing ({record['events']} events in the log)")
+    shown = "" if len(record["votes"]) <= 10 else ", the latest 10 below"
+    print(f"Votes: {len(record['votes'])} standing ({record['events']} events in the log{shown})")
     for vote in record["votes"][-10:]:
         print(f"  {'👍' if vote['value'] > 0 else '👎'} {vote['paper']}  {vote['at'][:10]}")
     print("Terms rated up:   " + (", ".join(record["terms"]["up"]) or "none yet"))

@@ -377,9 +377,10 @@ class ReaderModel:
         if not len(leaning):
             return None
         j = int(np.argmax(sims))
-        if sims[j] <= 0 or leaning[j] < LEANING_SAID:
-            return None
-        return _positive_name(self.model.positives[j])
+        positive = self.model.positives[j]
+        if sims[j] <= 0 or leaning[j] < LEANING_SAID or not (positive.topic or positive.seed_title):
+            return None  # the criteria's keyword list is no thing to name as a reason
+        return _positive_name(positive)
 
     def _nearest(self, corpus: DayCorpus, rows: Rows, ids: list[str]) -> Vector:
         """Cosines of `rows` with the voted papers `ids`."""
