@@ -337,6 +337,7 @@ class Store:
         totals = self.key("cost", day.isoformat())
         calls = self.key("calls", day.isoformat())
         ttl = timedelta(days=COST_RETENTION_DAYS)
+        oldest = (day - ttl).toordinal()
         with self.redis.pipeline() as pipe:
             pipe.rpush(calls, json.dumps(call, default=str))
             pipe.hincrby(totals, "calls", 1)
@@ -345,6 +346,9 @@ class Store:
             pipe.hincrbyfloat(totals, "usd", float(call.get("usd", 0.0)))
             pipe.expire(totals, ttl)
             pipe.expire(calls, ttl)
+            # An index of the days with a ledger, so listing them never scans the keyspace.
+            pipe.zadd(self.key("cost-days"), {day.isoformat(): day.toordinal()})
+            pipe.zremrangebyscore(self.key("cost-days"), "-inf", f"({oldest}")
             pipe.execute()
 
     def day_cost(self, day: date) -> dict[str, float]:
@@ -364,8 +368,8 @@ class Store:
 
     def cost_days(self) -> list[date]:
         """Every day with a cost ledger, oldest first."""
-        found = [k.decode().rsplit(":", 1)[-1] for k in self.redis.scan_iter(self.key("cost", "*"))]
-        return sorted(date.fromisoformat(d) for d in found)
+        found = self.redis.zrange(self.key("cost-days"), 0, -1)
+        return [date.fromisoformat(d.decode()) for d in found]
 
     # slack: the day's thread, reply slots, coalesced updates -------------------------------
 
