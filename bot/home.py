@@ -14,6 +14,7 @@ from bot import Deps, Polite
 from paperboy import blocks
 from paperboy.models import Paper, Reader, Vote
 from paperboy.pipeline import explain_reader
+from paperboy.profiles import standing_votes
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +27,7 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 def recent_votes(events: list[Vote], limit: int = RECENT_VOTES) -> list[Vote]:
     """The reader's standing votes, newest first."""
-    latest: dict[str, Vote] = {}
-    for vote in events:
-        latest[vote.paper] = vote
-    standing = [v for v in latest.values() if v.value]
-    return sorted(standing, key=lambda v: v.at, reverse=True)[:limit]
+    return sorted(standing_votes(events), key=lambda v: v.at, reverse=True)[:limit]
 
 
 def admin_lines(deps: Deps) -> list[str]:

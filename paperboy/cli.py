@@ -162,17 +162,13 @@ def cmd_vote(args: argparse.Namespace, settings: Settings) -> int:
 def profile_record(store: Store, reader_id: str, ctx: Context | None = None) -> dict[str, Any]:
     """The reader's profile in the shape `paperboy profile --json` prints."""
     from paperboy.pipeline import explain_reader
-    from paperboy.profiles import nothing_learned
+    from paperboy.profiles import nothing_learned, standing_votes
 
     reader = store.reader(reader_id) or Reader(id=reader_id)
-    latest: dict[str, Vote] = {}
     events = store.votes(reader_id)
-    for vote in events:
-        latest[vote.paper] = vote
     votes = [
         {"paper": v.paper, "value": v.value, "at": v.at.isoformat(), "source": v.source}
-        for v in latest.values()
-        if v.value
+        for v in standing_votes(events)
     ]
     record: dict[str, Any] = {
         "user": reader.id,

@@ -62,14 +62,20 @@ def nothing_learned() -> dict[str, Any]:
     }
 
 
-def current_votes(events: Iterable[Vote]) -> dict[str, int]:
-    """Paper id -> the reader's latest vote (+1 or -1); undone votes (0) are dropped."""
-    latest: dict[str, tuple[object, int, int]] = {}
+def standing_votes(events: Iterable[Vote]) -> list[Vote]:
+    """Each paper's latest vote, by time, where it is not an undo; papers in the order of the
+    log's first event about them."""
+    latest: dict[str, tuple[object, int, Vote]] = {}
     for order, event in enumerate(events):
         key = (event.at, order)  # the log's order breaks ties between equal timestamps
         if event.paper not in latest or key >= latest[event.paper][:2]:
-            latest[event.paper] = (event.at, order, event.value)
-    return {paper: value for paper, (_, _, value) in latest.items() if value != 0}
+            latest[event.paper] = (event.at, order, event)
+    return [vote for _, _, vote in latest.values() if vote.value != 0]
+
+
+def current_votes(events: Iterable[Vote]) -> dict[str, int]:
+    """Paper id -> the reader's latest vote (+1 or -1); undone votes (0) are dropped."""
+    return {vote.paper: vote.value for vote in standing_votes(events)}
 
 
 @dataclass(frozen=True)
