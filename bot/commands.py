@@ -11,8 +11,8 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot import Deps, Polite
 from bot.home import publish_home
 from paperboy import blocks, seeds
-from paperboy.models import Ranked, Reader, SeedPaper
-from paperboy.pipeline import load_batch, load_order, rank_for
+from paperboy.models import Reader, SeedPaper
+from paperboy.pipeline import load_batch, load_order, rank_for, top_entries
 from paperboy.services import arxiv_client
 
 log = logging.getLogger(__name__)
@@ -109,13 +109,12 @@ def top(deps: Deps, user: str, arg: str = "") -> Reply:
             batch, order = load_batch(ctx, day), load_order(ctx, day)
         except LookupError:
             continue
-        ranked = rank_for(ctx, user, batch, order)
-        by_id = {p.id: p for p in batch.papers}
         size = min(_reader(deps, user).digest_size or deps.settings.digest_size, TOP_LIMIT)
-        entries = [Ranked(paper=by_id[s.paper], score=s) for s in ranked if s.paper in by_id]
+        by_id = {p.id: p for p in batch.papers}
+        entries = top_entries(rank_for(ctx, user, batch, order), by_id, size)
         return {
-            "text": f"Your top {len(entries[:size])} papers of {day:%a %d %b}",
-            "blocks": blocks.top_blocks(day, entries[:size]),
+            "text": f"Your top {len(entries)} papers of {day:%a %d %b}",
+            "blocks": blocks.top_blocks(day, entries),
         }
     return {
         "text": "No day has been ranked yet: the first digest comes with the next announcement."

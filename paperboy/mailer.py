@@ -10,7 +10,6 @@ message fails is logged and skipped while the others go on.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import smtplib
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from paperboy import emails, pipeline
-from paperboy.models import Digest, Paper, Ranked, Reader, Score
+from paperboy.models import Digest, Paper, Reader, Score
 
 if TYPE_CHECKING:
     from paperboy.pipeline import Batch, Context
@@ -254,12 +253,6 @@ def day_order(ctx: Context, digest: Digest) -> tuple[Batch, list[Score]]:
 OrderFor = Callable[["Context", str, "Batch", list[Score]], list[Score]]
 
 
-def personal_entries(ranked_order: list[Score], by_id: dict[str, Paper], size: int) -> list[Ranked]:
-    """The top `size` papers of a reader's order, among the day's papers `by_id`."""
-    mine = (Ranked(paper=by_id[s.paper], score=s) for s in ranked_order if s.paper in by_id)
-    return list(itertools.islice(mine, size))
-
-
 # the deliverer --------------------------------------------------------------------------
 
 
@@ -350,7 +343,7 @@ class EmailDeliverer:
             with run.rank_lock:  # ranking is CPU work on shared caches: one at a time
                 mine = self.order_for(run.ctx, reader.id, run.batch, run.order)
             size = reader.digest_size or run.ctx.digest_size
-            entries = personal_entries(mine, run.by_id, size)
+            entries = pipeline.top_entries(mine, run.by_id, size)
             message = emails.outgoing(
                 reader, run.digest, entries, sender=self.sender, links_=run.links
             )

@@ -6,6 +6,7 @@ jobs in `workers/` call the same steps one at a time, passing the day through th
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -202,14 +203,14 @@ def score(ctx: Context, batch: Batch) -> list[Score]:
 def digest(ctx: Context, batch: Batch, order: list[Score], size: int | None = None) -> Digest:
     """The day's digest: the top of the group order, with what it cost and what is missing."""
     by_id = {paper.id: paper for paper in batch.papers}
-    entries = [Ranked(paper=by_id[s.paper], score=s) for s in order if s.paper in by_id]
+    entries = top_entries(order, by_id, size or ctx.digest_size)
     notes = []
     if ctx.judge is None:
         notes.append("Ranked by the local scorer alone: Claude is not configured.")
     return Digest(
         day=batch.day,
         read=len(batch.papers),
-        entries=entries[: size or ctx.digest_size],
+        entries=entries,
         scorer=ctx.scorer_name,
         cost_usd=ctx.judge.cost(batch.day) if ctx.judge else 0.0,
         missing_feeds=batch.missing,
@@ -289,6 +290,12 @@ def rank_personal(
     personal = model.score(batch.papers, explain_top=3 * ctx.digest_size)
     mixed = blend({s.paper: s for s in order}, personal, model.evidence)
     return sink(model.followed_first(mixed, batch.papers), disliked), personal
+
+
+def top_entries(order: list[Score], by_id: dict[str, Paper], size: int) -> list[Ranked]:
+    """The first `size` papers of an order, among the day's papers `by_id`."""
+    mine = (Ranked(paper=by_id[s.paper], score=s) for s in order if s.paper in by_id)
+    return list(itertools.islice(mine, size))
 
 
 def sink(order: list[Score], disliked: set[str]) -> list[Score]:
