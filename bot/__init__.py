@@ -6,11 +6,12 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
 
+from paperboy.models import utc_now
 from paperboy.pipeline import Context
 from paperboy.settings import Settings
 from paperboy.slack import Coalescer
@@ -19,10 +20,6 @@ from paperboy.store import Store
 
 class Polite(Exception):
     """A request we cannot serve, with the sentence to tell the person who made it."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

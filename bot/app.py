@@ -22,8 +22,8 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from bot import Deps, Polite, commands, home, votes
-from bot import utc_now as _utc_now
 from bot.links import links
+from paperboy.models import utc_now as _utc_now
 from paperboy.pipeline import Context
 from paperboy.settings import Settings
 from paperboy.slack import SPACING, Coalescer, web_client

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, url_for
 
 from paperboy import links as tokens
-from paperboy.models import Vote
+from paperboy.models import Vote, utc_now
 from paperboy.render import templates
 from paperboy.settings import Settings
 from paperboy.store import Store
@@ -57,9 +57,7 @@ def _store() -> Store:
 
 
 def _now() -> datetime:
-    clock: Callable[[], datetime] = current_app.config.get(
-        "PAPERBOY_CLOCK", lambda: datetime.now(UTC)
-    )
+    clock: Callable[[], datetime] = current_app.config.get("PAPERBOY_CLOCK", utc_now)
     return clock()
 
 

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from paperboy import __version__
 from paperboy.arxiv import FetchError
 from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
-from paperboy.models import Reader, Vote, VoteValue
+from paperboy.models import Reader, Vote, VoteValue, utc_now
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
 from paperboy.services import ServiceError, arxiv_client, context, deliverers, open_store
 from paperboy.settings import Settings
@@ -45,10 +45,6 @@ def _paper_id(text: str) -> str:
     if not found:
         raise argparse.ArgumentTypeError(f"{text!r} is not an arXiv id like 2502.11089")
     return found[0]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 # commands --------------------------------------------------------------------------------
@@ -151,7 +147,7 @@ def cmd_vote(args: argparse.Namespace, settings: Settings) -> int:
             args.paper,
         )
     store.append_vote(
-        Vote(reader=args.user, paper=args.paper, value=value, at=_now(), source="cli")
+        Vote(reader=args.user, paper=args.paper, value=value, at=utc_now(), source="cli")
     )
     word = {1: "👍", -1: "👎", 0: "undone"}[value]
     up, down = store.tally(args.paper)
@@ -331,7 +327,7 @@ def cost_rows(store: Store, days: int, today: date) -> list[dict[str, Any]]:
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
-    rows = cost_rows(store, args.days, _now().date())
+    rows = cost_rows(store, args.days, utc_now().date())
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0

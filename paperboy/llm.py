@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Final, Literal, cast
 
 import anthropic
@@ -39,7 +39,7 @@ from paperboy.judgment import (
     not_judged,
     parse_reply,
 )
-from paperboy.models import Paper, Prior, Score
+from paperboy.models import Paper, Prior, Score, utc_now
 from paperboy.prompt import (
     estimate_tokens,
     papers_message,
@@ -84,10 +84,6 @@ class Outcome:
     lost: dict[str, str] = field(default_factory=dict)  # paper -> why it keeps its local score
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ClaudeJudge:
     """Claude as the group's judge, behind the pipeline's Judge seam."""
 
@@ -105,7 +101,7 @@ class ClaudeJudge:
         max_usd_per_day: float = 0.05,
         batch_size: int = BATCH_SIZE,
         workers: int = MAX_WORKERS,
-        now: Callable[[], datetime] = _now,
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.client = client
         self.store = store

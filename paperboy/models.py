@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+
+def utc_now() -> datetime:
+    """The time now, in UTC: the default clock wherever one can be passed in."""
+    return datetime.now(UTC)
+
 
 VoteValue = Literal[1, -1, 0]
 VoteSource = Literal["slack", "email", "cli"]

@@ -10,11 +10,11 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from paperboy.arxiv import Arxiv, Fetched, fetch_feeds
-from paperboy.models import Digest, Paper, Prior, Ranked, Reader, Score, Vote
+from paperboy.models import Digest, Paper, Prior, Ranked, Reader, Score, Vote, utc_now
 from paperboy.profiles import ReaderModel, blend, current_votes, nothing_learned
 from paperboy.scoring import group_order
 from paperboy.store import Store
@@ -57,10 +57,6 @@ class NoFeedError(Exception):
         reasons = "; ".join(str(exc) for exc in fetched.missing.values()) or "no feed configured"
         super().__init__(reasons)
         self.fetched = fetched
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -260,10 +260,11 @@ def test_paperboy_costs_prints_a_table(
     store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from paperboy import cli
+    from paperboy.models import utc_now
 
     from .conftest import TEST_REDIS_URL
 
-    today = cli._now().date()
+    today = utc_now().date()
     store.record_call(
         today,
         {

@@ -22,7 +22,8 @@ from rq.job import Job, JobStatus
 
 from paperboy import pipeline
 from paperboy.arxiv import fetch_feeds
-from paperboy.pipeline import Context, feed_day, utc_now
+from paperboy.models import utc_now
+from paperboy.pipeline import Context, feed_day
 from paperboy.services import arxiv_client, context, deliverers, open_store
 from paperboy.settings import Settings
 from paperboy.store import Store
