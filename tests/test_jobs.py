@@ -24,7 +24,7 @@ from .standins.slack_api import TOKEN as SLACK_TOKEN
 from .standins.slack_api import serve as slack_serve
 from .standins.smtp import PASSWORD as SMTP_PASSWORD
 from .standins.smtp import USER as SMTP_USER
-from .standins.smtp import smtp_server
+from .standins.smtp import SmtpServer, smtp_server
 
 DAY = FIXTURES / "arxiv" / "days" / "cs.SD+eess.AS-2025-06-04.xml"
 T0 = datetime(2025, 6, 4, 9, 0, tzinfo=UTC)
@@ -115,6 +115,31 @@ def test_a_day_the_clock_missed_is_caught_up_once(
     assert jobs.catch_up("2025-06-04T10:00:00+00:00") == "nothing to catch up"
 
 
+def configure(
+    monkeypatch: pytest.MonkeyPatch,
+    slack_url: str,
+    smtp: SmtpServer,
+    ca: trustme.CA,
+    tmp_path: Path,
+) -> None:
+    """Settings for Slack at `slack_url` and the SMTP stand-in, whose certificate `ca` signed."""
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    for name, value in {
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_CHANNEL": "C0PAPERS",
+        "SLACK_API_URL": slack_url,
+        "SMTP_HOST": smtp.host,
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_USER": SMTP_USER,
+        "SMTP_PASSWORD": SMTP_PASSWORD,
+        "EMAIL_FROM": "Paperboy <paperboy@lab.example.org>",
+        "LINK_SECRET": "jobs-test-secret",
+        "SSL_CERT_FILE": str(bundle),
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
 def test_the_worker_posts_to_slack_and_emails_each_reader_once(
     arxiv: FeedServer,
     redis_client: Redis,
@@ -124,24 +149,10 @@ def test_the_worker_posts_to_slack_and_emails_each_reader_once(
 ) -> None:
     """The whole day through RQ with Slack and SMTP configured; a second run delivers nothing."""
     ca = trustme.CA()
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
     store.save_reader(Reader(id="U1", email="ada@example.org", email_enabled=True))
     store.save_reader(Reader(id="U2", email="alan@example.org", email_enabled=True))
     with slack_serve() as slack, smtp_server(ca) as smtp:
-        for name, value in {
-            "SLACK_BOT_TOKEN": SLACK_TOKEN,
-            "SLACK_CHANNEL": "C0PAPERS",
-            "SLACK_API_URL": slack.url,
-            "SMTP_HOST": smtp.host,
-            "SMTP_PORT": str(smtp.port),
-            "SMTP_USER": SMTP_USER,
-            "SMTP_PASSWORD": SMTP_PASSWORD,
-            "EMAIL_FROM": "Paperboy <paperboy@lab.example.org>",
-            "LINK_SECRET": "jobs-test-secret",
-            "SSL_CERT_FILE": str(bundle),
-        }.items():
-            monkeypatch.setenv(name, value)
+        configure(monkeypatch, slack.url, smtp, ca, tmp_path)
         queue = Queue(jobs.QUEUE, connection=redis_client)
         for minute in ("00", "05"):
             queue.enqueue(jobs.start_day, 0, f"2025-06-04T06:{minute}:00+00:00")
@@ -176,23 +187,10 @@ def test_a_channel_that_fails_does_not_hold_up_the_others_and_a_rerun_completes_
     tmp_path: Path,
 ) -> None:
     ca = trustme.CA()
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
     store.save_reader(Reader(id="U1", email="ada@example.org", email_enabled=True))
     with slack_serve() as slack, smtp_server(ca) as smtp:
-        for name, value in {
-            "SLACK_BOT_TOKEN": SLACK_TOKEN,
-            "SLACK_CHANNEL": "C0PAPERS",
-            "SLACK_API_URL": "http://127.0.0.1:9/api/",  # nothing listens: Slack is down
-            "SMTP_HOST": smtp.host,
-            "SMTP_PORT": str(smtp.port),
-            "SMTP_USER": SMTP_USER,
-            "SMTP_PASSWORD": SMTP_PASSWORD,
-            "EMAIL_FROM": "Paperboy <paperboy@lab.example.org>",
-            "LINK_SECRET": "jobs-test-secret",
-            "SSL_CERT_FILE": str(bundle),
-        }.items():
-            monkeypatch.setenv(name, value)
+        # Nothing listens at Slack's address: Slack is down.
+        configure(monkeypatch, "http://127.0.0.1:9/api/", smtp, ca, tmp_path)
         day = jobs.start_day(0, "2025-06-04T06:00:00+00:00")
         jobs.score_day(day)
         with pytest.raises(Exception):  # noqa: B017 - whatever the client raises: RQ retries
