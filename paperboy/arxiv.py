@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import random
 import time
@@ -26,6 +27,7 @@ RETRIES = 3
 """How many times a request is retried after a 429, a 5xx or a connection fault."""
 BACKOFF_SECONDS = 5.0
 """The first retry's wait, in seconds; it doubles each time, with jitter."""
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class FetchError(Exception):
@@ -112,16 +114,24 @@ def is_url(source: str) -> bool:
 
 
 def read_source(source: str, arxiv: Arxiv | None) -> bytes:
-    """Bytes of a saved feed file, or of a URL fetched politely."""
+    """Bytes of a saved feed file (gzipped or not), or of a URL fetched politely."""
     if is_url(source):
         if arxiv is None:
             raise FetchError(source, "no HTTP client configured")
         return arxiv.get(source)
+    return read_saved(source)
+
+
+def read_saved(source: str | Path) -> bytes:
+    """A saved feed's bytes; a gzipped file (saved days are large) is decompressed."""
     path = Path(source).expanduser()
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise FetchError(source, f"cannot read the file ({exc.strerror})") from exc
+        body = path.read_bytes()
+        return gzip.decompress(body) if body[:2] == GZIP_MAGIC else body
+    except OSError as exc:  # gzip.BadGzipFile is one: a damaged archive
+        raise FetchError(str(source), f"cannot read the file ({exc.strerror or exc})") from exc
+    except EOFError as exc:
+        raise FetchError(str(source), "cannot read the file (the archive is cut short)") from exc
 
 
 @dataclass

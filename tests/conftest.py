@@ -1,7 +1,9 @@
-"""Shared fixtures: a real Redis database of the tests' own, flushed around each test."""
+"""Shared fixtures: the test data, and a real Redis database of the tests' own, flushed around
+each test."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,12 +11,33 @@ from pathlib import Path
 import pytest
 import redis
 
+from paperboy.arxiv import read_saved
+from paperboy.feed import Feed, parse_feed
+from paperboy.models import Paper
 from paperboy.settings import Settings
 from paperboy.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "tests" / "data"
+"""Real arXiv feeds and the example reader the tests read (see data/README.md)."""
+BIG_DAY = FIXTURES / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
+"""The biggest real day: 1,506 items, 834 of them new or cross."""
 TEST_REDIS_URL = os.environ.get("PAPERBOY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@functools.cache
+def parsed(path: Path) -> Feed:
+    """A saved feed (gzipped or not), parsed once per test session: the big day takes a second.
+
+    Shared between tests: copy a paper (`model_copy`) before changing it.
+    """
+    return parse_feed(path.name, read_saved(path))
+
+
+@pytest.fixture
+def big_day() -> list[Paper]:
+    """The biggest day's papers, every announce type (a new list; the papers are shared)."""
+    return list(parsed(BIG_DAY).papers)
 
 
 @pytest.fixture

@@ -6,21 +6,19 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 from flask import Flask
 from pydantic import SecretStr
 
 from bot.links import links
 from paperboy import pipeline
-from paperboy.feed import parse_feed
 from paperboy.models import Digest, Paper, Prior, Ranked, Score
 from paperboy.settings import Settings
 from paperboy.store import Store
+from tests.conftest import FIXTURES, parsed
 from tests.standins.web import serve_wsgi
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-DAY_FEED = FIXTURES / "arxiv" / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
+DAY_FEED = FIXTURES / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
 DAY = date(2025, 6, 3)
 NOW = datetime(2025, 6, 3, 6, 0, tzinfo=UTC)
 SECRET = "test-link-secret-0123456789abcdef"
@@ -29,7 +27,7 @@ SECRET = "test-link-secret-0123456789abcdef"
 @functools.cache
 def day_papers() -> tuple[Paper, ...]:
     """The fixture day's papers (parsed once per test session)."""
-    feed = parse_feed(DAY_FEED.name, DAY_FEED.read_bytes())
+    feed = parsed(DAY_FEED)
     return tuple(p.model_copy(update={"day": DAY}) for p in feed.kept(["new", "cross"]))
 
 

@@ -12,8 +12,8 @@ from paperboy.store import Store
 from .conftest import FIXTURES
 from .standins.feeds import FeedServer, serve
 
-SAMPLE = (FIXTURES / "arxiv" / "rss" / "cs.LG-2026-04-27-first3.xml").read_bytes()
-TRUNCATED = (FIXTURES / "arxiv" / "rss" / "cs.AI-2025-08-20-atom-TRUNCATED.xml").read_bytes()
+SAMPLE = (FIXTURES / "rss" / "cs.LG-2026-04-27-first3.xml").read_bytes()
+TRUNCATED = (FIXTURES / "rss" / "cs.AI-2025-08-20-atom-TRUNCATED.xml").read_bytes()
 
 
 def client(store: Store, spacing: float = 0.0, sleeps: list[float] | None = None) -> Arxiv:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from paperboy.arxiv import read_saved
 from paperboy.authors import AuthorMatcher, fold, parse_name
 from paperboy.feed import parse_feed
+from tests.conftest import FIXTURES, parsed
 
-FIXTURES = Path(__file__).parents[1].parent / "shared/fixtures"
 FOLLOWED = ["Geoffrey E. Hinton", "Yoshua Bengio", "Samy Bengio", "Yann LeCun", "Kaiming He"]
 
 
@@ -67,9 +66,9 @@ def test_dirty_spellings_match_a_clean_followed_name() -> None:
 
 
 def test_real_mojibake_author_in_a_pool_is_matched() -> None:
-    body = (FIXTURES / "labeled/pool-2025-02-14.xml").read_bytes()
+    body = read_saved(FIXTURES / "labeled/pool-2025-02-14.xml.gz")
     papers = parse_feed("pool", body).papers
-    raw = (FIXTURES / "labeled/pool-2025-02-14.xml").read_text(encoding="utf-8")
+    raw = read_saved(FIXTURES / "labeled/pool-2025-02-14.xml.gz").decode("utf-8")
     assert "GÃ¡lvez" in raw
     matcher = AuthorMatcher(["C. Galvez"])
     hits = [p.id for p in papers if matcher.followed_in(p.authors)]
@@ -77,13 +76,13 @@ def test_real_mojibake_author_in_a_pool_is_matched() -> None:
 
 
 def test_real_tex_accented_authors_in_a_day_are_matched() -> None:
-    day = FIXTURES / "arxiv/days/cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
-    raw = day.read_text(encoding="utf-8")
+    day = FIXTURES / "days/cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
+    raw = read_saved(day).decode("utf-8")
     assert "\\~n" in raw or "\\'" in raw
-    papers = parse_feed("day", day.read_bytes()).papers
+    papers = parsed(day).papers
     accented = [a for p in papers for a in p.authors if any(ord(c) > 127 for c in a)]
     assert accented
     name = accented[0]
-    parsed = parse_name(name)
-    assert parsed is not None and parsed.surname.isascii()
+    split = parse_name(name)
+    assert split is not None and split.surname.isascii()
     assert AuthorMatcher([fold(name).title()]).match(name) == fold(name).title()

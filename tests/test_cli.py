@@ -12,13 +12,11 @@ from pathlib import Path
 import pytest
 
 from paperboy.cli import UNREACHABLE, main
-from paperboy.feed import parse_feed
 from paperboy.store import Store
+from tests.conftest import FIXTURES, ROOT, parsed
 
-from .conftest import FIXTURES, ROOT
-
-DAY = FIXTURES / "arxiv" / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
-SMALL_DAY = FIXTURES / "arxiv" / "days" / "cs.SD+eess.AS-2025-06-04.xml"
+DAY = FIXTURES / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
+SMALL_DAY = FIXTURES / "days" / "cs.SD+eess.AS-2025-06-04.xml"
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +33,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_rank_json_lists_each_new_and_cross_paper_once(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rank", "--feed", str(DAY), "--json")
     rows = json.loads(out)
-    feed = parse_feed(DAY.name, DAY.read_bytes())
+    feed = parsed(DAY)
     replaced = {p.id for p in feed.papers if p.announce_type.startswith("replace")}
     expected = {p.id for p in feed.kept(["new", "cross"])}
     assert code == 0
@@ -84,7 +82,7 @@ def test_run_without_a_network_says_so_in_one_sentence(
 
 def test_vote_undo_switch_then_profile(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "ingest", "--feed", str(SMALL_DAY))[0] == 0
-    paper = parse_feed(SMALL_DAY.name, SMALL_DAY.read_bytes()).kept(["new"])[0].id
+    paper = parsed(SMALL_DAY).kept(["new"])[0].id
     for flag in ("--up", "--undo", "--down"):
         assert run(capsys, "vote", "--user", "U1", "--paper", paper, flag)[0] == 0
     other = "2506.00002"

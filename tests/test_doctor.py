@@ -30,7 +30,7 @@ def lines(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, str]]:
 
 
 def test_fresh_setup(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    feed = (FIXTURES / "arxiv" / "rss" / "cs.LG-2026-04-27-first3.xml").read_bytes()
+    feed = (FIXTURES / "rss" / "cs.LG-2026-04-27-first3.xml").read_bytes()
     with serve(FeedServer(routes={"/rss/cs.LG+cs.AI": feed})) as server:
         monkeypatch.setenv("ARXIV_FEED_URL", server.url + "/rss/")
         code, found = lines(capsys)

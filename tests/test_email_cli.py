@@ -11,11 +11,10 @@ import trustme
 
 from paperboy import pipeline
 from paperboy.cli import main
-from paperboy.feed import parse_feed
 from paperboy.services import context
 from paperboy.settings import Settings
 from paperboy.store import Store
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL, parsed
 from tests.emailing import DAY, DAY_FEED
 from tests.standins.smtp import PASSWORD, USER, smtp_server
 
@@ -69,7 +68,7 @@ def test_run_emails_each_subscriber_their_own_order_once(
     assert main(["subscribe", "--user", "UOFF", "--email", "off@example.org"]) == 0
     assert main(["unsubscribe", "--user", "UOFF"]) == 0
     # Ada likes speech and audio papers: her ranking should lean that way.
-    feed = parse_feed(DAY_FEED.name, DAY_FEED.read_bytes())
+    feed = parsed(DAY_FEED)
     liked = [p.id for p in feed.papers if "speech" in p.text.lower()][:4]
     assert len(liked) == 4
     for paper in liked:

@@ -8,17 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from paperboy.arxiv import read_saved
 from paperboy.feed import FeedError, parse_arxiv_id, parse_feed
 from paperboy.tex import clean, split_authors
 
 from .conftest import FIXTURES
 
-RSS = FIXTURES / "arxiv" / "rss"
-DAYS = FIXTURES / "arxiv" / "days"
+RSS = FIXTURES / "rss"
+DAYS = FIXTURES / "days"
 
 
 def parse(path: Path):
-    return parse_feed(path.name, path.read_bytes())
+    return parse_feed(path.name, read_saved(path))
 
 
 def test_rss_day_keeps_every_announce_type_and_the_feed_date() -> None:
@@ -79,8 +80,8 @@ def test_empty_weekend_feed_is_a_day_without_papers() -> None:
 
 
 def test_whole_day_ids_match_the_raw_xml() -> None:
-    path = DAYS / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
-    raw = path.read_text(encoding="utf-8")
+    path = DAYS / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
+    raw = read_saved(path).decode("utf-8")
     items = re.findall(
         r"oai:arXiv.org:(\d{4}\.\d{4,5})v\d+</guid>.*?<arxiv:announce_type>(\S+)<", raw, re.DOTALL
     )
@@ -132,7 +133,7 @@ def test_authors_split_from_one_creator_string() -> None:
 
 
 def test_real_dirty_authors_in_the_labeled_pools() -> None:
-    papers = parse(FIXTURES / "labeled" / "pool-2025-02-14.xml").papers
+    papers = parse(FIXTURES / "labeled" / "pool-2025-02-14.xml.gz").papers
     names = [a for p in papers for a in p.authors]
     assert "Carmen Gálvez" in names
     assert not [n for n in names if "Ã" in n or "\\" in n]

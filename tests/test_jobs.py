@@ -26,7 +26,7 @@ from .standins.smtp import PASSWORD as SMTP_PASSWORD
 from .standins.smtp import USER as SMTP_USER
 from .standins.smtp import SmtpServer, smtp_server
 
-DAY = FIXTURES / "arxiv" / "days" / "cs.SD+eess.AS-2025-06-04.xml"
+DAY = FIXTURES / "days" / "cs.SD+eess.AS-2025-06-04.xml"
 T0 = datetime(2025, 6, 4, 9, 0, tzinfo=UTC)
 
 

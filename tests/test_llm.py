@@ -13,21 +13,21 @@ import anthropic
 import pytest
 
 from paperboy.costs import PRICES, Usage, dollars, price_for
-from paperboy.feed import parse_feed
-from paperboy.llm import FAILED, OVER_BUDGET, SKIPPED, ClaudeJudge
+from paperboy.judgment import NOT_JUDGED
+from paperboy.llm import FAILED, OVER_BUDGET, ClaudeJudge
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Score
 from paperboy.prior import load_prior
 from paperboy.prompt import escape_data
 from paperboy.scoring import group_order
 from paperboy.store import Store
+from tests.conftest import FIXTURES, parsed
 
-from .conftest import FIXTURES
 from .standins.anthropic_api import API_KEY, AnthropicStandIn, serve
 
 DAY = date(2025, 6, 3)
 MODEL = "claude-haiku-5-5"
-FEED = FIXTURES / "arxiv" / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
+FEED = FIXTURES / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def prior() -> Prior:
 
 @pytest.fixture(scope="module")
 def day_papers() -> list[Paper]:
-    return parse_feed(FEED.name, FEED.read_bytes()).kept(["new", "cross"])
+    return parsed(FEED).kept(["new", "cross"])
 
 
 @pytest.fixture(scope="module")
@@ -360,7 +360,7 @@ def test_papers_still_unjudged_after_asking_again_keep_their_local_score(claude:
     assert len(claude.standin.calls) == 2
     for pid, score in judged.items():
         assert score.scorer == "local" and score.relevance is None
-        assert score.reasons == [*claude.local[pid].reasons, SKIPPED]
+        assert score.reasons == [*claude.local[pid].reasons, NOT_JUDGED]
     assert claude.store.day_cost(DAY)["usd"] > 0  # broken replies are paid for, and counted
 
 

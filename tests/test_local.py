@@ -6,18 +6,16 @@ import json
 import time
 from pathlib import Path
 
-from paperboy.feed import parse_feed
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior
 from paperboy.prior import load_prior
+from tests.conftest import BIG_DAY, FIXTURES, parsed
 
-FIXTURES = Path(__file__).parents[1].parent / "shared/fixtures"
 EXAMPLE = Path(__file__).parents[1] / "examples/profile"
-BIG_DAY = FIXTURES / "arxiv/days/cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
 
 
 def _pool(date: str) -> tuple[list[Paper], set[str]]:
-    papers = parse_feed(date, (FIXTURES / f"labeled/pool-{date}.xml").read_bytes()).papers
+    papers = parsed(FIXTURES / f"labeled/pool-{date}.xml.gz").papers
     labels = set(json.loads((FIXTURES / f"labeled/labels-{date}.json").read_text()))
     return papers, labels
 
@@ -82,7 +80,7 @@ def test_empty_inputs() -> None:
 
 
 def test_deterministic_and_fast_on_the_biggest_day() -> None:
-    papers = parse_feed("day", BIG_DAY.read_bytes()).papers
+    papers = parsed(BIG_DAY).papers
     assert len(papers) == 1506
     prior = load_prior(None, None, None, EXAMPLE)
     start = time.perf_counter()

@@ -10,7 +10,6 @@ import pytest
 
 from paperboy import pipeline
 from paperboy.arxiv import Fetched
-from paperboy.feed import parse_feed
 from paperboy.local import LocalScorer
 from paperboy.models import Digest, Vote
 from paperboy.pipeline import Context, NoFeedError
@@ -18,11 +17,10 @@ from paperboy.prior import load_prior
 from paperboy.render import digest_html, summary, trim
 from paperboy.resources import example_profile_dir
 from paperboy.store import Store
+from tests.conftest import FIXTURES, parsed
 
-from .conftest import FIXTURES
-
-DAYS = FIXTURES / "arxiv" / "days"
-RSS = FIXTURES / "arxiv" / "rss"
+DAYS = FIXTURES / "days"
+RSS = FIXTURES / "rss"
 
 
 @dataclass
@@ -48,11 +46,12 @@ def make_ctx(store: Store, recorder: Recorder | None = None) -> Context:
 
 
 def day_file(stem: str, day: str) -> str:
-    return str(DAYS / f"{stem}-{day}.xml")
+    name = f"{stem}-{day}.xml"
+    return str(DAYS / name if (DAYS / name).exists() else DAYS / f"{name}.gz")
 
 
 def wanted(path: str) -> dict[str, str]:
-    feed = parse_feed(path, Path(path).read_bytes())
+    feed = parsed(Path(path))
     return {p.id: p.announce_type for p in feed.kept(["new", "cross"])}
 
 

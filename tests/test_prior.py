@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from paperboy.prior import load_authors, load_prior, load_seeds
+from tests.conftest import FIXTURES
 
-FIXTURES = Path(__file__).parents[1].parent / "shared/fixtures"
 EXAMPLE = Path(__file__).parents[1] / "examples/profile"
 
 

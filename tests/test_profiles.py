@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paperboy.feed import parse_feed
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Vote
 from paperboy.prior import load_prior
 from paperboy.profiles import ProfileRecipe, ReaderModel, blend, blend_weight, current_votes
 from paperboy.vectors import fit_logistic
+from tests.conftest import FIXTURES, parsed
 
-FIXTURES = Path(__file__).parents[1].parent / "shared/fixtures"
 EXAMPLE = Path(__file__).parents[1] / "examples/profile"
 T0 = datetime(2025, 2, 17, 9, tzinfo=UTC)
 
@@ -23,8 +22,8 @@ T0 = datetime(2025, 2, 17, 9, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def days() -> tuple[list[Paper], list[Paper]]:
     """Two real days: votes are cast on the first, the second is ranked."""
-    a = parse_feed("a", (FIXTURES / "labeled/pool-2025-02-14.xml").read_bytes()).papers
-    b = parse_feed("b", (FIXTURES / "labeled/pool-2025-02-17.xml").read_bytes()).papers
+    a = parsed(FIXTURES / "labeled/pool-2025-02-14.xml.gz").papers
+    b = parsed(FIXTURES / "labeled/pool-2025-02-17.xml.gz").papers
     return a, b
 
 

@@ -14,12 +14,12 @@ from paperboy.pipeline import Batch, Context, explain_reader, ingest, rank_for, 
 from paperboy.prior import load_prior
 from paperboy.seeds import follow, unfollow
 from paperboy.store import Store
+from tests.conftest import FIXTURES
 
-FIXTURES = Path(__file__).parents[1].parent / "shared/fixtures"
 EXAMPLE = Path(__file__).parents[1] / "examples/profile"
 T0 = datetime(2025, 2, 17, 9, tzinfo=UTC)
-VOTED_DAY = FIXTURES / "labeled/pool-2025-02-14.xml"
-RANKED_DAY = FIXTURES / "labeled/pool-2025-02-17.xml"
+VOTED_DAY = FIXTURES / "labeled/pool-2025-02-14.xml.gz"
+RANKED_DAY = FIXTURES / "labeled/pool-2025-02-17.xml.gz"
 
 
 @pytest.fixture(scope="module")

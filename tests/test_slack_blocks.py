@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from paperboy import blocks
-from paperboy.feed import parse_feed
 from paperboy.models import Digest, Paper, Ranked, Reader, Score, SeedPaper, Vote
+from tests.conftest import parsed
 
-DAY = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
+DAY = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
 NASTY = "Attention <!channel> & <@U123> is <https://evil.example|all> you need"
 
 
@@ -32,7 +32,7 @@ def ranked(paper: Paper, n: int = 0) -> Ranked:
 
 @pytest.fixture
 def papers(fixtures: Path) -> list[Paper]:
-    return parse_feed(DAY, (fixtures / "arxiv" / "days" / DAY).read_bytes()).papers
+    return parsed(fixtures / "days" / DAY).papers
 
 
 def test_escape_stops_pings_and_links() -> None:

@@ -13,15 +13,14 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from paperboy import blocks
-from paperboy.feed import parse_feed
 from paperboy.models import Digest, Paper, Ranked, Score
 from paperboy.slack import SlackDeliverer, post_day, web_client
 from paperboy.store import Store
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL, parsed
 from tests.standins.slack_api import TOKEN, SlackStandIn, serve
 
 CHANNEL = "C0PAPERS"
-FEED = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
+FEED = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
 NASTY = "Attention <!channel> & <@U123> is all you need"
 
 
@@ -33,7 +32,7 @@ def slack() -> Iterator[SlackStandIn]:
 
 @pytest.fixture
 def papers(fixtures: Path) -> list[Paper]:
-    return parse_feed(FEED, (fixtures / "arxiv" / "days" / FEED).read_bytes()).papers
+    return parsed(fixtures / "days" / FEED).papers
 
 
 def day_digest(papers: list[Paper], n: int) -> Digest:
@@ -160,7 +159,7 @@ def test_paperboy_run_posts_the_fixture_day_to_slack(
             str(Path(sys.executable).parent / "paperboy"),
             "run",
             "--feed",
-            str(fixtures / "arxiv" / "days" / FEED),
+            str(fixtures / "days" / FEED),
             "--out",
             str(tmp_path),
         ],
