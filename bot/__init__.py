@@ -18,7 +18,7 @@ from paperboy.slack import Coalescer
 from paperboy.store import Store
 
 
-class Polite(Exception):
+class UserError(Exception):
     """A request we cannot serve, with the sentence to tell the person who made it."""
 
 

@@ -21,7 +21,7 @@ from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
-from bot import Deps, Polite, commands, home, votes
+from bot import Deps, UserError, commands, home, votes
 from bot.links import links
 from paperboy.models import utc_now as _utc_now
 from paperboy.pipeline import Context
@@ -105,7 +105,7 @@ def build_bolt(deps: Deps, signing_secret: str) -> App:
             log.debug("unhandled Slack request: %s", body.get("type") or body.get("event"))
             return BoltResponse(status=200, body="")
         user = (body.get("user") or {}).get("id") or body.get("user_id")
-        if isinstance(error, Polite):
+        if isinstance(error, UserError):
             log.info("told %s: %s", user, error)
             return tell(deps, body, str(error))
         log.error("Slack request from %s failed", user, exc_info=error)

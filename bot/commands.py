@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot import Deps, Polite
+from bot import Deps, UserError
 from bot.home import publish_home
 from paperboy import blocks, seeds
 from paperboy.models import Reader, SeedPaper
@@ -49,7 +49,7 @@ def seed(deps: Deps, user: str, arg: str) -> tuple[Reply, str | None]:
     try:
         paper_id = seeds.arxiv_id(arg)
     except ValueError:
-        raise Polite(
+        raise UserError(
             f"“{blocks.escape(arg)}” is not an arXiv id or URL: try "
             "`/paperboy seed 2502.11089` or an arxiv.org/abs/ link."
         ) from None
@@ -57,7 +57,7 @@ def seed(deps: Deps, user: str, arg: str) -> tuple[Reply, str | None]:
     if any(s.id == paper_id and (s.title or s.abstract) for s in reader.seed_papers):
         return {"text": f"{paper_id} is already one of your seed papers."}, None
     try:
-        added = seeds.add_seed(deps.store, user, paper_id, arxiv=None)
+        added = seeds.add_seed(deps.store, user, paper_id, None, deps.settings.arxiv_api_url)
     except LookupError:
         return {"text": f"Looking up {paper_id} on arXiv…"}, paper_id
     return _seed_added(added), None
@@ -85,7 +85,9 @@ def follow(deps: Deps, user: str, arg: str) -> Reply:
     try:
         followed = seeds.follow(deps.store, user, name)
     except ValueError:  # no name, or no letters in it
-        raise Polite("Whom should Paperboy follow? Try `/paperboy follow Yoshua Bengio`.") from None
+        raise UserError(
+            "Whom should Paperboy follow? Try `/paperboy follow Yoshua Bengio`."
+        ) from None
     if not followed:
         return {"text": f"You already follow {blocks.escape(name)}."}
     return {"text": f"Following {blocks.escape(name)}: their papers come first in your ranking."}
@@ -95,7 +97,7 @@ def unfollow(deps: Deps, user: str, arg: str) -> Reply:
     name = " ".join(arg.split())
     if not name or not seeds.unfollow(deps.store, user, name):
         following = ", ".join(_reader(deps, user).authors) or "nobody yet"
-        raise Polite(
+        raise UserError(
             f"You do not follow “{blocks.escape(name)}”. You follow: {blocks.escape(following)}."
         )
     return {"text": f"No longer following {blocks.escape(name)}."}
@@ -161,7 +163,7 @@ def register(app: App, deps: Deps) -> None:
         elif verb in VERBS:
             reply = VERBS[verb](deps, user, arg)
         else:
-            raise Polite(f"Paperboy does not know `{blocks.escape(verb)}`.\n{HELP}")
+            raise UserError(f"Paperboy does not know `{blocks.escape(verb)}`.\n{HELP}")
         context["home"] = verb in CHANGES_HOME
         ack(**reply)
 

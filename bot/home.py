@@ -10,7 +10,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot import Deps, Polite
+from bot import Deps, UserError
 from paperboy import blocks
 from paperboy.models import Paper, Reader, Vote
 from paperboy.pipeline import explain_reader
@@ -129,7 +129,7 @@ def register(app: App, deps: Deps) -> None:
         reader = _reader(deps, body)
         turn_on = not reader.email_enabled
         if turn_on and not reader.email:
-            raise Polite(
+            raise UserError(
                 "Add your email address first (press Enter in the field), then turn "
                 "the email digest on."
             )
@@ -141,7 +141,7 @@ def register(app: App, deps: Deps) -> None:
         reader = _reader(deps, body)
         address = str(body["actions"][0].get("value") or "").strip()
         if address and not EMAIL.fullmatch(address):
-            raise Polite(f"“{address}” does not look like an email address.")
+            raise UserError(f"“{address}” does not look like an email address.")
         update: dict[str, Any] = {"email": address or None}
         if not address:
             update["email_enabled"] = False
@@ -154,7 +154,7 @@ def register(app: App, deps: Deps) -> None:
         try:
             size = int(body["actions"][0]["selected_option"]["value"])
         except (KeyError, TypeError, ValueError):
-            raise Polite("Sorry, Paperboy could not read that digest size.") from None
+            raise UserError("Sorry, Paperboy could not read that digest size.") from None
         deps.store.save_reader(reader.model_copy(update={"digest_size": max(1, min(size, 50))}))
         context["changed"] = True
         ack()

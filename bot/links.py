@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, url_for
 
-from paperboy import links as tokens
+from paperboy import tokens
 from paperboy.models import Vote, utc_now
 from paperboy.render import templates
 from paperboy.settings import Settings

@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import Deps, Polite
+from bot import Deps, UserError
 from paperboy import blocks
 from paperboy.feed import ARXIV_ID
 from paperboy.models import Vote, VoteValue
@@ -38,16 +38,16 @@ class Click:
 
 
 def read_click(body: dict[str, Any]) -> Click:
-    """The click in a payload, or Polite when the payload is not one we sent."""
+    """The click in a payload, or UserError when the payload is not one we sent."""
     try:
         user = str(body["user"]["id"])
         action = body["actions"][0]
         clicked = CLICKS[action["action_id"]]
         paper = str(action["value"]).strip()
     except (KeyError, IndexError, TypeError):
-        raise Polite(MALFORMED) from None
+        raise UserError(MALFORMED) from None
     if not ARXIV_ID.fullmatch(paper):
-        raise Polite(MALFORMED)
+        raise UserError(MALFORMED)
     container = body.get("container") or {}
     message = body.get("message") or {}
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
@@ -123,7 +123,7 @@ def register(app: App, deps: Deps) -> None:
         click = read_click(body)
         known = deps.store.papers([click.paper])
         if click.paper not in known:
-            raise Polite(
+            raise UserError(
                 f"Paperboy no longer has paper {click.paper} (papers are kept for a "
                 "few weeks), so this vote was not recorded."
             )

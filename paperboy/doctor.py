@@ -15,7 +15,7 @@ from paperboy.arxiv import http_client
 from paperboy.prior import load_prior
 from paperboy.resources import example_profile_dir
 from paperboy.settings import Settings
-from paperboy.store import connect
+from paperboy.store import LOCAL_REDIS, connect
 
 Status = Literal["ok", "warn", "fail", "off"]
 
@@ -28,7 +28,7 @@ class Check:
 
 
 def check_redis(settings: Settings) -> Check:
-    url = settings.redis_url or "redis://127.0.0.1:6379/0"
+    url = settings.redis_url or LOCAL_REDIS
     try:
         client = connect(url)
         client.ping()

@@ -2,7 +2,7 @@
 
 The HTML part has its CSS inlined for clients that drop `<style>`, while the `@media` rules for
 phones and dark mode stay in a `<style>` block (css-inline's `keep_at_rules`) for those that
-keep it. Every link a reader can act on is signed (see `links.py`); none needs a login.
+keep it. Every link a reader can act on is signed (see `tokens.py`); none needs a login.
 
 Most of a message is the same for every reader, so `Pages` inlines the day's frame and each
 paper's card once and fills in each reader's rank, links and address (byte for byte what
@@ -31,7 +31,7 @@ from typing import Any
 import css_inline
 import jinja2
 
-from paperboy import links
+from paperboy import tokens
 from paperboy.models import Digest, Ranked, Reader
 from paperboy.render import SCORER_NAMES, score_labels, shorten_authors, templates, trim, why
 
@@ -54,11 +54,11 @@ class Links:
     ttl_days: int
 
     def vote(self, reader: str, paper: str, value: int) -> str:
-        token = links.vote_token(self.secret, reader, paper, value, self.now, self.ttl_days)
+        token = tokens.vote_token(self.secret, reader, paper, value, self.now, self.ttl_days)
         return f"{self.public_url.rstrip('/')}/feedback/{token}"
 
     def unsubscribe(self, reader: str) -> str:
-        token = links.unsubscribe_token(self.secret, reader, self.now, self.ttl_days)
+        token = tokens.unsubscribe_token(self.secret, reader, self.now, self.ttl_days)
         return f"{self.public_url.rstrip('/')}/unsubscribe/{token}"
 
 

@@ -30,6 +30,7 @@ from anthropic.types import OutputConfigParam, TextBlockParam
 
 from paperboy.costs import Price, Usage, dollars
 from paperboy.judgment import (
+    NOT_JUDGED,
     Judgments,
     PaperJudgment,
     ReplyError,
@@ -70,7 +71,6 @@ EFFORT: Final[Literal["low"]] = "low"
 RESERVE_TOKEN_RATIO = 1.5
 """Reservations assume this many times the estimated input tokens (tokenizers differ)."""
 
-SKIPPED = "Claude did not judge this paper; local score"
 FAILED = "Claude could not be reached for this paper; local score"
 OVER_BUDGET = "over the day's Claude budget; local score"
 
@@ -148,7 +148,7 @@ class ClaudeJudge:
             if paper.id in judged:
                 out[paper.id] = claude_score(judged[paper.id], local.get(paper.id))
             else:
-                out[paper.id] = not_judged(base, lost.get(paper.id, SKIPPED))
+                out[paper.id] = not_judged(base, lost.get(paper.id, NOT_JUDGED))
         log.info(
             "day %s: Claude judged %d of %d candidates (%d from cache, %d kept the local "
             "score); the day's Claude cost is $%.4f",
@@ -180,7 +180,7 @@ class ClaudeJudge:
             for outcome in self._batches(day, [by_id[pid] for pid in retry], warm_first=False):
                 judged.update(outcome.judged)
                 lost.update(outcome.lost)
-                lost.update({pid: SKIPPED for pid in outcome.retry})
+                lost.update({pid: NOT_JUDGED for pid in outcome.retry})
         return judged, lost
 
     def _batches(self, day: date, papers: list[Paper], *, warm_first: bool) -> list[Outcome]:

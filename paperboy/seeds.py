@@ -18,10 +18,8 @@ from paperboy.store import Store
 
 log = logging.getLogger(__name__)
 
-API_URL = "http://export.arxiv.org/api/query"
-"""arXiv's metadata API; one request returns up to BATCH papers by id."""
 BATCH = 50
-"""Ids per API request: arXiv asks for modest result pages."""
+"""Ids per API request to arXiv's metadata API (ARXIV_API_URL): arXiv asks for modest pages."""
 
 
 def arxiv_id(id_or_url: str) -> str:
@@ -35,9 +33,7 @@ def arxiv_id(id_or_url: str) -> str:
     return found[0]
 
 
-def fetch_seed_metadata(
-    ids: Iterable[str], arxiv: Arxiv, api_url: str = API_URL
-) -> list[SeedPaper]:
+def fetch_seed_metadata(ids: Iterable[str], arxiv: Arxiv, api_url: str) -> list[SeedPaper]:
     """Title and abstract of each id arXiv knows, in the order asked; unknown ids are left out.
 
     Raises FetchError when arXiv cannot be reached, FeedError when it answers garbage.
@@ -64,7 +60,7 @@ def bare_ids(seeds: list[SeedPaper]) -> list[str]:
 
 
 def complete(
-    seeds: list[SeedPaper], store: Store, arxiv: Arxiv | None, api_url: str = API_URL
+    seeds: list[SeedPaper], store: Store, arxiv: Arxiv | None, api_url: str
 ) -> list[SeedPaper]:
     """Seeds given by id alone filled in with their title and abstract: from the seed cache or
     the papers of recent days the store holds, else fetched from arXiv (and cached).
@@ -92,16 +88,14 @@ def complete(
     return [known.get(s.id, s) if s.id and not (s.title or s.abstract) else s for s in seeds]
 
 
-def complete_prior(
-    prior: Prior, store: Store, arxiv: Arxiv | None, api_url: str = API_URL
-) -> Prior:
+def complete_prior(prior: Prior, store: Store, arxiv: Arxiv | None, api_url: str) -> Prior:
     """The group's prior with its bare-id seed papers (SEED_PAPERS_FILE) filled in."""
     seeds = complete(prior.seeds, store, arxiv, api_url)
     return prior if seeds == prior.seeds else prior.model_copy(update={"seeds": seeds})
 
 
 def add_seed(
-    store: Store, reader_id: str, id_or_url: str, arxiv: Arxiv | None, api_url: str = API_URL
+    store: Store, reader_id: str, id_or_url: str, arxiv: Arxiv | None, api_url: str
 ) -> SeedPaper:
     """Add a paper to a reader's seeds by arXiv id or URL, with its title and abstract.
 

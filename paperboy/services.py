@@ -15,11 +15,9 @@ from paperboy.prior import load_prior
 from paperboy.resources import example_profile_dir
 from paperboy.seeds import bare_ids, complete_prior
 from paperboy.settings import Settings
-from paperboy.store import Store, connect, in_process
+from paperboy.store import LOCAL_REDIS, Store, connect, in_process
 
 log = logging.getLogger(__name__)
-
-LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
 
 class ServiceError(Exception):

@@ -26,6 +26,9 @@ RETENTION_DAYS = 45
 COST_RETENTION_DAYS = 400
 """How long the Claude cost ledger is kept, in days: long enough for a year's accounts."""
 
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+"""The Redis used when REDIS_URL is unset, if one answers there."""
+
 GUARD_TTL_SECONDS = 6 * 3600
 """How long a claimed (running) day step holds its lock, in seconds, should its worker die."""
 

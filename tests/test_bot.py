@@ -16,14 +16,14 @@ import httpx
 import pytest
 
 from bot.app import create_app
-from paperboy import blocks, links
+from paperboy import blocks, tokens
 from paperboy.feed import parse_feed
 from paperboy.models import Digest, Paper, Ranked, Reader, Score
 from paperboy.services import context
 from paperboy.settings import Settings
 from paperboy.slack import post_day, web_client
 from paperboy.store import Store
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, parsed
 from tests.standins.feeds import FeedServer
 from tests.standins.feeds import serve as serve_feeds
 from tests.standins.slack_api import TOKEN, SlackStandIn, click, command, interaction, serve, signed
@@ -33,9 +33,9 @@ SECRET = "test-signing-secret"
 LINK_SECRET = "test-link-secret"
 CHANNEL = "C0PAPERS"
 ADMIN = "UADMIN"
-FEED = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
+FEED = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
 DAY = date(2025, 6, 3)
-API_RESPONSE = (FIXTURES / "arxiv" / "rss" / "api-query-cs.LG-2026-04-30.atom.xml").read_bytes()
+API_RESPONSE = (FIXTURES / "rss" / "api-query-cs.LG-2026-04-30.atom.xml").read_bytes()
 API_PAPER = "2604.26951"  # one of the papers in the saved API response
 
 
@@ -106,7 +106,7 @@ def start(
 
 @pytest.fixture
 def papers(fixtures: Path) -> list[Paper]:
-    return parse_feed(FEED, (fixtures / "arxiv" / "days" / FEED).read_bytes()).papers
+    return parsed(fixtures / "days" / FEED).papers
 
 
 def a_day(store: Store, slack: SlackStandIn, papers: list[Paper], n: int = 5) -> list[dict]:
@@ -181,7 +181,7 @@ def test_a_vote_from_an_email_link_refreshes_the_tally_in_slack(web: Web) -> Non
     web.click("U1", reply, blocks.VOTE_DOWN)
     assert eventually(lambda: tally_shown(web, reply, 0, 1))
     web.store.save_reader(Reader(id="U9", email="u9@example.org", email_enabled=True))
-    token = links.vote_token(LINK_SECRET.encode(), "U9", paper, 1, datetime.now(UTC), 30)
+    token = tokens.vote_token(LINK_SECRET.encode(), "U9", paper, 1, datetime.now(UTC), 30)
     answer = httpx.post(f"{web.url}/feedback/{token}", timeout=10)
     assert answer.status_code == 200
     (vote,) = web.store.votes("U9")

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from paperboy import emails, links
+from paperboy import emails, tokens
 from paperboy.models import Reader
 from tests.emailing import DAY, NOW, SECRET, day_papers, digest
 
@@ -79,7 +79,7 @@ def test_headers_for_mail_clients_and_one_click_unsubscribe() -> None:
         r"<(https://paperboy\.example\.org/unsubscribe/([^>]+))>", msg["List-Unsubscribe"]
     )
     assert unsubscribe, msg["List-Unsubscribe"]
-    link = links.verify(SECRET.encode(), unsubscribe.group(2), NOW, "unsubscribe")
+    link = tokens.verify(SECRET.encode(), unsubscribe.group(2), NOW, "unsubscribe")
     assert link.reader == "U123"
     assert msg["Date"] == "Tue, 03 Jun 2025 06:00:00 +0000"
 
@@ -108,7 +108,7 @@ def test_each_paper_has_title_link_authors_why_scores_abstract_and_votes() -> No
     assert first.paper.abstract[:60] in " ".join(html.split())
     votes = [h for h in found.hrefs if "/feedback/" in h]
     assert len(votes) == 2 * len(day.entries)
-    cast = [links.verify(SECRET.encode(), h.rsplit("/", 1)[1], NOW, "vote") for h in votes]
+    cast = [tokens.verify(SECRET.encode(), h.rsplit("/", 1)[1], NOW, "vote") for h in votes]
     assert {(c.paper, c.vote) for c in cast} == {
         (e.paper.id, v) for e in day.entries for v in (1, -1)
     }

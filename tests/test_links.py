@@ -6,40 +6,40 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from paperboy import links
+from paperboy import tokens
 
 SECRET = b"test-link-secret-0123456789abcdef"
 NOW = datetime(2025, 6, 3, 6, 0, tzinfo=UTC)
 
 
 def test_a_vote_token_carries_reader_paper_vote_and_expiry() -> None:
-    token = links.vote_token(SECRET, "U123", "2506.01158", -1, NOW, 14)
-    link = links.verify(SECRET, token, NOW + timedelta(days=13), "vote")
+    token = tokens.vote_token(SECRET, "U123", "2506.01158", -1, NOW, 14)
+    link = tokens.verify(SECRET, token, NOW + timedelta(days=13), "vote")
     assert (link.purpose, link.reader, link.paper, link.vote) == ("vote", "U123", "2506.01158", -1)
     assert link.expires == NOW + timedelta(days=14)
 
 
 def test_an_unsubscribe_token_carries_the_reader_only() -> None:
-    link = links.verify(SECRET, links.unsubscribe_token(SECRET, "U9", NOW, 14), NOW)
+    link = tokens.verify(SECRET, tokens.unsubscribe_token(SECRET, "U9", NOW, 14), NOW)
     assert (link.purpose, link.reader, link.paper) == ("unsubscribe", "U9", None)
 
 
 def test_tokens_are_url_safe() -> None:
-    token = links.vote_token(SECRET, "U/é?&", "hep-th/9901001", 1, NOW, 14)
+    token = tokens.vote_token(SECRET, "U/é?&", "hep-th/9901001", 1, NOW, 14)
     assert all(c.isalnum() or c in "-_." for c in token)
-    assert links.verify(SECRET, token, NOW).reader == "U/é?&"
+    assert tokens.verify(SECRET, token, NOW).reader == "U/é?&"
 
 
 def test_every_single_character_change_is_refused() -> None:
-    token = links.vote_token(SECRET, "U123", "2506.01158", 1, NOW, 14)
+    token = tokens.vote_token(SECRET, "U123", "2506.01158", 1, NOW, 14)
     alphabet = "AbZ09-_."
     for position, original in enumerate(token):
         for replacement in alphabet:
             if replacement == original:
                 continue
             altered = token[:position] + replacement + token[position + 1 :]
-            with pytest.raises(links.LinkError) as refused:
-                links.verify(SECRET, altered, NOW)
+            with pytest.raises(tokens.LinkError) as refused:
+                tokens.verify(SECRET, altered, NOW)
             assert not refused.value.expired
 
 
@@ -55,34 +55,34 @@ def test_every_single_character_change_is_refused() -> None:
     ],
 )
 def test_malformed_tokens_are_refused_clearly(token: str, says: str) -> None:
-    with pytest.raises(links.LinkError, match=says):
-        links.verify(SECRET, token, NOW)
+    with pytest.raises(tokens.LinkError, match=says):
+        tokens.verify(SECRET, token, NOW)
 
 
 def test_a_token_signed_with_another_secret_is_refused() -> None:
-    token = links.vote_token(b"someone-else", "U123", "2506.01158", 1, NOW, 14)
-    with pytest.raises(links.LinkError, match="altered, or it was not made by Paperboy"):
-        links.verify(SECRET, token, NOW)
+    token = tokens.vote_token(b"someone-else", "U123", "2506.01158", 1, NOW, 14)
+    with pytest.raises(tokens.LinkError, match="altered, or it was not made by Paperboy"):
+        tokens.verify(SECRET, token, NOW)
 
 
 def test_an_expired_token_is_refused_and_says_so() -> None:
-    token = links.vote_token(SECRET, "U123", "2506.01158", 1, NOW, 14)
-    with pytest.raises(links.LinkError, match="expired on 17 Jun 2025") as refused:
-        links.verify(SECRET, token, NOW + timedelta(days=14))
+    token = tokens.vote_token(SECRET, "U123", "2506.01158", 1, NOW, 14)
+    with pytest.raises(tokens.LinkError, match="expired on 17 Jun 2025") as refused:
+        tokens.verify(SECRET, token, NOW + timedelta(days=14))
     assert refused.value.expired
 
 
 def test_a_vote_link_cannot_unsubscribe_and_the_reverse() -> None:
-    vote = links.vote_token(SECRET, "U1", "2506.01158", 1, NOW, 14)
-    leave = links.unsubscribe_token(SECRET, "U1", NOW, 14)
-    with pytest.raises(links.LinkError, match="for vote, not for unsubscribe"):
-        links.verify(SECRET, vote, NOW, "unsubscribe")
-    with pytest.raises(links.LinkError, match="for unsubscribe, not for vote"):
-        links.verify(SECRET, leave, NOW, "vote")
+    vote = tokens.vote_token(SECRET, "U1", "2506.01158", 1, NOW, 14)
+    leave = tokens.unsubscribe_token(SECRET, "U1", NOW, 14)
+    with pytest.raises(tokens.LinkError, match="for vote, not for unsubscribe"):
+        tokens.verify(SECRET, vote, NOW, "unsubscribe")
+    with pytest.raises(tokens.LinkError, match="for unsubscribe, not for vote"):
+        tokens.verify(SECRET, leave, NOW, "vote")
 
 
 def test_signing_needs_a_secret_and_a_real_vote() -> None:
     with pytest.raises(ValueError, match="LINK_SECRET"):
-        links.vote_token(b"", "U1", "2506.01158", 1, NOW, 14)
+        tokens.vote_token(b"", "U1", "2506.01158", 1, NOW, 14)
     with pytest.raises(ValueError, match="a vote is"):
-        links.vote_token(SECRET, "U1", "2506.01158", 2, NOW, 14)
+        tokens.vote_token(SECRET, "U1", "2506.01158", 2, NOW, 14)

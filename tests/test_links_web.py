@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 import pytest
 from pydantic import SecretStr
 
-from paperboy import links, mailer, pipeline
+from paperboy import mailer, pipeline, tokens
 from paperboy.cli import profile_record
 from paperboy.models import Reader
 from paperboy.store import Store
@@ -172,7 +172,7 @@ def test_an_altered_link_is_refused_and_changes_nothing(mail: Mail, method: str)
 
 
 def test_an_expired_link_is_refused_and_changes_nothing(mail: Mail) -> None:
-    old = links.vote_token(
+    old = tokens.vote_token(
         SECRET.encode(), "UADA", day_papers()[0].id, 1, NOW - timedelta(days=15), 14
     )
     for data in (None, b""):

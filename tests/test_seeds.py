@@ -14,10 +14,10 @@ from paperboy.models import Paper, SeedPaper
 from paperboy.prior import load_prior, load_seeds
 from paperboy.seeds import add_seed, arxiv_id, complete_prior, fetch_seed_metadata, remove_seed
 from paperboy.store import Store
+from tests.conftest import FIXTURES
 from tests.standins.feeds import FeedServer, serve
 
-FIXTURES = Path(__file__).parents[1].parent / "shared/fixtures"
-API_RESPONSE = (FIXTURES / "arxiv/rss/api-query-cs.LG-2026-04-30.atom.xml").read_bytes()
+API_RESPONSE = (FIXTURES / "rss/api-query-cs.LG-2026-04-30.atom.xml").read_bytes()
 FIRST = "2604.26951"  # "Turning the TIDE: Cross-Architecture Distillation for Diffusion …"
 SECOND = "2604.26942"
 
@@ -104,7 +104,7 @@ def test_add_seed_fetches_once_and_keeps_it(store: Store, api: ApiServer) -> Non
 def test_a_paper_of_a_recent_day_becomes_a_seed_without_asking_arxiv(store: Store) -> None:
     paper = Paper(id="2506.00001", title="Sparse experts", abstract="We route tokens sparsely.")
     store.save_papers([paper])
-    seed = add_seed(store, "U1", "https://arxiv.org/abs/2506.00001v2", arxiv=None)
+    seed = add_seed(store, "U1", "https://arxiv.org/abs/2506.00001v2", None, "unused")
     assert (seed.id, seed.title, seed.abstract) == (paper.id, paper.title, paper.abstract)
     reader = store.reader("U1")
     assert reader is not None and reader.seed_papers == [seed]
@@ -141,7 +141,9 @@ def test_unreachable_arxiv_keeps_bare_seeds(store: Store, tmp_path: Path) -> Non
         sleep=lambda _: None,
         retries=0,
     )
-    assert complete_prior(prior, store, dead).seeds == [SeedPaper(id=FIRST)]
+    assert complete_prior(prior, store, dead, "http://127.0.0.1:9/api").seeds == [
+        SeedPaper(id=FIRST)
+    ]
 
 
 def test_a_bibtex_file_becomes_seed_papers(tmp_path: Path) -> None:
