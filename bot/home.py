@@ -43,12 +43,12 @@ def admin_lines(deps: Deps) -> list[str]:
     ]
     days = sorted(set(store.days()) | set(store.cost_days()))[-ADMIN_DAYS:]
     for day in reversed(days):
-        record = store.day(day) or {}
+        record = store.day(day, "papers", "slack")
         cost = store.day_cost(day)
-        posted = record.get("slack") or {}
+        read = len(record.papers or []) if record else 0
+        posted = record.slack.picked if record and record.slack else "—"
         lines.append(
-            f"{day:%a %d %b}: {len(record.get('papers', [])):,} read, "
-            f"{posted.get('picked', '—')} posted, ${cost['usd']:.4f} for "
+            f"{day:%a %d %b}: {read:,} read, {posted} posted, ${cost['usd']:.4f} for "
             f"{int(cost['papers'])} papers judged in {int(cost['calls'])} calls"
         )
     lines.append(

@@ -106,3 +106,33 @@ class Digest(BaseModel):
     cost_usd: float = 0.0
     missing_feeds: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+
+
+class SlackThread(BaseModel):
+    """Where a day's digest was posted in Slack, and what it said."""
+
+    channel: str
+    parent: str
+    picked: int
+    read: int
+    cost_usd: float = 0.0
+
+
+class DayRecord(BaseModel):
+    """What the store keeps about one announcement day; a field is None until its step ran.
+
+    Each field is written whole by the step that owns it (fetch: papers, feeds, missing,
+    repeats; score: order; deliver: digest, slack), so steps never overwrite each other's.
+    """
+
+    day: date
+    papers: list[str] | None = None
+    feeds: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
+    repeats: list[str] = Field(default_factory=list)
+    order: list[Score] | None = None
+    digest: Digest | None = None
+    slack: SlackThread | None = None
+
+
+DAY_FIELDS = frozenset(DayRecord.model_fields) - {"day"}

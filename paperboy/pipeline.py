@@ -175,14 +175,12 @@ def fetch(
 
 def load_batch(ctx: Context, day: date) -> Batch:
     """The batch a fetch step stored for `day`."""
-    record = ctx.store.day(day)
-    if record is None or "papers" not in record:
+    record = ctx.store.day(day, "papers", "feeds", "missing", "repeats")
+    if record is None or record.papers is None:
         raise LookupError(f"day {day} has not been fetched")
-    stored = ctx.store.papers(record["papers"])
-    papers = [stored[pid] for pid in record["papers"] if pid in stored]
-    return Batch(
-        day, papers, record.get("feeds", []), record.get("missing", []), record.get("repeats", [])
-    )
+    stored = ctx.store.papers(record.papers)
+    papers = [stored[pid] for pid in record.papers if pid in stored]
+    return Batch(day, papers, record.feeds, record.missing, record.repeats)
 
 
 # score and rank --------------------------------------------------------------------------
@@ -215,14 +213,14 @@ def digest(ctx: Context, batch: Batch, order: list[Score], size: int | None = No
 
 
 def save_order(ctx: Context, day: date, order: list[Score]) -> None:
-    ctx.store.update_day(day, order=[s.model_dump(mode="json") for s in order])
+    ctx.store.update_day(day, order=order)
 
 
 def load_order(ctx: Context, day: date) -> list[Score]:
-    record = ctx.store.day(day) or {}
-    if "order" not in record:
+    record = ctx.store.day(day, "order")
+    if record is None or record.order is None:
         raise LookupError(f"day {day} has not been scored")
-    return [Score.model_validate(item) for item in record["order"]]
+    return record.order
 
 
 # a reader's own order ---------------------------------------------------------------------
@@ -238,8 +236,9 @@ def shown_recently(ctx: Context, before: date | None = None) -> list[Paper]:
     if days not in ctx.shown:  # the same for every reader: a day's email asks once
         ids: list[str] = []
         for day in days:
-            record = ctx.store.day(day) or {}
-            ids.extend(item["paper"] for item in record.get("order", [])[: ctx.digest_size])
+            record = ctx.store.day(day, "order")
+            order = record.order if record and record.order else []
+            ids.extend(s.paper for s in order[: ctx.digest_size])
         found = ctx.store.papers(ids)
         ctx.shown = {days: [found[pid] for pid in ids if pid in found]}
     return ctx.shown[days]

@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from paperboy import blocks
-from paperboy.models import Digest
+from paperboy.models import Digest, SlackThread
 from paperboy.store import Store
 
 if TYPE_CHECKING:
@@ -207,13 +207,13 @@ class SlackDeliverer:
             raise
         self.store.update_day(
             digest.day,
-            slack={
-                "channel": result.channel,
-                "parent": result.parent,
-                "picked": len(digest.entries),
-                "read": digest.read,
-                "cost_usd": digest.cost_usd,
-            },
+            slack=SlackThread(
+                channel=result.channel,
+                parent=result.parent,
+                picked=len(digest.entries),
+                read=digest.read,
+                cost_usd=digest.cost_usd,
+            ),
         )
         self.store.finish(digest.day, step)
         earlier = f", {result.found} of them found from an earlier run" if result.found else ""

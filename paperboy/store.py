@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from paperboy.models import Paper, Reader, SeedPaper, Vote
+from paperboy.models import DAY_FIELDS, DayRecord, Paper, Reader, SeedPaper, Vote
 
 log = logging.getLogger(__name__)
 
@@ -100,30 +100,40 @@ class Store:
 
     # the day ----------------------------------------------------------------------------
 
-    def save_day(self, day: date, record: dict[str, Any]) -> None:
-        """The day's record (feeds, papers considered, digest), kept for the retention period."""
+    def update_day(self, day: date, **fields: Any) -> None:
+        """Set fields of the day's record (see DayRecord), kept for the retention period.
+
+        The record is a hash with one entry per field, each written whole in one transaction:
+        two steps writing different fields at once never drop each other's.
+        """
+        unknown = set(fields) - DAY_FIELDS
+        if unknown:
+            raise TypeError(f"a day's record has no field {', '.join(sorted(unknown))}")
+        checked = DayRecord.model_validate({"day": day, **fields})
+        values = checked.model_dump(mode="json", include=set(fields))
+        key = self.key("record", day.isoformat())
         oldest = (day - timedelta(days=RETENTION_DAYS)).toordinal()
         with self.redis.pipeline() as pipe:
-            pipe.set(
-                self.key("day", day.isoformat()),
-                json.dumps(record, default=str),
-                ex=timedelta(days=RETENTION_DAYS),
-            )
+            pipe.hset(key, mapping={name: json.dumps(value) for name, value in values.items()})
+            pipe.expire(key, timedelta(days=RETENTION_DAYS))
             # An index of the days, so listing them never scans the keyspace.
             pipe.zadd(self.key("days"), {day.isoformat(): day.toordinal()})
             pipe.zremrangebyscore(self.key("days"), "-inf", f"({oldest}")
             pipe.execute()
 
-    def day(self, day: date) -> dict[str, Any] | None:
-        raw = self.redis.get(self.key("day", day.isoformat()))
-        return json.loads(raw) if raw else None
-
-    def update_day(self, day: date, **fields: Any) -> dict[str, Any]:
-        """Merge fields into the day's record and return it."""
-        record = self.day(day) or {}
-        record.update(fields)
-        self.save_day(day, record)
-        return record
+    def day(self, day: date, *fields: str) -> DayRecord | None:
+        """The day's record, None when no step stored anything; with `fields`, only those
+        are read (the order of a big day is large), the others keep their defaults."""
+        key = self.key("record", day.isoformat())
+        if fields:
+            names = [name for name in fields if name in DAY_FIELDS]
+            raw = dict(zip(names, self.redis.hmget(key, names), strict=True))
+        else:
+            raw = {k.decode(): v for k, v in self.redis.hgetall(key).items()}
+        found = {name: json.loads(value) for name, value in raw.items() if value is not None}
+        if not found and not self.redis.exists(key):
+            return None
+        return DayRecord.model_validate({"day": day, **found})
 
     def days(self) -> list[date]:
         """Every day with a record, oldest first."""

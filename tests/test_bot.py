@@ -120,7 +120,7 @@ def a_day(store: Store, slack: SlackStandIn, papers: list[Paper], n: int = 5) ->
         DAY,
         papers=[p.id for p in papers],
         feeds=[FEED],
-        order=[s.model_dump(mode="json") for s in order],
+        order=order,
     )
     digest = Digest(
         day=DAY,

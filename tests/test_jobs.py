@@ -58,8 +58,8 @@ def test_the_chain_runs_in_a_worker_and_twice_is_once(
     assert score.return_value() == 49
     assert deliver.get_status() == JobStatus.FINISHED
     record = store.day(day)
-    assert record is not None and len(record["papers"]) == 49
-    assert len(record["digest"]["entries"]) == 15
+    assert record is not None and record.papers is not None and len(record.papers) == 49
+    assert record.digest is not None and len(record.digest.entries) == 15
     assert all(store.is_done(day, step) for step in ("fetch", "score"))
 
     # the clock fires again (two clocks, or a manual re-run): nothing is done twice
@@ -68,7 +68,8 @@ def test_the_chain_runs_in_a_worker_and_twice_is_once(
     assert again.return_value() == "2025-06-04"
     assert Job.fetch(jobs.job_id(day, "score"), connection=redis_client).return_value() == 0
     assert len(arxiv.requests) == 2  # fetched twice, ingested once
-    assert store.day(day)["papers"] == record["papers"]
+    again_record = store.day(day, "papers")
+    assert again_record is not None and again_record.papers == record.papers
 
 
 def test_each_job_run_twice_does_its_work_once(
@@ -169,7 +170,9 @@ def test_the_daily_backup_restores_into_an_empty_store(
 ) -> None:
     store.save_reader(Reader(id="U1", email="ada@example.org", email_enabled=True))
     jobs.start_day(0, "2025-06-04T06:00:00+00:00")
-    paper = store.day(date(2025, 6, 4))["papers"][0]
+    record = store.day(date(2025, 6, 4), "papers")
+    assert record is not None and record.papers
+    paper = record.papers[0]
     store.append_vote(Vote(reader="U1", paper=paper, value=1, at=T0, source="slack"))
     written = Path(jobs.backup(str(tmp_path / "backups"), "2025-06-04T05:30:00+00:00"))
     assert written.name == "paperboy-2025-06-04.jsonl"

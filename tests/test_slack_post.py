@@ -80,8 +80,9 @@ def test_a_day_is_one_parent_and_one_reply_per_paper(
     assert all(call["thread_ts"] == parent["ts"] for call in posts[1:])
     first = str(replies[0]["blocks"]) + replies[0]["text"]
     assert "<!channel>" not in first and "<@U123>" not in first and "&lt;!channel&gt;" in first
-    record = store.day(digest.day) or {}
-    assert record["slack"]["parent"] == parent["ts"] and record["slack"]["picked"] == 15
+    record = store.day(digest.day)
+    assert record is not None and record.slack is not None
+    assert record.slack.parent == parent["ts"] and record.slack.picked == 15
 
 
 def test_a_second_run_posts_nothing(slack: SlackStandIn, store: Store, papers: list[Paper]) -> None:

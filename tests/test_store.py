@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from paperboy.models import Paper, Reader, Vote
+import pytest
+import redis
+from pydantic import ValidationError
+
+from paperboy.models import DayRecord, Paper, Reader, Score, Vote
 from paperboy.store import Store
 
 T0 = datetime(2025, 6, 3, 9, 0, tzinfo=UTC)
@@ -98,7 +104,53 @@ def test_turns_are_spaced(store: Store) -> None:
 
 def test_days_are_listed_from_an_index_and_age_out(store: Store) -> None:
     for day in (date(2025, 6, 4), date(2025, 3, 1), date(2025, 6, 3)):
-        store.save_day(day, {"papers": []})
+        store.update_day(day, papers=[])
     assert store.days() == [date(2025, 6, 3), date(2025, 6, 4)]  # March is past retention
     store.update_day(date(2025, 6, 3), order=[])
     assert store.days() == [date(2025, 6, 3), date(2025, 6, 4)]
+
+
+class LetsAnotherIn(redis.Redis):
+    """A Redis client that runs another writer's step right after its first read, as a
+    second worker would when it writes between this one's read and its write."""
+
+    def __init__(self, other: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.other: Callable[[], None] | None = other
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        result = super().execute_command(*args, **options)
+        if self.other is not None and str(args[0]).upper() in ("GET", "HGET", "HGETALL", "HMGET"):
+            other, self.other = self.other, None
+            other()
+        return result
+
+
+def test_two_writers_of_a_day_record_lose_no_field(store: Store) -> None:
+    day = date(2025, 6, 3)
+    order = [Score(paper=f"2506.{n:05d}", scorer="local", score=-n) for n in range(50)]
+    ids = [s.paper for s in order]
+    scorer = Store(store.redis)
+    ran: list[str] = []
+
+    def score_step() -> None:
+        scorer.update_day(day, order=order)
+        ran.append("score")
+
+    pool = store.redis.connection_pool
+    fetcher = Store(LetsAnotherIn(score_step, connection_pool=pool))
+    fetcher.update_day(day, papers=ids, feeds=["cs.LG"])
+    if not ran:  # the write read nothing first: the other step simply comes after
+        score_step()
+    record = store.day(day)
+    assert record is not None
+    assert (record.papers, record.feeds, record.order) == (ids, ["cs.LG"], order)
+    assert store.day(day, "feeds") == DayRecord(day=day, feeds=["cs.LG"])
+
+
+def test_a_day_record_refuses_what_it_does_not_hold(store: Store) -> None:
+    with pytest.raises(TypeError, match="no field colour"):
+        store.update_day(date(2025, 6, 3), colour="blue")
+    with pytest.raises(ValidationError):
+        store.update_day(date(2025, 6, 3), papers="2506.00001")
+    assert store.day(date(2025, 6, 3)) is None

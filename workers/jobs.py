@@ -84,7 +84,7 @@ def deliver_day(day: str) -> list[str]:
     when = date.fromisoformat(day)
     batch = pipeline.load_batch(ctx, when)
     digest = pipeline.digest(ctx, batch, pipeline.load_order(ctx, when))
-    store.update_day(when, digest=digest.model_dump(mode="json"))
+    store.update_day(when, digest=digest)
     if not digest.entries:
         log.info("day %s: no announcement, nothing to deliver", when)
         return []
