@@ -18,7 +18,7 @@ from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
 from paperboy.models import Reader, Vote, VoteValue, utc_now
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
-from paperboy.services import ServiceError, arxiv_client, context, deliverers, open_store
+from paperboy.services import Channels, ServiceError, arxiv_client, channels, context, open_store
 from paperboy.settings import Settings
 from paperboy.store import Store
 
@@ -53,8 +53,8 @@ def _paper_id(text: str) -> str:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     html = HtmlFile(Path(args.out))
-    channels = [] if args.dry_run else deliverers(settings, store)
-    ctx = context(settings, store, [Terminal(), html, *channels])
+    found = Channels() if args.dry_run else channels(settings, store)
+    ctx = context(settings, store, [Terminal(), html, *found.ready])
     _say_prior(ctx, settings)
     sources = args.feed or settings.feed_urls
     arxiv = arxiv_client(store)
@@ -73,7 +73,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print("Dry run: nothing was delivered or marked as seen.")
     elif not store.persistent:
         print("No Redis: nothing was kept (set REDIS_URL or start redis-server to remember days).")
-    return 0
+    for name, why in found.broken.items():
+        print(f"paperboy: nothing was delivered by {name}: {why}", file=sys.stderr)
+    return 1 if found.broken else 0
 
 
 def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import redis
 
@@ -110,23 +112,43 @@ def claude_judge(settings: Settings, store: Store, prior: Prior) -> Judge | None
     )
 
 
-def deliverers(settings: Settings, store: Store) -> list[Deliverer]:
-    """The delivery channels that settings configure (Slack, email); none without them."""
-    found: list[Deliverer] = [*slack_deliverers(settings, store)]
-    email = mailer.from_settings(settings)  # when SMTP_HOST and EMAIL_FROM are set
-    if email is not None:
-        found.append(email)
+@dataclass
+class Channels:
+    """The delivery channels settings configure: those ready, and those whose settings are
+    incomplete, by name with why (each is built on its own, so one never stops another)."""
+
+    ready: list[Deliverer] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)
+
+
+def channels(settings: Settings, store: Store) -> Channels:
+    """Slack when SLACK_BOT_TOKEN and SLACK_CHANNEL are set, email when SMTP_HOST and
+    EMAIL_FROM are; none without them."""
+    found = Channels()
+    builders: list[tuple[str, Callable[[Settings, Store], Deliverer | None]]] = [
+        ("slack", slack_channel),
+        ("email", lambda s, _: mailer.from_settings(s)),
+    ]
+    for name, build in builders:
+        try:
+            channel = build(settings, store)
+        except ValueError as exc:  # settings that cannot work, said by the builder
+            log.error("the %s channel is not set up: %s", name, exc)
+            found.broken[name] = str(exc)
+            continue
+        if channel is not None:
+            found.ready.append(channel)
     return found
 
 
-def slack_deliverers(settings: Settings, store: Store) -> list[Deliverer]:
+def slack_channel(settings: Settings, store: Store) -> Deliverer | None:
     """The Slack thread, when SLACK_BOT_TOKEN and SLACK_CHANNEL are set."""
     if not (settings.slack_bot_token and settings.slack_channel):
-        return []
+        return None
     from paperboy.slack import SlackDeliverer, web_client
 
     # no connection retries on the posting client: a re-run reconciles with the thread instead
     client = web_client(
         settings.slack_bot_token.get_secret_value(), settings.slack_api_url, connection_retries=0
     )
-    return [SlackDeliverer(client, store, settings.slack_channel)]
+    return SlackDeliverer(client, store, settings.slack_channel)

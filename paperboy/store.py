@@ -139,6 +139,20 @@ class Store:
         """Every day with a record, oldest first."""
         return [date.fromisoformat(d.decode()) for d in self.redis.zrange(self.key("days"), 0, -1)]
 
+    def last_day(self) -> date | None:
+        """The latest announcement day the clock started, if any."""
+        raw = self.redis.get(self.key("last-day"))
+        return date.fromisoformat(raw.decode()) if raw else None
+
+    def set_last_day(self, day: date) -> None:
+        self.redis.set(self.key("last-day"), day.isoformat())
+
+    def claim_catch_up(self, day: date, ttl_seconds: int) -> bool:
+        """Take the right to catch up a missed run of `day`; False if one did within the TTL."""
+        return bool(
+            self.redis.set(self.key("catch-up", day.isoformat()), "1", nx=True, ex=ttl_seconds)
+        )
+
     # guards: a step of a day runs once ----------------------------------------------------
 
     def is_done(self, day: date, step: str) -> bool:

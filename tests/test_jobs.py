@@ -14,6 +14,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
+from paperboy import schedule
 from paperboy.models import Reader, Vote
 from paperboy.store import Store
 from workers import jobs
@@ -87,7 +88,7 @@ def test_a_feed_still_dated_yesterday_is_looked_at_again_later(
     scheduled = ScheduledJobRegistry(jobs.QUEUE, connection=redis_client).get_job_ids()
     assert scheduled == ["paperboy-start-2025-06-05-1"]
     assert store.day(date(2025, 6, 4)) is None  # nothing ingested from the stale feed
-    assert jobs.start_day(jobs.STALE_RETRIES, "2025-06-05T12:00:00+00:00") == "stale"
+    assert jobs.start_day(schedule.STALE_RETRIES, "2025-06-05T12:00:00+00:00") == "stale"
 
 
 def test_a_failed_job_does_not_block_a_rerun_of_its_day(
@@ -205,3 +206,26 @@ def test_a_channel_that_fails_does_not_hold_up_the_others_and_a_rerun_completes_
         assert any("had today's already" in d for d in done)
         assert len(slack.top_level("C0PAPERS")) == 1
         assert len(smtp.to("ada@example.org")) == 1
+
+
+def test_fetch_and_score_run_while_a_channel_is_misconfigured(
+    arxiv: FeedServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Email is configured without LINK_SECRET: the day is still fetched and scored, Slack
+    still gets its thread, and delivery fails naming what to fix, so RQ keeps it for a retry."""
+    with slack_serve() as slack:
+        for name, value in {
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_CHANNEL": "C0PAPERS",
+            "SLACK_API_URL": slack.url,
+            "SMTP_HOST": "127.0.0.1",
+            "EMAIL_FROM": "paperboy@lab.example.org",
+        }.items():
+            monkeypatch.setenv(name, value)
+        day = jobs.start_day(0, "2025-06-04T06:00:00+00:00")
+        assert day == "2025-06-04"
+        assert jobs.score_day(day) == 49
+        with pytest.raises(ValueError, match=r"email channel is not set up.*LINK_SECRET"):
+            jobs.deliver_day(day)
+        (parent,) = slack.top_level("C0PAPERS")
+        assert len(slack.replies("C0PAPERS", parent["ts"])) == 15

@@ -1,8 +1,10 @@
 """The day as RQ jobs: thin wrappers around `paperboy.pipeline`, each safe to run twice.
 
-Jobs take JSON arguments (dates as ISO strings) and build their collaborators from Settings.
-Each step of a day is guarded in Redis, so a job that runs twice (two clocks, a retry after a
-crash, a manual re-run) does its work once.
+Jobs take JSON arguments (dates as ISO strings) and build from Settings only what their step
+needs: fetch and score never build a delivery channel, so a channel's broken settings cannot
+stop them. Each step of a day is guarded in Redis, so a job that runs twice (two clocks, a retry
+after a crash, a manual re-run) does its work once. The calendar rules live in
+`paperboy.schedule`.
 """
 
 from __future__ import annotations
@@ -13,39 +15,31 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from croniter import croniter
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from paperboy import pipeline
+from paperboy import pipeline, schedule
 from paperboy.arxiv import fetch_feeds
 from paperboy.models import utc_now
-from paperboy.pipeline import Context, feed_day
-from paperboy.services import arxiv_client, context, deliverers, open_store
+from paperboy.pipeline import feed_day
+from paperboy.services import arxiv_client, channels, context, open_store
 from paperboy.settings import Settings
 from paperboy.store import Store
+from workers.queues import DAY as QUEUE
 
 log = logging.getLogger(__name__)
 
-QUEUE = "paperboy"
-ARXIV_TZ = ZoneInfo("America/New_York")
-STALE_RETRY_MINUTES = 30
-"""How long to wait, in minutes, before looking again at a feed still dated the previous day."""
-STALE_RETRIES = 12
-"""How many times to look again (12 x 30 min: until about noon UTC)."""
 JOB_TIMEOUT = 1800
 """Seconds a step may run: above every client timeout and their retries."""
 RETRY = Retry(max=3, interval=[60, 300, 900])
 """A step that failed after its clients' own retries runs again later, three times at most."""
 
 
-def _wiring() -> tuple[Settings, Store, Context]:
+def _settings_and_store() -> tuple[Settings, Store]:
     settings = Settings()
-    store = open_store(settings, allow_in_process=False)
-    return settings, store, context(settings, store, deliverers(settings, store))
+    return settings, open_store(settings, allow_in_process=False)
 
 
 def guarded(store: Store, day: date, step: str, work: Callable[[], Any]) -> Any:
@@ -67,7 +61,8 @@ def guarded(store: Store, day: date, step: str, work: Callable[[], Any]) -> Any:
 
 def score_day(day: str) -> int:
     """Score the fetched day and store the group order; returns how many papers it ordered."""
-    _, store, ctx = _wiring()
+    settings, store = _settings_and_store()
+    ctx = context(settings, store)
     when = date.fromisoformat(day)
 
     def work() -> int:
@@ -80,7 +75,9 @@ def score_day(day: str) -> int:
 
 def deliver_day(day: str) -> list[str]:
     """Deliver the day's digest to every configured channel, each channel once."""
-    _, store, ctx = _wiring()
+    settings, store = _settings_and_store()
+    found = channels(settings, store)
+    ctx = context(settings, store, found.ready)
     when = date.fromisoformat(day)
     batch = pipeline.load_batch(ctx, when)
     digest = pipeline.digest(ctx, batch, pipeline.load_order(ctx, when))
@@ -88,9 +85,12 @@ def deliver_day(day: str) -> list[str]:
     if not digest.entries:
         log.info("day %s: no announcement, nothing to deliver", when)
         return []
-    if not ctx.deliverers:
+    if not ctx.deliverers and not found.broken:
         log.warning("day %s: no delivery channel is configured (Slack or SMTP)", when)
-    done, failed = [], []
+    done: list[str] = []
+    failed: list[Exception] = [
+        ValueError(f"the {name} channel is not set up: {why}") for name, why in found.broken.items()
+    ]
     for channel in ctx.deliverers:
         # Each channel guards itself within its day (Slack per channel and reply, email per
         # reader), so running this again delivers only what is missing: a failed reader too.
@@ -152,33 +152,28 @@ def enqueue_day(queue: Queue, day: date) -> list[str]:
 # the clock's entry point -----------------------------------------------------------------
 
 
-def arxiv_today(now: datetime) -> date:
-    """The date in arXiv's time zone, which names its announcement days."""
-    return now.astimezone(ARXIV_TZ).date()
-
-
 def start_day(attempt: int = 0, now: str | None = None) -> str:
     """Fetch today's feeds; when fresh, ingest them and enqueue the rest of the day.
 
     A feed still dated the previous day is looked at again later; a weekend or holiday feed
     (empty) is a day without announcement.
     """
-    settings, store, ctx = _wiring()
+    settings, store = _settings_and_store()
     clock = datetime.fromisoformat(now) if now else utc_now()
-    today = arxiv_today(clock)
+    today = schedule.arxiv_today(clock)
     fetched = fetch_feeds(settings.feed_urls, arxiv_client(store))
     if not fetched.feeds:
         raise pipeline.NoFeedError(fetched)  # RQ retries the job later
     day = feed_day(fetched) or today
     queue = Queue(QUEUE, connection=store.redis)
-    if day < today and today.weekday() < 5:
-        if attempt >= STALE_RETRIES:
+    if schedule.is_stale(day, clock):
+        if not schedule.may_look_again(attempt):
             log.warning("day %s: the feed is still dated %s; giving up for today", today, day)
             return "stale"
         retry_id = f"paperboy-start-{today}-{attempt + 1}"
         if _make_room(queue, retry_id):
             queue.enqueue_in(
-                timedelta(minutes=STALE_RETRY_MINUTES),
+                timedelta(minutes=schedule.STALE_RETRY_MINUTES),
                 start_day,
                 attempt + 1,
                 job_id=retry_id,
@@ -188,48 +183,41 @@ def start_day(attempt: int = 0, now: str | None = None) -> str:
             "day %s: the feed is still dated %s; looking again in %d minutes",
             today,
             day,
-            STALE_RETRY_MINUTES,
+            schedule.STALE_RETRY_MINUTES,
         )
         return "stale"
-    _note_missed_days(store, day)
-    batch = guarded(store, day, "fetch", lambda: pipeline.ingest(ctx, fetched, day))
-    if batch is not None and not batch.papers:
-        log.info("day %s: no announcement; nothing will be posted", day)
-        return "empty"
-    store.redis.set(store.key("last-day"), day.isoformat())
-    enqueue_day(queue, day)
-    return day.isoformat()
-
-
-def _note_missed_days(store: Store, day: date) -> None:
-    last = store.redis.get(store.key("last-day"))
-    if not last:
-        return
-    previous = date.fromisoformat(last.decode())
-    missed = [previous + timedelta(days=n) for n in range(1, (day - previous).days)]
-    missed = [d for d in missed if d.weekday() < 5]
+    missed = schedule.missed_days(store.last_day(), day)
     if missed:
         log.warning(
             "days %s had no run; arXiv's RSS no longer lists their papers",
             ", ".join(map(str, missed)),
         )
+    ctx = context(settings, store)
+    batch = guarded(store, day, "fetch", lambda: pipeline.ingest(ctx, fetched, day))
+    if batch is not None and not batch.papers:
+        log.info("day %s: no announcement; nothing will be posted", day)
+        return "empty"
+    store.set_last_day(day)
+    enqueue_day(queue, day)
+    return day.isoformat()
 
 
 def catch_up(now: str | None = None) -> str:
     """Hourly: start today's run if the clock missed its scheduled time (it was down)."""
-    settings = Settings()
-    store = open_store(settings, allow_in_process=False)
+    settings, store = _settings_and_store()
     clock = datetime.fromisoformat(now) if now else utc_now()
-    today = arxiv_today(clock)
-    scheduled = croniter(settings.schedule_cron, clock).get_prev(datetime)
-    last = store.redis.get(store.key("last-day"))
-    if arxiv_today(scheduled) != today or (last and date.fromisoformat(last.decode()) >= today):
+    today = schedule.arxiv_today(clock)
+    if not schedule.catch_up_due(settings.schedule_cron, clock, store.last_day()):
         return "nothing to catch up"
-    if not store.redis.set(store.key("catch-up", today.isoformat()), "1", nx=True, ex=3 * 3600):
+    if not store.claim_catch_up(today, CATCH_UP_SECONDS):
         return "a catch-up ran in the last three hours"
+    scheduled = schedule.last_scheduled(settings.schedule_cron, clock)
     log.info("day %s: the scheduled run at %s did not happen; catching up", today, scheduled)
     return start_day(0, clock.isoformat())
 
+
+CATCH_UP_SECONDS = 3 * 3600
+"""A missed day is caught up at most once in this many seconds (the stale retries take over)."""
 
 BACKUPS_KEPT = 30
 """How many daily exports the backup job keeps."""
