@@ -27,7 +27,8 @@ from paperboy.feed import parse_feed
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Vote
 from paperboy.prior import load_prior
-from paperboy.profiles import ReaderModel, blend, current_votes
+from paperboy.profiles import ReaderModel, blend
+from paperboy.votes import current_votes
 
 DAYS = ROOT.parent / "shared" / "fixtures" / "arxiv" / "days"
 TODAY = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"

@@ -22,12 +22,12 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from bot import Deps, UserError, commands, home, votes
+from bot.jobs import Interactive
 from bot.links import links
 from paperboy.models import utc_now as _utc_now
-from paperboy.pipeline import Context
 from paperboy.settings import Settings
 from paperboy.slack import SPACING, Coalescer, web_client
-from paperboy.store import Store
+from paperboy.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def tell(deps: Deps, body: dict[str, Any], message: str) -> BoltResponse:
             thread_ts=thread,
         )
     elif user and container.get("type") == "view":
-        deps.background.submit(home.publish_home, deps, user, message)
+        deps.background.submit(home.request_home, deps, user, message)
     return BoltResponse(status=200, body="")
 
 
@@ -118,7 +118,6 @@ def create_app(
     settings: Settings,
     store: Store,
     client: WebClient | None,
-    make_context: Callable[[], Context],
     *,
     now: Callable[[], datetime] = _utc_now,
     spacing: dict[str, float] | None = None,
@@ -147,14 +146,11 @@ def create_app(
         store=store,
         client=client,
         coalescer=coalescer,
-        make_context=make_context,
+        interactive=Interactive(store.redis),
         background=executor,
         now=now,
     )
-    coalescer.handlers.update(
-        tally=lambda p: votes.refresh_tally(deps, p),
-        home=lambda p: home.publish_home(deps, p["user"]),
-    )
+    coalescer.handlers.update(tally=lambda p: votes.refresh_tally(deps, p))
     signing = settings.slack_signing_secret
     secret = signing.get_secret_value() if signing else ""
     bolt = build_bolt(deps, secret)
@@ -176,8 +172,6 @@ def create_app(
 
 def wsgi() -> Flask:
     """The gunicorn entry point: collaborators from Settings(), Socket Mode when configured."""
-    from paperboy.services import context, open_store
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
     store = open_store(settings, allow_in_process=False)
@@ -186,9 +180,7 @@ def wsgi() -> Flask:
         client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     elif settings.slack_signing_secret or settings.slack_app_token:
         log.warning("SLACK_BOT_TOKEN is not set: the web process serves email links only")
-    flask_app = create_app(settings, store, client, lambda: context(settings, store))
-    if client is not None:
-        home.warm(flask_app.extensions["paperboy_deps"])
+    flask_app = create_app(settings, store, client)
     if client is not None and settings.slack_app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -1,4 +1,8 @@
-"""The `/paperboy` slash command: help, seed, follow, unfollow, top, settings, forget."""
+"""The `/paperboy` slash command: help, seed, follow, unfollow, top, settings, forget.
+
+`top` and the look-up of a seed paper Paperboy has not seen are answered by the interactive
+worker through the command's `response_url`; the rest is answered in the acknowledgement.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,15 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import Deps, UserError
-from bot.home import publish_home
+from bot.home import request_home
+from bot.jobs import NOT_RUNNING
 from paperboy import blocks, seeds
-from paperboy.models import Reader, SeedPaper
-from paperboy.pipeline import load_batch, load_order, rank_for, top_entries
-from paperboy.services import arxiv_client
+from paperboy.models import Reader
 
 log = logging.getLogger(__name__)
 
-TOP_LIMIT = 10
-"""At most this many papers in `/paperboy top` (an ephemeral message stays short)."""
+ANSWER_TOP = "workers.interactive.answer_top"
+LOOK_UP_SEED = "workers.interactive.look_up_seed"
 
 HELP = """*Paperboy* reads arXiv's new papers every weekday and ranks them for you.
 • `/paperboy seed <arXiv id or URL>`: a paper that shows what you want more of
@@ -60,24 +63,7 @@ def seed(deps: Deps, user: str, arg: str) -> tuple[Reply, str | None]:
         added = seeds.add_seed(deps.store, user, paper_id, None, deps.settings.arxiv_api_url)
     except LookupError:
         return {"text": f"Looking up {paper_id} on arXiv…"}, paper_id
-    return _seed_added(added), None
-
-
-def look_up_seed(deps: Deps, user: str, paper_id: str) -> Reply:
-    """Fetch a seed paper's title and abstract from arXiv (politely, so it may take seconds)."""
-    arxiv = arxiv_client(deps.store)
-    try:
-        added = seeds.add_seed(deps.store, user, paper_id, arxiv, deps.settings.arxiv_api_url)
-    except LookupError as exc:
-        return {"text": f"Nothing added: {exc}."}
-    return _seed_added(added)
-
-
-def _seed_added(added: SeedPaper) -> Reply:
-    return {
-        "text": f"Added seed paper {added.id} “{blocks.escape(added.title)}”. Your ranking leans "
-        "towards it from the next day on."
-    }
+    return {"text": blocks.seed_added(added)}, None
 
 
 def follow(deps: Deps, user: str, arg: str) -> Reply:
@@ -101,26 +87,6 @@ def unfollow(deps: Deps, user: str, arg: str) -> Reply:
             f"You do not follow “{blocks.escape(name)}”. You follow: {blocks.escape(following)}."
         )
     return {"text": f"No longer following {blocks.escape(name)}."}
-
-
-def top(deps: Deps, user: str, arg: str = "") -> Reply:
-    """The reader's own top papers of the latest ranked day."""
-    ctx = deps.context
-    for day in reversed(deps.store.days()):
-        try:
-            batch, order = load_batch(ctx, day), load_order(ctx, day)
-        except LookupError:
-            continue
-        size = min(_reader(deps, user).digest_size or deps.settings.digest_size, TOP_LIMIT)
-        by_id = {p.id: p for p in batch.papers}
-        entries = top_entries(rank_for(ctx, user, batch, order), by_id, size)
-        return {
-            "text": f"Your top {len(entries)} papers of {day:%a %d %b}",
-            "blocks": blocks.top_blocks(day, entries),
-        }
-    return {
-        "text": "No day has been ranked yet: the first digest comes with the next announcement."
-    }
 
 
 def settings(deps: Deps, user: str, arg: str) -> Reply:
@@ -154,12 +120,19 @@ def register(app: App, deps: Deps) -> None:
     def answer(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
         verb, arg = parse(command.get("text") or "")
         user = str(command["user_id"])
+        response_url = str(command.get("response_url") or "")
         if verb == "top":
-            context["top"] = True
+            if not deps.interactive.alive():
+                raise UserError(NOT_RUNNING)
+            deps.interactive.enqueue(ANSWER_TOP, user, response_url)
             ack(text="Ranking the latest day's papers for you…")
             return
-        if verb == "seed":  # arXiv may take seconds: looked up after the ack
-            reply, context["seed"] = seed(deps, user, arg)
+        if verb == "seed":
+            reply, unknown = seed(deps, user, arg)
+            if unknown:  # arXiv may take seconds: looked up by the interactive worker
+                if not deps.interactive.alive():
+                    raise UserError(NOT_RUNNING)
+                deps.interactive.enqueue(LOOK_UP_SEED, user, unknown, response_url)
         elif verb in VERBS:
             reply = VERBS[verb](deps, user, arg)
         else:
@@ -167,14 +140,9 @@ def register(app: App, deps: Deps) -> None:
         context["home"] = verb in CHANGES_HOME
         ack(**reply)
 
-    def later(command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-        user = str(command["user_id"])
-        if context.get("top"):
-            respond(response_type="ephemeral", **top(deps, user))
-        if context.get("seed"):
-            respond(response_type="ephemeral", **look_up_seed(deps, user, context["seed"]))
+    def later(command: dict[str, Any], context: BoltContext) -> None:
         if context.get("home"):
-            publish_home(deps, user, fresh=True)
+            request_home(deps, str(command["user_id"]))
 
     def confirm_forget(ack: Ack, body: dict[str, Any]) -> None:
         user = str(body["user"]["id"])
@@ -188,7 +156,7 @@ def register(app: App, deps: Deps) -> None:
             text="Done: Paperboy has deleted your votes, seed papers, "
             "followed authors and settings.",
         )
-        publish_home(deps, str(body["user"]["id"]), fresh=True)
+        request_home(deps, str(body["user"]["id"]))
 
     def ack_only(ack: Ack) -> None:
         ack()

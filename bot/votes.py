@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import Deps, UserError
+from bot.home import request_home
 from paperboy import blocks
 from paperboy.feed import ARXIV_ID
 from paperboy.models import Vote, VoteValue
@@ -102,7 +103,7 @@ def after_vote(deps: Deps, click: Click, previous: int, value: int, title: str) 
                 "blocks": click.blocks,
             },
         )
-    deps.coalescer.request("home", click.user, {"user": click.user})
+    request_home(deps, click.user)
 
 
 def after_email_vote(deps: Deps, paper: str) -> None:

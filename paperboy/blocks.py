@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from paperboy.models import Digest, Paper, Ranked, Reader, Vote
+from paperboy.models import Digest, Paper, Ranked, Reader, SeedPaper, Vote
 from paperboy.render import header, score_labels, shorten_authors, summary, trim, why
 
 Block = dict[str, Any]
@@ -42,6 +42,10 @@ HOME_DIGEST_SIZE = "settings_digest_size"
 FORGET_CONFIRM = "forget_confirm"
 FORGET_CANCEL = "forget_cancel"
 DIGEST_SIZES = (5, 10, 15, 20, 30)
+LEARNED_LATER = (
+    "*What Paperboy has learned*\nCannot be shown right now: Paperboy's interactive worker is "
+    "not running. Your votes are kept and count all the same."
+)
 
 _SPACE = re.compile(r"\s+")
 
@@ -295,12 +299,13 @@ def _term(item: Any) -> str:
 def home_view(
     reader: Reader,
     votes: Sequence[tuple[Vote, Paper | None]],
-    terms: dict[str, list[Any]],
+    terms: dict[str, list[Any]] | None,
     group_size: int,
     admin: Sequence[str] | None = None,
     notice: str | None = None,
 ) -> dict[str, Any]:
-    """The App Home tab: what the profile has learned, the reader's settings, admin facts."""
+    """The App Home tab: what the profile has learned (None: not known now), the reader's
+    settings, admin facts."""
     blocks: list[Block] = []
     if notice:
         blocks.append(section(f"⚠️ {escape(notice)}"))
@@ -319,14 +324,17 @@ def home_view(
                 "teach Paperboy your taste."
             )
         )
-    up = ", ".join(escape(_term(t)) for t in terms.get("up", [])[:12]) or "—"
-    down = ", ".join(escape(_term(t)) for t in terms.get("down", [])[:12]) or "—"
-    blocks.append(section(f"*Top terms*\nMore of: {up}\nLess of: {down}"))
-    liked = "; ".join(escape(c) for c in terms.get("criteria_up", [])[:6])
-    disliked = "; ".join(escape(c) for c in terms.get("criteria_down", [])[:6])
-    if liked or disliked:
-        heading = "*The group's criteria, by your votes*"
-        blocks.append(section(f"{heading}\nUp: {liked or '—'}\nDown: {disliked or '—'}"))
+    if terms is None:
+        blocks.append(section(LEARNED_LATER))
+    else:
+        up = ", ".join(escape(_term(t)) for t in terms.get("up", [])[:12]) or "—"
+        down = ", ".join(escape(_term(t)) for t in terms.get("down", [])[:12]) or "—"
+        blocks.append(section(f"*Top terms*\nMore of: {up}\nLess of: {down}"))
+        liked = "; ".join(escape(c) for c in terms.get("criteria_up", [])[:6])
+        disliked = "; ".join(escape(c) for c in terms.get("criteria_down", [])[:6])
+        if liked or disliked:
+            heading = "*The group's criteria, by your votes*"
+            blocks.append(section(f"{heading}\nUp: {liked or '—'}\nDown: {disliked or '—'}"))
     seeds = [
         f"• {escape(s.title or s.id or '')}" + (f" ({escape(s.id)})" if s.id and s.title else "")
         for s in reader.seed_papers
@@ -362,6 +370,14 @@ def top_blocks(day: date, entries: Sequence[Ranked]) -> list[Block]:
         )
         blocks.append(vote_block(paper.id))
     return blocks[:MAX_BLOCKS]
+
+
+def seed_added(seed: SeedPaper) -> str:
+    """The answer to a seed paper added from Slack."""
+    return (
+        f"Added seed paper {seed.id} “{escape(seed.title)}”. Your ranking leans towards it from "
+        "the next day on."
+    )
 
 
 def forget_blocks() -> list[Block]:

@@ -18,9 +18,9 @@ from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
 from paperboy.models import Reader, Vote, VoteValue, utc_now
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
-from paperboy.services import Channels, ServiceError, arxiv_client, channels, context, open_store
+from paperboy.services import Channels, arxiv_client, channels, context
 from paperboy.settings import Settings
-from paperboy.store import Store
+from paperboy.store import ServiceError, Store, open_store
 
 log = logging.getLogger("paperboy")
 
@@ -160,7 +160,8 @@ def cmd_vote(args: argparse.Namespace, settings: Settings) -> int:
 def profile_record(store: Store, reader_id: str, ctx: Context | None = None) -> dict[str, Any]:
     """The reader's profile in the shape `paperboy profile --json` prints."""
     from paperboy.pipeline import explain_reader
-    from paperboy.profiles import nothing_learned, standing_votes
+    from paperboy.profiles import nothing_learned
+    from paperboy.votes import standing_votes
 
     reader = store.reader(reader_id) or Reader(id=reader_id)
     events = store.votes(reader_id)

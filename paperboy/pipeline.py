@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 from paperboy.arxiv import Arxiv, Fetched, fetch_feeds
 from paperboy.models import Digest, Paper, Prior, Ranked, Reader, Score, Vote, utc_now
-from paperboy.profiles import ReaderModel, blend, current_votes, nothing_learned
+from paperboy.profiles import ReaderModel, blend, nothing_learned
 from paperboy.scoring import group_order
 from paperboy.store import Store
+from paperboy.votes import current_votes
 
 log = logging.getLogger(__name__)
 

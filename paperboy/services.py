@@ -6,8 +6,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import redis
-
 from paperboy import mailer
 from paperboy.arxiv import Arxiv, http_client
 from paperboy.local import LocalScorer
@@ -17,37 +15,9 @@ from paperboy.prior import load_prior
 from paperboy.resources import example_profile_dir
 from paperboy.seeds import bare_ids, complete_prior
 from paperboy.settings import Settings
-from paperboy.store import LOCAL_REDIS, Store, connect, in_process
+from paperboy.store import Store
 
 log = logging.getLogger(__name__)
-
-
-class ServiceError(Exception):
-    """A configured service that cannot be used, with how to fix it."""
-
-
-def open_store(settings: Settings, *, allow_in_process: bool = True) -> Store:
-    """Redis at REDIS_URL; without it, a local Redis if one answers, else an in-process store."""
-    if settings.redis_url:
-        client = connect(settings.redis_url)
-        try:
-            client.ping()
-        except redis.RedisError as exc:
-            raise ServiceError(
-                f"Redis at REDIS_URL does not answer ({exc}): start it, or fix REDIS_URL"
-            ) from exc
-        return Store(client)
-    client = connect(LOCAL_REDIS)
-    try:
-        client.ping()
-        return Store(client)
-    except redis.RedisError:
-        if not allow_in_process:
-            raise ServiceError(
-                "REDIS_URL is not set and no Redis answers on 127.0.0.1:6379: set REDIS_URL"
-            ) from None
-    log.warning("no Redis configured or running: using an in-process store, nothing persists")
-    return Store(in_process(), persistent=False)
 
 
 def arxiv_client(store: Store) -> Arxiv:

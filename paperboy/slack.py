@@ -224,9 +224,9 @@ class SlackDeliverer:
 
 # coalesced refreshes ----------------------------------------------------------------------
 
-SPACING = {"tally": 1.2, "home": 0.6}
+SPACING = {"tally": 1.2}
 """Seconds between two refreshes of a kind, across all processes: chat.update is Tier 3 (about
-50 a minute), views.publish Tier 4 (about 100 a minute)."""
+50 a minute)."""
 LEASE_SECONDS = 120.0
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from paperboy.models import DAY_FIELDS, DayRecord, Paper, Reader, SeedPaper, Vote
+from paperboy.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,10 @@ COST_RETENTION_DAYS = 400
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 """The Redis used when REDIS_URL is unset, if one answers there."""
+
+HOME_WANTED_TTL = 600
+"""Seconds a request for a reader's Home refresh waits for a worker before it may be asked
+again (should the job be lost)."""
 
 GUARD_TTL_SECONDS = 6 * 3600
 """How long a claimed (running) day step holds its lock, in seconds, should its worker die."""
@@ -463,6 +468,15 @@ class Store:
     def release_updates(self, kind: str, key: str) -> None:
         self.redis.delete(self.key("slack", "leader", kind, key))
 
+    def want_home_refresh(self, user: str) -> bool:
+        """Ask for a refresh of the reader's Home; False when one is asked for already and has
+        not started (so one job serves every request that came meanwhile)."""
+        return bool(self.redis.set(self.key("home-wanted", user), "1", nx=True, ex=HOME_WANTED_TTL))
+
+    def home_refresh_started(self, user: str) -> None:
+        """A refresh of the reader's Home started: requests from now on ask for another."""
+        self.redis.delete(self.key("home-wanted", user))
+
     # seed papers' metadata from the arXiv API, kept for good ----------------------------
 
     def seed_metadata(self, ids: list[str]) -> dict[str, SeedPaper]:
@@ -513,3 +527,31 @@ class Store:
             pipe.execute()
         readers, votes = self.import_records(r for r in records if r.get("type") != "paper")
         return readers, votes, len(papers)
+
+
+class ServiceError(Exception):
+    """A configured service that cannot be used, with how to fix it."""
+
+
+def open_store(settings: Settings, *, allow_in_process: bool = True) -> Store:
+    """Redis at REDIS_URL; without it, a local Redis if one answers, else an in-process store."""
+    if settings.redis_url:
+        client = connect(settings.redis_url)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise ServiceError(
+                f"Redis at REDIS_URL does not answer ({exc}): start it, or fix REDIS_URL"
+            ) from exc
+        return Store(client)
+    client = connect(LOCAL_REDIS)
+    try:
+        client.ping()
+        return Store(client)
+    except redis.RedisError:
+        if not allow_in_process:
+            raise ServiceError(
+                "REDIS_URL is not set and no Redis answers on 127.0.0.1:6379: set REDIS_URL"
+            ) from None
+    log.warning("no Redis configured or running: using an in-process store, nothing persists")
+    return Store(in_process(), persistent=False)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,20 +17,21 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from rq import Queue, SimpleWorker, Worker
 
 from bot.app import create_app
 from paperboy import blocks, tokens
 from paperboy.feed import parse_feed
 from paperboy.models import Digest, Paper, Ranked, Reader, Score
-from paperboy.services import context
 from paperboy.settings import Settings
 from paperboy.slack import post_day, web_client
 from paperboy.store import Store
-from tests.conftest import FIXTURES, parsed
+from tests.conftest import FIXTURES, ROOT, TEST_REDIS_URL, parsed
 from tests.standins.feeds import FeedServer
 from tests.standins.feeds import serve as serve_feeds
 from tests.standins.slack_api import TOKEN, SlackStandIn, click, command, interaction, serve, signed
 from tests.standins.web import serve_wsgi
+from workers.queues import INTERACTIVE
 
 SECRET = "test-signing-secret"
 LINK_SECRET = "test-link-secret"
@@ -37,6 +41,7 @@ FEED = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
 DAY = date(2025, 6, 3)
 API_RESPONSE = (FIXTURES / "rss" / "api-query-cs.LG-2026-04-30.atom.xml").read_bytes()
 API_PAPER = "2604.26951"  # one of the papers in the saved API response
+FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass
@@ -48,6 +53,14 @@ class Web:
     store: Store
     papers: list[Paper]
     replies: list[dict[str, Any]]
+
+    def work(self, wait: bool = True) -> None:
+        """Run the interactive jobs the web process enqueued (waiting for one to be enqueued
+        first: some are enqueued after the acknowledgement), as the interactive worker does."""
+        queue = Queue(INTERACTIVE, connection=self.store.redis)
+        if wait:
+            eventually(lambda: queue.count)
+        SimpleWorker([queue], connection=self.store.redis).work(burst=True)
 
     def post(self, body: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.post(
@@ -84,24 +97,37 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
 def start(
     store: Store,
     slack: SlackStandIn,
-    papers: list[Paper],
     spacing: dict[str, float],
+    monkeypatch: pytest.MonkeyPatch,
     arxiv_api_url: str = "http://127.0.0.1:9/api/query",
 ) -> Iterator[str]:
-    settings = Settings(
-        _env_file=None,
-        slack_bot_token=TOKEN,
-        slack_signing_secret=SECRET,
-        slack_channel=CHANNEL,
-        slack_api_url=slack.url,
-        slack_admins=[ADMIN],
-        link_secret=LINK_SECRET,
-        arxiv_api_url=arxiv_api_url,
-    )
+    """The web app served on 127.0.0.1, and the same settings in the environment for the
+    interactive jobs it enqueues."""
+    env = {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_CHANNEL": CHANNEL,
+        "SLACK_API_URL": slack.url,
+        "SLACK_ADMINS": ADMIN,
+        "LINK_SECRET": LINK_SECRET,
+        "ARXIV_API_URL": arxiv_api_url,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)
     client = web_client(TOKEN, slack.url)
-    app = create_app(settings, store, client, lambda: context(settings, store), spacing=spacing)
+    app = create_app(settings, store, client, spacing=spacing)
     with serve_wsgi(app) as url:
         yield url
+
+
+@pytest.fixture
+def interactive(store: Store) -> Iterator[Worker]:
+    """An interactive worker registered as listening (its jobs are run by `Web.work`)."""
+    listening = Worker([Queue(INTERACTIVE, connection=store.redis)], connection=store.redis)
+    listening.register_birth()
+    yield listening
+    listening.register_death()
 
 
 @pytest.fixture
@@ -132,15 +158,35 @@ def a_day(store: Store, slack: SlackStandIn, papers: list[Paper], n: int = 5) ->
     return slack.replies(CHANNEL, posted.parent)
 
 
-@pytest.fixture
-def web(store: Store, papers: list[Paper]) -> Iterator[Web]:
+def running_web(
+    store: Store, papers: list[Paper], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Web]:
     # arXiv's API, answering a query for one paper with a saved response that holds it
     query = "/api/query?" + urlencode({"id_list": API_PAPER, "max_results": 1})
     with serve() as slack, serve_feeds(FeedServer({query: API_RESPONSE})) as arxiv:
         replies = a_day(store, slack, papers)
-        spacing = {"tally": 0.01, "home": 0.01}
-        for url in start(store, slack, papers, spacing, f"{arxiv.url}/api/query"):
+        for url in start(store, slack, {"tally": 0.01}, monkeypatch, f"{arxiv.url}/api/query"):
             yield Web(url, slack, store, papers, replies)
+
+
+@pytest.fixture
+def web(
+    store: Store,
+    papers: list[Paper],
+    unconfigured: Path,
+    interactive: Worker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Web]:
+    """The web process, with an interactive worker to serve what it enqueues."""
+    yield from running_web(store, papers, monkeypatch)
+
+
+@pytest.fixture
+def web_alone(
+    store: Store, papers: list[Paper], unconfigured: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Web]:
+    """The web process with no interactive worker running."""
+    yield from running_web(store, papers, monkeypatch)
 
 
 def tally_shown(web: Web, reply: dict[str, Any], up: int, down: int) -> bool:
@@ -171,7 +217,9 @@ def test_a_vote_is_recorded_confirmed_and_tallied(web: Web) -> None:
     assert eventually(lambda: tally_shown(web, reply, 1, 0))
     update = web.slack.calls("chat.update")[-1]
     assert update["text"] and update["blocks"]
-    assert eventually(lambda: "U1" in web.slack.views)
+    web.work()  # the interactive worker refreshes the voter's Home
+    title = next(p.title for p in web.papers if p.id == paper)
+    assert blocks.escape(title)[:40] in home_text(web, "U1")
 
 
 def test_a_vote_from_an_email_link_refreshes_the_tally_in_slack(web: Web) -> None:
@@ -270,10 +318,12 @@ def test_a_click_on_an_unknown_paper_is_not_recorded(web: Web) -> None:
     )
 
 
-def test_fast_clicks_are_folded_into_few_updates(store: Store, papers: list[Paper]) -> None:
+def test_fast_clicks_are_folded_into_few_updates(
+    store: Store, papers: list[Paper], unconfigured: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with serve() as slack:
         replies = a_day(store, slack, papers, 2)
-        for url in start(store, slack, papers, {"tally": 1.0, "home": 0.01}):
+        for url in start(store, slack, {"tally": 1.0}, monkeypatch):
             web = Web(url, slack, store, papers, replies)
             reply = replies[0]
             users = [f"U{n}" for n in range(12)]
@@ -322,14 +372,17 @@ def test_home_shows_the_profile_and_admins_see_the_group(web: Web) -> None:
     body = event("app_home_opened", "U1")
     headers = signed(SECRET, body, content_type="application/json")
     assert web.post(body, headers).status_code == 200
+    web.work()
     voted = next(p for p in web.papers if p.id == blocks.paper_of(web.replies[0]))
     # The vote is listed with the paper's title (an empty Home says "Recent votes" and 👍 too).
-    assert eventually(lambda: blocks.escape(voted.title)[:40] in home_text(web, "U1"))
+    assert blocks.escape(voted.title)[:40] in home_text(web, "U1")
+    assert "Top terms" in home_text(web, "U1")  # what the profile learned, worked out too
     assert "Group (admins)" not in home_text(web, "U1")
     body = event("app_home_opened", ADMIN)
     web.post(body, signed(SECRET, body, content_type="application/json"))
-    admin = eventually(lambda: "Group (admins)" in home_text(web, ADMIN) and home_text(web, ADMIN))
-    assert "cs.LG" in admin and "Tue 03 Jun" in admin
+    web.work()
+    admin = home_text(web, ADMIN)
+    assert "Group (admins)" in admin and "cs.LG" in admin and "Tue 03 Jun" in admin
 
 
 def settings_action(action_id: str, user: str, container: str, **action: Any) -> dict[str, Any]:
@@ -348,10 +401,12 @@ def settings_action(action_id: str, user: str, container: str, **action: Any) ->
 def test_settings_from_home(web: Web) -> None:
     toggle = settings_action(blocks.HOME_EMAIL_TOGGLE, "U5", "view", type="button", value="on")
     assert web.post(interaction(toggle)).status_code == 200  # no address yet: told so on Home
-    assert eventually(lambda: "address first" in home_text(web, "U5"))
+    web.work()
+    assert "address first" in home_text(web, "U5")
     bad = settings_action(blocks.HOME_EMAIL, "U5", "view", type="plain_text_input", value="nope")
     web.post(interaction(bad))
-    assert eventually(lambda: "does not look like an email" in home_text(web, "U5"))
+    web.work()
+    assert "does not look like an email" in home_text(web, "U5")
     good = settings_action(
         blocks.HOME_EMAIL, "U5", "view", type="plain_text_input", value="u5@example.org"
     )
@@ -361,13 +416,15 @@ def test_settings_from_home(web: Web) -> None:
         blocks.HOME_DIGEST_SIZE, "U5", "view", type="static_select", selected_option={"value": "10"}
     )
     web.post(interaction(size))
+    web.work()
     reader = web.store.reader("U5")
     assert reader and (reader.email, reader.email_enabled, reader.digest_size) == (
         "u5@example.org",
         True,
         10,
     )
-    assert eventually(lambda: "Email digest:* on to u5@example.org" in home_text(web, "U5"))
+    web.work(wait=False)  # a refresh asked for after the last one started
+    assert "Email digest:* on to u5@example.org" in home_text(web, "U5")
 
 
 # the slash command ------------------------------------------------------------------------
@@ -388,13 +445,11 @@ def test_seed_follow_unfollow(web: Web) -> None:
     assert "already" in web.command("U1", f"seed {known.id}").text
     # Not in the store: looked up on arXiv's API after the ack, the outcome said in a response.
     assert "Looking up" in web.command("U1", f"seed {API_PAPER}").text
-    assert eventually(
-        lambda: any(f"Added seed paper {API_PAPER}" in r.get("text", "") for r in responses(web))
-    )
+    web.work()  # the interactive worker looks it up
+    assert any(f"Added seed paper {API_PAPER}" in r.get("text", "") for r in responses(web))
     assert "Looking up" in web.command("U1", "seed 2401.00001").text
-    assert eventually(
-        lambda: any("Nothing added" in r.get("text", "") for r in responses(web)), timeout=20
-    )
+    web.work()
+    assert any("Nothing added" in r.get("text", "") for r in responses(web))
     web.command("U1", "follow  Yoshua   Bengio")
     web.command("U1", "follow Geoffrey Hinton")
     assert "already" in web.command("U1", "follow yoshua bengio").text
@@ -408,7 +463,8 @@ def test_seed_follow_unfollow(web: Web) -> None:
         (API_PAPER, api_title),
     ]
     assert reader.authors == ["Yoshua Bengio"]
-    assert eventually(lambda: "Yoshua Bengio" in home_text(web, "U1"))
+    web.work(wait=False)
+    assert "Yoshua Bengio" in home_text(web, "U1")
 
 
 def responses(web: Web) -> list[dict[str, Any]]:
@@ -418,7 +474,9 @@ def responses(web: Web) -> list[dict[str, Any]]:
 def test_top_answers_with_the_readers_own_ranking(web: Web) -> None:
     answer = web.command("U1", "top")
     assert answer.status_code == 200 and "Ranking" in answer.text
-    found = eventually(lambda: [r for r in responses(web) if "Your top" in r.get("text", "")])
+    assert not [r for r in responses(web) if "Your top" in r.get("text", "")]  # not in the web
+    web.work()  # the interactive worker ranks and answers through the response URL
+    found = [r for r in responses(web) if "Your top" in r.get("text", "")]
     assert blocks.problems(found[-1]["blocks"], found[-1]["text"]) == []
     assert found[-1]["response_type"] == "ephemeral"
     # No votes: the reader's order is the group's, whose first papers are the day's first.
@@ -461,3 +519,72 @@ def test_unknown_buttons_and_events_are_answered_quietly(web: Web) -> None:
     assert web.post(interaction(odd)).status_code == 200
     body = event("member_joined_channel", "U1")
     assert web.post(body, signed(SECRET, body, content_type="application/json")).status_code == 200
+
+
+# a thin web process ---------------------------------------------------------------------
+
+
+def test_without_an_interactive_worker_people_are_told_at_once(web_alone: Web) -> None:
+    web = web_alone
+    answer = web.command("U1", "top")
+    assert answer.status_code == 200 and "interactive worker is not running" in answer.text
+    answer = web.command("U1", f"seed {API_PAPER}")
+    assert "interactive worker is not running" in answer.text
+    body = event("app_home_opened", "U1")
+    web.post(body, signed(SECRET, body, content_type="application/json"))
+    # Home still opens, from the web process alone: settings yes, the learned profile not now
+    assert eventually(lambda: "interactive worker is not running" in home_text(web, "U1"))
+    assert "Digest size" in home_text(web, "U1") and "Top terms" not in home_text(web, "U1")
+    web.click("U1", web.replies[0], blocks.VOTE_UP)
+    assert [v.value for v in web.store.votes("U1")] == [1]  # a vote never needs the worker
+    assert Queue(INTERACTIVE, connection=web.store.redis).count == 0
+
+
+WEB_PROCESS = """
+import json, sys
+from bot.app import create_app
+from paperboy.settings import Settings
+from paperboy.slack import web_client
+from paperboy.store import Store, connect
+
+settings = Settings(_env_file=None)
+store = Store(connect(sys.argv[1]))
+token = settings.slack_bot_token.get_secret_value()
+app = create_app(settings, store, web_client(token, settings.slack_api_url))
+client = app.test_client()
+for body, headers in json.load(sys.stdin):
+    assert client.post("/slack/events", data=body, headers=headers).status_code == 200
+app.extensions["paperboy_deps"].background.shutdown(wait=True)
+heavy = ("numpy", "scipy", "paperboy.pipeline", "paperboy.profiles", "paperboy.local")
+print(json.dumps([name for name in heavy if name in sys.modules]))
+"""
+
+
+def test_the_web_process_never_loads_the_ranking(web: Web) -> None:
+    """A vote, a command and a Home open served by a fresh web process: no numpy or scipy."""
+    home = event("app_home_opened", "U1")
+    requests = [
+        (body, signed(SECRET, body, content_type=kind))
+        for body, kind in [
+            (interaction(click("U1", blocks.VOTE_UP, web.replies[0], CHANNEL)), FORM),
+            (command("U1", "top", web.slack.root + "/respond/1"), FORM),
+            (command("U1", "follow Ada Lovelace", web.slack.root + "/respond/1"), FORM),
+            (home, "application/json"),
+        ]
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", WEB_PROCESS, TEST_REDIS_URL],
+        input=json.dumps(requests),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+    assert [v.value for v in web.store.votes("U1")] == [1]
+    assert web.store.reader("U1").authors == ["Ada Lovelace"]  # type: ignore[union-attr]
+    web.work()  # what it enqueued: the answer to `top`, Home
+    assert any("Your top" in r.get("text", "") for r in responses(web))
+    assert "Ada Lovelace" in home_text(web, "U1")

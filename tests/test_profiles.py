@@ -11,8 +11,9 @@ import pytest
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Vote
 from paperboy.prior import load_prior
-from paperboy.profiles import ProfileRecipe, ReaderModel, blend, blend_weight, current_votes
+from paperboy.profiles import ProfileRecipe, ReaderModel, blend, blend_weight
 from paperboy.vectors import fit_logistic
+from paperboy.votes import current_votes
 from tests.conftest import FIXTURES, parsed
 
 EXAMPLE = Path(__file__).parents[1] / "examples/profile"

@@ -24,9 +24,9 @@ from paperboy import pipeline, schedule
 from paperboy.arxiv import fetch_feeds
 from paperboy.models import utc_now
 from paperboy.pipeline import feed_day
-from paperboy.services import arxiv_client, channels, context, open_store
+from paperboy.services import arxiv_client, channels, context
 from paperboy.settings import Settings
-from paperboy.store import Store
+from paperboy.store import Store, open_store
 from workers.queues import DAY as QUEUE
 
 log = logging.getLogger(__name__)

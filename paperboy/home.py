@@ -1,0 +1,68 @@
+"""A reader's App Home, gathered from the store: recent votes, settings, the group's facts.
+
+What the profile has learned comes from the interactive worker (it ranks and explains, which
+takes the ranking's numerical code); the web process builds the rest on its own, with no
+learned part, when that worker is not running. Pure apart from reading the store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paperboy import blocks
+from paperboy.models import Paper, Reader, Vote
+from paperboy.settings import Settings
+from paperboy.store import Store
+from paperboy.votes import recent_votes
+
+RECENT_VOTES = 8
+"""How many of the reader's latest standing votes Home lists."""
+ADMIN_DAYS = 7
+"""How many recent days the admins' section lists."""
+
+Learned = dict[str, list[Any]]
+"""What a profile has learned, as Home shows it: terms and criteria, up and down."""
+
+
+def admin_lines(settings: Settings, store: Store) -> list[str]:
+    """The group's configuration and the last days' costs, one line each."""
+    s = settings
+    model = s.anthropic_model if s.anthropic_api_key else "none: local scorer only"
+    lines = [
+        f"Categories: {', '.join(s.arxiv_categories)} (announce types "
+        f"{', '.join(s.arxiv_announce_types)}) · schedule {s.schedule_cron} UTC",
+        f"Criteria file: {s.criteria_file or 'the example profile'}",
+        f"Model: {model} · budget {s.llm_max_papers} papers and ${s.llm_max_usd_per_day:.2f} a "
+        f"day · digest of {s.digest_size}",
+    ]
+    days = sorted(set(store.days()) | set(store.cost_days()))[-ADMIN_DAYS:]
+    for day in reversed(days):
+        record = store.day(day, "papers", "slack")
+        cost = store.day_cost(day)
+        read = len(record.papers or []) if record else 0
+        posted = record.slack.picked if record and record.slack else "—"
+        lines.append(
+            f"{day:%a %d %b}: {read:,} read, {posted} posted, ${cost['usd']:.4f} for "
+            f"{int(cost['papers'])} papers judged in {int(cost['calls'])} calls"
+        )
+    lines.append(
+        "Change these in the environment (ARXIV_CATEGORIES, CRITERIA_FILE, "
+        "ANTHROPIC_MODEL, LLM_MAX_USD_PER_DAY) and restart the worker."
+    )
+    return lines
+
+
+def home_view(
+    settings: Settings,
+    store: Store,
+    user: str,
+    learned: Learned | None,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    """The Home view of one reader; `learned` None when it could not be worked out now."""
+    reader = store.reader(user) or Reader(id=user)
+    recent = recent_votes(store.votes(user), RECENT_VOTES)
+    papers = store.papers([v.paper for v in recent])
+    shown: list[tuple[Vote, Paper | None]] = [(v, papers.get(v.paper)) for v in recent]
+    admin = admin_lines(settings, store) if user in settings.slack_admins else None
+    return blocks.home_view(reader, shown, learned, settings.digest_size, admin, notice)

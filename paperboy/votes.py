@@ -1,0 +1,33 @@
+"""The vote rule: a reader's standing vote on a paper is their newest event on it, by time.
+
+Every part of Paperboy that reads votes (the ranking, Home, `paperboy profile`, email links)
+reads them through these functions, so they never disagree about which vote stands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from paperboy.models import Vote
+
+
+def standing_votes(events: Iterable[Vote]) -> list[Vote]:
+    """Each paper's latest vote, by time, where it is not an undo; papers in the order of the
+    log's first event about them."""
+    latest: dict[str, tuple[datetime, int, Vote]] = {}
+    for order, event in enumerate(events):
+        key = (event.at, order)  # the log's order breaks ties between equal timestamps
+        if event.paper not in latest or key >= latest[event.paper][:2]:
+            latest[event.paper] = (event.at, order, event)
+    return [vote for _, _, vote in latest.values() if vote.value != 0]
+
+
+def current_votes(events: Iterable[Vote]) -> dict[str, int]:
+    """Paper id -> the reader's latest vote (+1 or -1); undone votes (0) are dropped."""
+    return {vote.paper: vote.value for vote in standing_votes(events)}
+
+
+def recent_votes(events: Iterable[Vote], limit: int) -> list[Vote]:
+    """The reader's standing votes, newest first."""
+    return sorted(standing_votes(events), key=lambda v: v.at, reverse=True)[:limit]

@@ -1,0 +1,111 @@
+"""Work a person is waiting for, as RQ jobs on the `interactive` queue.
+
+The web process records, acknowledges and enqueues these by name; they rank, explain and look
+things up here, away from the acknowledgements, and answer through Slack: `/paperboy top` and
+seed look-ups through the command's `response_url`, Home through `views.publish`. The
+`interactive` process runs them in one long-lived worker (rq's SimpleWorker), so the ranking's
+imports and per-day caches are paid once, not per job.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from paperboy import blocks, seeds
+from paperboy.home import home_view
+from paperboy.models import Reader
+from paperboy.pipeline import explain_reader, load_batch, load_order, rank_for, top_entries
+from paperboy.services import arxiv_client, context
+from paperboy.settings import Settings
+from paperboy.slack import web_client
+from paperboy.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+TOP_LIMIT = 10
+"""At most this many papers in `/paperboy top` (an ephemeral message stays short)."""
+HOME_SPACING_SECONDS = 0.6
+"""Seconds between two Home publications across workers: views.publish allows ~100 a minute."""
+
+
+def _settings_and_store() -> tuple[Settings, Store]:
+    settings = Settings()
+    return settings, open_store(settings, allow_in_process=False)
+
+
+def _slack(settings: Settings) -> WebClient:
+    if settings.slack_bot_token is None:
+        raise ValueError("SLACK_BOT_TOKEN is not set: the interactive worker cannot answer")
+    return web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+
+
+def _respond(response_url: str, reply: dict[str, object]) -> None:
+    """Answer a slash command privately through its response URL (valid for 30 minutes)."""
+    WebhookClient(response_url).send_dict({"response_type": "ephemeral", **reply})
+
+
+def refresh_home(user: str, notice: str | None = None) -> str:
+    """Work out what the reader's profile has learned and publish their Home."""
+    settings, store = _settings_and_store()
+    store.home_refresh_started(user)  # votes from now on ask for another refresh
+    reader = store.reader(user) or Reader(id=user)
+    try:
+        explained = explain_reader(context(settings, store), reader, store.votes(user))
+        learned = {
+            **explained.get("terms", {}),
+            "criteria_up": explained.get("criteria", {}).get("up", []),
+            "criteria_down": explained.get("criteria", {}).get("down", []),
+        }
+    except Exception:  # the rest of Home is still worth showing
+        log.exception("explaining %s's profile failed; Home shows it without", user)
+        learned = None
+    view = home_view(settings, store, user, learned, notice)
+    store.wait_turn("slack-home", HOME_SPACING_SECONDS)
+    _slack(settings).views_publish(user_id=user, view=view)
+    return f"Home of {user} published"
+
+
+def top_reply(settings: Settings, store: Store, user: str) -> dict[str, object]:
+    """The reader's own top papers of the latest ranked day, as a Slack message."""
+    ctx = context(settings, store)
+    reader = store.reader(user) or Reader(id=user)
+    for day in reversed(store.days()):
+        try:
+            batch, order = load_batch(ctx, day), load_order(ctx, day)
+        except LookupError:
+            continue
+        size = min(reader.digest_size or settings.digest_size, TOP_LIMIT)
+        by_id = {p.id: p for p in batch.papers}
+        entries = top_entries(rank_for(ctx, user, batch, order), by_id, size)
+        return {
+            "text": f"Your top {len(entries)} papers of {day:%a %d %b}",
+            "blocks": blocks.top_blocks(day, entries),
+        }
+    return {
+        "text": "No day has been ranked yet: the first digest comes with the next announcement."
+    }
+
+
+def answer_top(user: str, response_url: str) -> str:
+    """`/paperboy top`: the reader's ranking of the latest day, answered privately."""
+    settings, store = _settings_and_store()
+    _respond(response_url, top_reply(settings, store, user))
+    return f"top answered for {user}"
+
+
+def look_up_seed(user: str, paper_id: str, response_url: str) -> str:
+    """`/paperboy seed ID` for a paper Paperboy has not seen: fetch its title and abstract from
+    arXiv (politely, so it may take seconds), add it, say so, and refresh the reader's Home."""
+    settings, store = _settings_and_store()
+    arxiv = arxiv_client(store)
+    try:
+        added = seeds.add_seed(store, user, paper_id, arxiv, settings.arxiv_api_url)
+    except LookupError as exc:
+        _respond(response_url, {"text": f"Nothing added: {exc}."})
+        return f"seed {paper_id} not found for {user}"
+    _respond(response_url, {"text": blocks.seed_added(added)})
+    refresh_home(user)
+    return f"seed {paper_id} added for {user}"
