@@ -84,13 +84,15 @@ def refresh_tally(deps: Deps, payload: dict[str, Any]) -> None:
 
 
 def after_vote(deps: Deps, click: Click, previous: int, value: int, title: str) -> None:
-    """Confirm the vote to the clicker, then ask for the tally and their Home to be refreshed."""
+    """Confirm the vote to the clicker, then ask for the tallies and their Home to be refreshed.
+
+    A click in the channel is confirmed there, ephemerally, and refreshes the message it was
+    on; a click on Home (a paper suggested to vote on) is confirmed on the refreshed Home, and
+    refreshes the paper's replies in the channel as an email vote does."""
+    confirmation = blocks.confirmation(previous, value, title)
     if click.channel:
         deps.client.chat_postEphemeral(
-            channel=click.channel,
-            user=click.user,
-            thread_ts=click.thread_ts,
-            text=blocks.confirmation(previous, value, title),
+            channel=click.channel, user=click.user, thread_ts=click.thread_ts, text=confirmation
         )
     if click.channel and click.message_ts and click.blocks:
         deps.coalescer.request(
@@ -103,7 +105,10 @@ def after_vote(deps: Deps, click: Click, previous: int, value: int, title: str) 
                 "blocks": click.blocks,
             },
         )
-    request_home(deps, click.user)
+    else:
+        after_email_vote(deps, click.paper)
+    notice = blocks.confirmation(previous, value, title, markup=False)
+    request_home(deps, click.user, None if click.channel else notice)
 
 
 def after_email_vote(deps: Deps, paper: str) -> None:

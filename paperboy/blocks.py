@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from paperboy.models import Digest, Paper, Ranked, Reader, SeedPaper, Vote
+from paperboy.models import Digest, Explanation, Paper, Ranked, Reader, SeedPaper, Vote
 from paperboy.render import header, score_labels, shorten_authors, summary, trim, why
 
 Block = dict[str, Any]
@@ -232,14 +232,14 @@ def problems(blocks: Sequence[Block], text: str = "", max_blocks: int = MAX_BLOC
 # votes, App Home, commands ------------------------------------------------------------------
 
 
-def confirmation(previous: int, value: int, title: str) -> str:
-    """The ephemeral line a click gets: noted, switched, or undone."""
-    name = f"“{escape(one_line(title))}”"
+def confirmation(previous: int, value: int, title: str, *, markup: bool = True) -> str:
+    """The line a click gets: noted, switched, or undone (as mrkdwn, or as plain text)."""
+    name = f"“{escape(one_line(title)) if markup else one_line(title)}”"
     if value == 0:
         return f"Your vote on {name} is undone."
     thumb = "👍" if value > 0 else "👎"
     verb = "Switched to" if previous else "Noted"
-    return f"{verb} {thumb} on {name}. Your ranking learns from it from tomorrow on."
+    return f"{verb} {thumb} on {name}. Your ranking learns from it at once."
 
 
 def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
@@ -288,18 +288,10 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
     ]
 
 
-def _term(item: Any) -> str:
-    if isinstance(item, list | tuple) and item:
-        return str(item[0])
-    if isinstance(item, dict):
-        return str(item.get("term", item))
-    return str(item)
-
-
 def home_view(
     reader: Reader,
     votes: Sequence[tuple[Vote, Paper | None]],
-    terms: dict[str, list[Any]] | None,
+    learned: Explanation | None,
     group_size: int,
     admin: Sequence[str] | None = None,
     notice: str | None = None,
@@ -308,8 +300,12 @@ def home_view(
     settings, admin facts."""
     blocks: list[Block] = []
     if notice:
-        blocks.append(section(f"⚠️ {escape(notice)}"))
+        blocks.append(section(escape(notice)))
     blocks.append({"type": "header", "text": plain("Your Paperboy profile", 150)})
+    if learned is None:
+        blocks.append(section(LEARNED_LATER))
+    else:
+        blocks.extend(_learned(learned))
     if votes:
         lines = []
         for vote, paper in votes:
@@ -324,17 +320,10 @@ def home_view(
                 "teach Paperboy your taste."
             )
         )
-    if terms is None:
-        blocks.append(section(LEARNED_LATER))
-    else:
-        up = ", ".join(escape(_term(t)) for t in terms.get("up", [])[:12]) or "—"
-        down = ", ".join(escape(_term(t)) for t in terms.get("down", [])[:12]) or "—"
+    if learned is not None:
+        up = ", ".join(escape(t) for t in learned.terms_up[:12]) or "—"
+        down = ", ".join(escape(t) for t in learned.terms_down[:12]) or "—"
         blocks.append(section(f"*Top terms*\nMore of: {up}\nLess of: {down}"))
-        liked = "; ".join(escape(c) for c in terms.get("criteria_up", [])[:6])
-        disliked = "; ".join(escape(c) for c in terms.get("criteria_down", [])[:6])
-        if liked or disliked:
-            heading = "*The group's criteria, by your votes*"
-            blocks.append(section(f"{heading}\nUp: {liked or '—'}\nDown: {disliked or '—'}"))
     seeds = [
         f"• {escape(s.title or s.id or '')}" + (f" ({escape(s.id)})" if s.id and s.title else "")
         for s in reader.seed_papers
@@ -355,6 +344,39 @@ def home_view(
         blocks.append({"type": "header", "text": plain("Group (admins)", 150)})
         blocks.extend(section(escape(line)) for line in admin)
     return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}
+
+
+def _learned(learned: Explanation) -> list[Block]:
+    """Home's view of a reader's model on the latest day: their own top papers, each with the
+    reason that speaks most for it, and the papers to vote on to help it learn."""
+    if learned.day is None:
+        return []
+    blocks = []
+    if learned.top:
+        lines = [
+            f"*{n}.* {link(entry.paper)}\n_{escape(_main_reason(entry))}_"
+            for n, entry in enumerate(learned.top, 1)
+        ]
+        heading = f"*Your top {len(learned.top)} of {learned.day:%a %d %b}*"
+        blocks.append(section(heading + "\n" + "\n".join(lines)))
+    if learned.unsure:
+        blocks.append(
+            section(
+                "*Help Paperboy learn your taste*\nYour ranking is least sure about these "
+                f"papers of {learned.day:%a %d %b}: a 👍 or 👎 on them teaches it most."
+            )
+        )
+        for paper in learned.unsure:
+            blocks.append(section(f"{link(paper)}\n{escape(shorten_authors(paper.authors))}"))
+            blocks.append(vote_block(paper.id))
+    return blocks
+
+
+def _main_reason(entry: Ranked) -> str:
+    """The reason that names the reader's own teaching when there is one, else the first."""
+    reasons = entry.score.reasons
+    mine = [r for r in reasons if r.startswith(("you liked", "followed author", "terms you"))]
+    return (mine or reasons or ["ranked by overall similarity to your interests"])[0]
 
 
 def top_blocks(day: date, entries: Sequence[Ranked]) -> list[Block]:

@@ -84,7 +84,7 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
     batch = fetch(ctx, args.feed, arxiv_client(store), args.date, mark=False, dedupe=False)
     order = score(ctx, batch)
     group = {s.paper: s.score for s in order}
-    personal: dict[str, Any] = {}
+    personal: dict[str, float] = {}
     if args.user:
         from paperboy.pipeline import rank_personal
 
@@ -106,12 +106,13 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
             }
             if s.relevance is not None:
                 row.update(relevance=s.relevance, novelty=s.novelty, criterion=s.criterion)
-            if args.user:  # the blend's two parts: see paperboy/profiles.py, blend
+            if (
+                args.user
+            ):  # see paperboy/order.py: bands by Claude's grade, the reader's score within
+                mine = personal.get(s.paper)
                 row.update(
                     group_score=round(group[s.paper], 6),
-                    personal_score=round(personal[s.paper].score, 6)
-                    if s.paper in personal
-                    else None,
+                    personal_score=round(mine, 6) if mine is not None else None,
                 )
             rows.append(row)
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
@@ -157,10 +158,12 @@ def cmd_vote(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def profile_record(store: Store, reader_id: str, ctx: Context | None = None) -> dict[str, Any]:
+def profile_record(
+    store: Store, reader_id: str, ctx: Context | None = None, suggest: bool = False
+) -> dict[str, Any]:
     """The reader's profile in the shape `paperboy profile --json` prints."""
+    from paperboy.models import Explanation
     from paperboy.pipeline import explain_reader
-    from paperboy.profiles import nothing_learned
     from paperboy.votes import standing_votes
 
     reader = store.reader(reader_id) or Reader(id=reader_id)
@@ -169,6 +172,7 @@ def profile_record(store: Store, reader_id: str, ctx: Context | None = None) -> 
         {"paper": v.paper, "value": v.value, "at": v.at.isoformat(), "source": v.source}
         for v in standing_votes(events)
     ]
+    learned = explain_reader(ctx, reader_id) if ctx else Explanation()
     record: dict[str, Any] = {
         "user": reader.id,
         "email": reader.email,
@@ -178,14 +182,21 @@ def profile_record(store: Store, reader_id: str, ctx: Context | None = None) -> 
         "events": len(events),
         "seed_papers": [s.model_dump(exclude_none=True) for s in reader.seed_papers],
         "authors": reader.authors,
+        "terms": {"up": learned.terms_up, "down": learned.terms_down},
+        "weighty_papers": [w.model_dump() for w in learned.weighty],
     }
-    record.update(explain_reader(ctx, reader, events) if ctx else nothing_learned())
+    if suggest:
+        record["day"] = learned.day.isoformat() if learned.day else None
+        record["suggest"] = [
+            {"paper": p.id, "title": p.title, "authors": p.authors, "url": p.url}
+            for p in learned.unsure
+        ]
     return record
 
 
 def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
-    record = profile_record(store, args.user, context(settings, store))
+    record = profile_record(store, args.user, context(settings, store), args.suggest)
     if args.json:
         print(json.dumps(record, ensure_ascii=False, indent=1))
         return 0
@@ -197,10 +208,7 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {'👍' if vote['value'] > 0 else '👎'} {vote['paper']}  {vote['at'][:10]}")
     print("Terms rated up:   " + (", ".join(record["terms"]["up"]) or "none yet"))
     print("Terms rated down: " + (", ".join(record["terms"]["down"]) or "none yet"))
-    criteria = record.get("criteria") or {}
-    print("Criteria voted up:   " + ("; ".join(criteria.get("up", [])) or "none yet"))
-    print("Criteria voted down: " + ("; ".join(criteria.get("down", [])) or "none yet"))
-    weighty = record.get("weighty_papers") or []
+    weighty = record["weighty_papers"]
     if weighty:
         print("Votes that weigh most in the ranking:")
         for item in weighty[:8]:
@@ -209,6 +217,16 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Seed papers: {len(record['seed_papers'])}")
     for seed in record["seed_papers"]:
         print(f"  {seed.get('id') or '-':<11} {seed.get('title') or seed.get('abstract', '')[:70]}")
+    if args.suggest:
+        if not record["suggest"]:
+            print("Nothing to suggest: no day has been ranked yet.")
+        else:
+            print(
+                f"Help Paperboy learn your taste: vote on these papers of {record['day']} "
+                "(paperboy vote --user U --paper ID --up/--down), the ones it is least sure about:"
+            )
+            for item in record["suggest"]:
+                print(f"  {item['paper']:<11} {item['title']}")
     return 0
 
 
@@ -415,8 +433,9 @@ def parser() -> argparse.ArgumentParser:
     rank.add_argument(
         "--json",
         action="store_true",
-        help="print a JSON array, best first; with --user, `score` is the blend (day-standardised "
-        "units) of `group_score` and `personal_score`, each on its scorer's own scale",
+        help="print a JSON array, best first; with --user, `personal_score` (and `score`) is the "
+        "reader's refit local score, `group_score` the group's (Claude's relevance + novelty/10 "
+        "for a judged paper); papers stay in Claude's grade bands",
     )
     rank.add_argument("--limit", type=int, metavar="N", help="show only the best N")
 
@@ -437,6 +456,12 @@ def parser() -> argparse.ArgumentParser:
     profile = add("profile", cmd_profile, "Show what a reader's profile holds and has learned.")
     profile.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
     profile.add_argument("--json", action="store_true", help="print JSON")
+    profile.add_argument(
+        "--suggest",
+        action="store_true",
+        help="also list 5 papers of the latest day that the reader's ranking is least sure "
+        "about: a vote on them teaches it most",
+    )
 
     subscribe = add("subscribe", cmd_subscribe, "Send a reader the daily email digest.")
     subscribe.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from paperboy import blocks
-from paperboy.models import Paper, Reader, Vote
+from paperboy.models import Explanation, Paper, Reader, Vote
 from paperboy.settings import Settings
 from paperboy.store import Store
 from paperboy.votes import recent_votes
@@ -19,9 +19,6 @@ RECENT_VOTES = 8
 """How many of the reader's latest standing votes Home lists."""
 ADMIN_DAYS = 7
 """How many recent days the admins' section lists."""
-
-Learned = dict[str, list[Any]]
-"""What a profile has learned, as Home shows it: terms and criteria, up and down."""
 
 
 def admin_lines(settings: Settings, store: Store) -> list[str]:
@@ -56,7 +53,7 @@ def home_view(
     settings: Settings,
     store: Store,
     user: str,
-    learned: Learned | None,
+    learned: Explanation | None,
     notice: str | None = None,
 ) -> dict[str, Any]:
     """The Home view of one reader; `learned` None when it could not be worked out now."""

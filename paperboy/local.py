@@ -10,15 +10,22 @@ criteria the paper mentions; plus a large boost for a followed author. Determini
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from paperboy.authors import AuthorMatcher
 from paperboy.criteria import keyword_list, parse_criteria
+from paperboy.features import (
+    CORPUS_CACHE_SIZE,
+    DayCorpus,
+    day_corpus,
+    found,
+    stack,
+    standardise,
+)
 from paperboy.models import Paper, Prior, Score
-from paperboy.vectors import Rows, Vector, Vocabulary, fit_linear, grams, terms, words
+from paperboy.vectors import Rows, Vector, fit_linear, words
 
 SIMILAR_ENOUGH = 0.06  # cosine to a seed paper above which "similar to your paper" is said
 MAX_REASON_TERMS = 4
@@ -54,24 +61,6 @@ def seed_label(title: str, abstract: str) -> str:
 
 def _phrase(text: str) -> str:
     return " ".join(words(text))  # stemmed, so "experts" finds "expert"
-
-
-def _stdz(values: Vector) -> Vector:
-    """Centre and scale to unit deviation over the day, so weights mean the same every day."""
-    if len(values) == 0:
-        return values
-    sd = float(values.std())
-    return (values - values.mean()) / sd if sd > 1e-12 else values - values.mean()
-
-
-def paper_words(paper: Paper) -> tuple[list[str], list[str]]:
-    """A paper's title words and abstract words, stemmed."""
-    return words(paper.title), words(paper.abstract)
-
-
-def doc_terms(title: list[str], abstract: list[str], title_weight: int = 2) -> list[str]:
-    """A paper's features from its words, with its title counted `title_weight` times."""
-    return grams(title) * title_weight + grams(abstract)
 
 
 class PriorModel:
@@ -111,121 +100,88 @@ def _phrases(raw: list[str]) -> dict[str, str]:
     return out
 
 
-def found(phrases: dict[str, str], padded: str) -> list[str]:
-    """The phrases that occur in a padded stemmed text (" w1 w2 … "), as the criteria wrote them."""
-    return [label for stem, label in phrases.items() if stem in padded]
-
-
-def padded(stems: list[str]) -> str:
-    """Stemmed words joined for phrase search."""
-    return f" {' '.join(stems)} "
-
-
-@dataclass
-class DayCorpus:
-    """A day's papers vectorised with the prior's positives: the expensive, shareable part."""
-
-    vocab: Vocabulary
-    papers: Rows
-    positives: Rows
-    titles: list[str]  # padded stemmed titles, for keyword search
-    texts: list[str]  # padded stemmed title + abstract (a "|" between them)
-    key: str = ""  # the hash of the inputs: same key, same corpus
-    _sims: Vector | None = None
-    _names: list[str] | None = None
-    # Per-corpus results that profiles reuse on every refit (rows of voted papers, penalties).
-    memo: dict[object, object] = field(default_factory=dict)
-
-    @property
-    def sims(self) -> Vector:
-        """Cosine of each paper with each positive, computed once per corpus."""
-        if self._sims is None:
-            self._sims = cosines(self.papers, self.positives)
-        return self._sims
-
-    @property
-    def names(self) -> list[str]:
-        """The vocabulary's terms by column, computed once per corpus."""
-        if self._names is None:
-            self._names = self.vocab.names()
-        return self._names
-
-
-_CORPORA: OrderedDict[str, DayCorpus] = OrderedDict()  # a cache keyed by content (hash)
-_CORPUS_CACHE_SIZE = 8
-
-
-def day_corpus(papers: list[Paper], positives: list[str], title_weight: int) -> DayCorpus:
-    """Vectorise a day's papers and the positive texts, reusing the result for the same inputs."""
-    digest = hashlib.sha256(str(title_weight).encode())
-    for paper in papers:
-        digest.update(f"\0{paper.id}\0{paper.title}\0{paper.abstract}".encode())
-    for text in positives:
-        digest.update(f"\1{text}".encode())
-    key = digest.hexdigest()
-    if key in _CORPORA:
-        _CORPORA.move_to_end(key)
-        return _CORPORA[key]
-    split = [paper_words(p) for p in papers]
-    docs = [doc_terms(t, a, title_weight) for t, a in split] + [terms(t) for t in positives]
-    vocab, rows = Vocabulary.fit(docs)
-    n = len(papers)
-    corpus = DayCorpus(
-        vocab,
-        rows.take(range(n)),
-        rows.take(range(n, len(docs))),
-        [padded(t) for t, _ in split],
-        [padded([*t, "|", *a]) for t, a in split],
-        key,
-    )
-    _CORPORA[key] = corpus
-    while len(_CORPORA) > _CORPUS_CACHE_SIZE:
-        _CORPORA.popitem(last=False)
-    return corpus
-
-
-def cosines(rows: Rows, others: Rows) -> Vector:
-    """Cosine of every row with every other row (both L2-normalised): shape (rows, others)."""
-    out = np.zeros((rows.n_rows, others.n_rows))
-    if others.n_rows == 0 or rows.n_rows == 0:
-        return out
-    # Only columns the few `others` use matter: gather those entries once.
-    dense = others.dense()
-    used = np.flatnonzero(dense.any(axis=0))
-    column = np.full(rows.n_cols, -1)
-    column[used] = np.arange(len(used))
-    keep = column[rows.indices] >= 0
-    rids, cols, vals = rows.row_ids[keep], column[rows.indices[keep]], rows.data[keep]
-    compact = dense[:, used]
-    for j in range(others.n_rows):
-        out[:, j] = np.bincount(rids, vals * compact[j, cols], minlength=rows.n_rows)
+def unwanted_counts(phrases: dict[str, str], texts: list[str], titles: list[str]) -> Vector:
+    """Each paper's count of unwanted keywords, at most 2, plus those in its title again."""
+    out = np.zeros(len(texts))
+    if phrases:
+        for i, text in enumerate(texts):
+            if hits := found(phrases, text):
+                out[i] = min(len(hits), 2) + len(found(phrases, titles[i]))
     return out
 
 
-def svm_scores(corpus: DayCorpus, c: float) -> Vector:
-    """Decision values of an SVM fitted with the positives against the day's papers."""
+@dataclass
+class Training:
+    """An SVM's training set: rows, labels (+1 wanted, -1 not) and each row's weight."""
+
+    x: Rows
+    y: Vector
+    weight: Vector
+
+
+@dataclass
+class GroupFit:
+    """The local scorer's model of one day, as arrays over the day's papers (in their order)."""
+
+    corpus: DayCorpus
+    training: Training
+    w: Vector  # the SVM: a weight per column, and a bias
+    b: float
+    positive_weight: float  # what one positive row (a seed paper, a topic) weighs in the fit
+    negative_weight: float  # what one of the day's papers weighs
+    best_positive: Vector  # each paper's best cosine with a positive
+    penalty: Vector  # the unwanted keywords' penalty, in day-standardised units
+    followed: list[list[str]]  # the group's followed authors of each paper
+    score: Vector  # the local score
+
+    def combine(self, margins: Vector, best: Vector, recipe: Recipe) -> Vector:
+        """The scorer's rule, from an SVM's margins on the day's papers and each paper's best
+        cosine with a positive: both standardised over the day, less the penalty, plus the
+        boost for a followed author."""
+        total = standardise(margins)
+        if self.corpus.positives.n_rows or best.any():
+            total = total + recipe.similarity_weight * standardise(best)
+        lift = np.array([bool(f) for f in self.followed], dtype=float) * recipe.followed_boost
+        return total - self.penalty + lift
+
+
+def fit_group(
+    corpus: DayCorpus, model: PriorModel, recipe: Recipe, papers: list[Paper]
+) -> GroupFit:
+    """The local scorer's SVM: the positives against the day's papers, balanced classes (as
+    arxiv-sanity-lite does: a dozen seeds against a thousand papers)."""
     n_pos, n_day = corpus.positives.n_rows, corpus.papers.n_rows
-    if n_pos == 0 or n_day == 0:
-        return np.zeros(n_day)
-    x = stack([corpus.positives, corpus.papers])
-    y = np.concatenate([np.ones(n_pos), -np.ones(n_day)])
     total = n_pos + n_day
-    # Balanced classes, as arxiv-sanity-lite does: a dozen seeds against a thousand papers.
-    weight = np.where(y > 0, total / (2 * n_pos), total / (2 * n_day))
-    w, b = fit_linear(x, y, weight, c)
-    return corpus.papers.dot(w) + b
-
-
-def stack(parts: list[Rows]) -> Rows:
-    """Rows of several matrices with the same columns, one under the other."""
-    offsets = np.cumsum([0] + [p.indptr[-1] for p in parts[:-1]])
-    indptr = np.concatenate([[0]] + [p.indptr[1:] + o for p, o in zip(parts, offsets, strict=True)])
-    return Rows(
-        indptr.astype(np.int64),
-        np.concatenate([p.indices for p in parts]),
-        np.concatenate([p.data for p in parts]),
-        parts[0].n_cols,
+    pos_w = total / (2 * n_pos) if n_pos else 0.0
+    neg_w = total / (2 * n_day) if n_day else 0.0
+    training = Training(
+        stack([corpus.positives, corpus.papers]),
+        np.concatenate([np.ones(n_pos), -np.ones(n_day)]),
+        np.concatenate([np.full(n_pos, pos_w), np.full(n_day, neg_w)]),
     )
+    if n_pos and n_day:
+        w, b = fit_linear(training.x, training.y, training.weight, recipe.c)
+    else:
+        w, b = np.zeros(corpus.vocab.n_cols), 0.0
+    sims = corpus.sims
+    best = sims.max(axis=1) if sims.shape[1] else np.zeros(n_day)
+    penalty = recipe.irrelevant_penalty * unwanted_counts(
+        model.unwanted, corpus.texts, corpus.titles
+    )
+    fit = GroupFit(
+        corpus,
+        training,
+        w,
+        b,
+        pos_w,
+        neg_w,
+        best,
+        penalty,
+        [model.matcher.followed_in(p.authors) for p in papers],
+        np.zeros(n_day),
+    )
+    fit.score = fit.combine(corpus.papers.dot(w) + b, best, recipe)
+    return fit
 
 
 class LocalScorer:
@@ -237,51 +193,63 @@ class LocalScorer:
         self.prior = prior
         self.recipe = recipe or Recipe()
         self.model = PriorModel(prior)
+        self._fits: dict[str, GroupFit] = {}  # by corpus key: the last few days
+
+    def corpus(self, papers: list[Paper]) -> DayCorpus:
+        """The day's corpus: its papers with the prior's positive texts."""
+        positives = [p.text for p in self.model.positives]
+        return day_corpus(papers, positives, self.recipe.title_weight)
+
+    def fit(self, papers: list[Paper]) -> GroupFit:
+        """The model of the day of `papers` (in their order), fitted once per day."""
+        corpus = self.corpus(papers)
+        if corpus.key not in self._fits:
+            if len(self._fits) >= CORPUS_CACHE_SIZE:
+                self._fits.pop(next(iter(self._fits)))
+            self._fits[corpus.key] = fit_group(corpus, self.model, self.recipe, papers)
+        return self._fits[corpus.key]
 
     def score(self, papers: list[Paper]) -> dict[str, Score]:
         """One Score per paper id; higher is better; reasons say why in words."""
         if not papers:
             return {}
-        r, m = self.recipe, self.model
-        corpus = day_corpus(papers, [p.text for p in m.positives], r.title_weight)
-        total = _stdz(svm_scores(corpus, r.c))
-        sims = corpus.sims
-        if sims.shape[1]:
-            total = total + r.similarity_weight * _stdz(sims.max(axis=1))
-        scores: dict[str, Score] = {}
-        for i, paper in enumerate(papers):
-            reasons: list[str] = []
-            value = float(total[i])
-            followed = m.matcher.followed_in(paper.authors)
-            if followed:
-                value += r.followed_boost
-                reasons += [f"followed author: {name}" for name in followed]
-            criterion = None
-            if sims.shape[1]:
-                reasons, criterion = self._similarity_reasons(sims[i], reasons)
-            text = corpus.texts[i]
-            matched = found(m.wanted, text)
-            if matched:
-                reasons.append("matches: " + ", ".join(matched[:MAX_REASON_TERMS]))
-            unwanted = found(m.unwanted, text)
-            if unwanted:
-                in_title = found(m.unwanted, corpus.titles[i])
-                value -= r.irrelevant_penalty * (min(len(unwanted), 2) + len(in_title))
-                reasons.append("outside the criteria: " + ", ".join(unwanted[:MAX_REASON_TERMS]))
-            scores[paper.id] = Score(
-                paper=paper.id, scorer=self.name, score=value, criterion=criterion, reasons=reasons
+        fit = self.fit(papers)
+        return {
+            paper.id: Score(
+                paper=paper.id,
+                scorer=self.name,
+                score=float(fit.score[i]),
+                criterion=self.criterion(fit.corpus.sims[i]),
+                reasons=self.reasons(fit, i),
             )
-        return scores
+            for i, paper in enumerate(papers)
+        }
 
-    def _similarity_reasons(self, sims: Vector, reasons: list[str]) -> tuple[list[str], str | None]:
-        """The most similar seed paper (when close enough) and the closest criteria topic."""
-        best_seed, best_topic = -1.0, -1.0
-        seed, topic = None, None
+    def reasons(self, fit: GroupFit, i: int) -> list[str]:
+        """Why the scorer placed the day's `i`-th paper where it did, in words."""
+        m, corpus = self.model, fit.corpus
+        reasons = [f"followed author: {name}" for name in fit.followed[i]]
+        seed = self.nearest_seed(corpus.sims[i])
+        if seed is not None:
+            reasons.append(f"similar to your paper '{seed}'")
+        if matched := found(m.wanted, corpus.texts[i]):
+            reasons.append("matches: " + ", ".join(matched[:MAX_REASON_TERMS]))
+        if unwanted := found(m.unwanted, corpus.texts[i]):
+            reasons.append("outside the criteria: " + ", ".join(unwanted[:MAX_REASON_TERMS]))
+        return reasons
+
+    def nearest_seed(self, sims: Vector) -> str | None:
+        """The seed paper most similar to a paper, when close enough to say so."""
+        best, seed = -1.0, None
         for j, pos in enumerate(self.model.positives):
-            if pos.seed_title and sims[j] > best_seed:
-                best_seed, seed = sims[j], pos.seed_title
-            if pos.topic and sims[j] > best_topic:
-                best_topic, topic = sims[j], pos.topic
-        if seed is not None and best_seed >= SIMILAR_ENOUGH:
-            reasons = [*reasons, f"similar to your paper '{seed}'"]
-        return reasons, topic if best_topic > 0 else None
+            if pos.seed_title and sims[j] > best:
+                best, seed = float(sims[j]), pos.seed_title
+        return seed if best >= SIMILAR_ENOUGH else None
+
+    def criterion(self, sims: Vector) -> str | None:
+        """The criteria topic closest to a paper, if any is close at all."""
+        best, topic = 0.0, None
+        for j, pos in enumerate(self.model.positives):
+            if pos.topic and sims[j] > best:
+                best, topic = float(sims[j]), pos.topic
+        return topic

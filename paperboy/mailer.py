@@ -360,6 +360,7 @@ class EmailDeliverer:
             log.exception("day %s: email to reader %s failed", day, reader.id)
             return "failed"
         store.mark_emailed(day, reader.id, message.message_id)
+        store.mark_shown(reader.id, day, [entry.paper.id for entry in entries])
         log.info("day %s: emailed reader %s (%d papers)", day, reader.id, len(entries))
         return "sent"
 

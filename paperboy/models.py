@@ -108,6 +108,27 @@ class Digest(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class WeightyVote(BaseModel):
+    """A vote that weighs in a reader's model, and how it was cast."""
+
+    paper: str
+    title: str
+    vote: int
+
+
+class Explanation(BaseModel):
+    """What a reader's profile has learned, against the latest day: the terms their votes
+    favour and disfavour, the votes that weigh most, their own top papers of that day (each
+    with why), and the papers their model is least sure about (a vote on them teaches most)."""
+
+    terms_up: list[str] = Field(default_factory=list)
+    terms_down: list[str] = Field(default_factory=list)
+    weighty: list[WeightyVote] = Field(default_factory=list)
+    day: date | None = None
+    top: list[Ranked] = Field(default_factory=list)
+    unsure: list[Paper] = Field(default_factory=list)
+
+
 class SlackThread(BaseModel):
     """Where a day's digest was posted in Slack, and what it said."""
 

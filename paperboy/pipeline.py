@@ -6,17 +6,33 @@ jobs in `workers/` call the same steps one at a time, passing the day through th
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from paperboy.arxiv import Arxiv, Fetched, fetch_feeds
-from paperboy.models import Digest, Paper, Prior, Ranked, Reader, Score, Vote, utc_now
-from paperboy.profiles import ReaderModel, blend, nothing_learned
-from paperboy.scoring import group_order
+from paperboy.local import LocalScorer
+from paperboy.models import (
+    Digest,
+    Explanation,
+    Paper,
+    Prior,
+    Reader,
+    Score,
+    WeightyVote,
+    utc_now,
+)
+from paperboy.order import (
+    FOLLOWED_LIFT,
+    followed_first,
+    group_order,
+    reader_order,
+    sink,
+    top_entries,
+)
+from paperboy.reader import ReaderModel, taught_from
 from paperboy.store import Store
 from paperboy.votes import current_votes
 
@@ -66,14 +82,12 @@ class Context:
 
     store: Store
     prior: Prior
-    local: Scorer
+    local: LocalScorer
     judge: Judge | None = None
     announce_types: list[str] = field(default_factory=lambda: ["new", "cross"])
     digest_size: int = 15
     deliverers: list[Deliverer] = field(default_factory=list)
     now: Callable[[], datetime] = utc_now
-    shown: dict[tuple[date, ...], list[Paper]] = field(default_factory=dict, repr=False)
-    """The papers recent digests showed, by the days they cover (see `shown_recently`)."""
 
     @property
     def scorer_name(self) -> str:
@@ -228,107 +242,143 @@ def load_order(ctx: Context, day: date) -> list[Score]:
 
 
 RECENT_DAYS = 5
-"""How many earlier days' digests count as shown to every reader (their weak negatives)."""
+"""How many earlier days' shown papers count as let pass when the reader did not vote on them."""
+EXPLAIN_TOP = 3
+"""Reasons in words are worked out for this many digests' worth of a reader's top papers."""
 
 
-def shown_recently(ctx: Context, before: date | None = None) -> list[Paper]:
-    """The papers the channel showed on the last RECENT_DAYS days (each day's group top)."""
-    days = tuple(d for d in ctx.store.days() if before is None or d < before)[-RECENT_DAYS:]
-    if days not in ctx.shown:  # the same for every reader: a day's email asks once
-        ids: list[str] = []
-        for day in days:
-            record = ctx.store.day(day, "order")
-            order = record.order if record and record.order else []
-            ids.extend(s.paper for s in order[: ctx.digest_size])
-        found = ctx.store.papers(ids)
-        ctx.shown = {days: [found[pid] for pid in ids if pid in found]}
-    return ctx.shown[days]
+def passed_papers(
+    ctx: Context, reader_id: str, day: date | None, votes: dict[str, int]
+) -> list[Paper]:
+    """What the reader was shown on the RECENT_DAYS days before `day` and let pass: their email
+    digests, and the channel's thread on days they voted in it; never a day's unshown papers."""
+    days = [d for d in ctx.store.days() if day is None or d < day][-RECENT_DAYS:]
+    ids: dict[str, None] = {}
+    for earlier in days:
+        ids.update(dict.fromkeys(ctx.store.shown(reader_id, earlier)))
+        record = ctx.store.day(earlier, "digest", "slack")
+        if record and record.slack and record.digest:
+            thread = [entry.paper.id for entry in record.digest.entries]
+            if votes.keys() & set(thread):
+                ids.update(dict.fromkeys(thread))
+    found = ctx.store.papers([pid for pid in ids if pid not in votes])
+    return list(found.values())
 
 
 def reader_model(ctx: Context, reader_id: str, day: date | None = None) -> ReaderModel:
-    """The reader's personal model: their log, seeds, followed authors, and what they let pass.
-
-    Papers shown on recent days that the reader did not vote on are weak negatives.
-    """
+    """The reader's model: the local scorer refit with their votes, their own seed papers and
+    the papers they let pass (see `paperboy.reader`)."""
     reader = ctx.store.reader(reader_id) or Reader(id=reader_id)
     votes = current_votes(ctx.store.votes(reader_id))
-    return ReaderModel(
-        ctx.prior,
-        votes,
-        ctx.store.papers(list(votes)),
-        reader.seed_papers,
-        reader.authors,
-        recent=shown_recently(ctx, day) if votes else (),
-    )
+    passed = passed_papers(ctx, reader_id, day, votes) if votes else []
+    taught = taught_from(votes, ctx.store.papers(list(votes)), reader.seed_papers, passed)
+    return ReaderModel(ctx.local, taught, reader.authors)
 
 
 def rank_for(ctx: Context, reader_id: str, batch: Batch, order: list[Score]) -> list[Score]:
-    """The reader's order of the day: the group order blended with their profile.
-
-    A reader without votes gets the group order itself; see `profiles.blend` for the rule.
-    """
-    return rank_personal(ctx, reader_id, batch, order)[0]
+    """The reader's order of the day (see `paperboy.order`); the group order when they have
+    taught nothing."""
+    return rank_with(ctx, reader_model(ctx, reader_id, batch.day), batch, order)[0]
 
 
 def rank_personal(
     ctx: Context, reader_id: str, batch: Batch, order: list[Score]
-) -> tuple[list[Score], dict[str, Score]]:
-    """`rank_for` and the reader's personal scores by paper id (none without votes or seeds).
+) -> tuple[list[Score], dict[str, float]]:
+    """`rank_for`, and the reader's own scores by paper id (none when they taught nothing)."""
+    return rank_with(ctx, reader_model(ctx, reader_id, batch.day), batch, order)
 
-    The personal share grows with the reader's votes and own seed papers (`profiles.blend`);
-    papers by the reader's own followed authors come first in any case.
+
+def rank_with(
+    ctx: Context, model: ReaderModel, batch: Batch, order: list[Score]
+) -> tuple[list[Score], dict[str, float]]:
+    """A reader's order of the day by their model, and their scores by paper id.
+
+    Each paper's `score` in the order is the reader's score; the best few get the reader's
+    reasons ("you liked '…'") before the group's.
     """
-    model = reader_model(ctx, reader_id, batch.day)
-    disliked = {pid for pid, value in model.votes.items() if value < 0}
-    if model.evidence == 0:
-        return sink(model.followed_first(order, batch.papers), disliked), {}
-    # Reasons in words cost a little per paper: only papers that may reach the reader get them.
-    personal = model.score(batch.papers, explain_top=3 * ctx.digest_size)
-    mixed = blend({s.paper: s for s in order}, personal, model.evidence)
-    return sink(model.followed_first(mixed, batch.papers), disliked), personal
+    by_id = {p.id: p for p in batch.papers}
+    disliked = {p.id for p in model.taught.disliked}
+    followed = {p.id for p in batch.papers if model.own_authors.followed_in(p.authors)}
+    personal: dict[str, float] = {}
+    mine = order
+    if model.taught:
+        fit = model.fit(batch.papers)
+        place = {p.id: i for i, p in enumerate(batch.papers)}
+        personal = {p.id: float(fit.score[i]) for i, p in enumerate(batch.papers)}
+        mine = reader_order(order, personal)
+        explained = EXPLAIN_TOP * ctx.digest_size
+        mine = [
+            s.model_copy(
+                update={
+                    "score": personal[s.paper],
+                    "reasons": _merged(model.reasons(fit, place[s.paper]), s.reasons)
+                    if n < explained
+                    else s.reasons,
+                }
+            )
+            for n, s in enumerate(mine)
+        ]
+    if followed:
+        names = {pid: model.own_authors.followed_in(by_id[pid].authors) for pid in followed}
+        lifted = [_followed(s, names[s.paper]) if s.paper in followed else s for s in mine]
+        mine = followed_first(lifted, by_id, followed)
+    return sink(mine, disliked), personal
 
 
-def top_entries(order: list[Score], by_id: dict[str, Paper], size: int) -> list[Ranked]:
-    """The first `size` papers of an order, among the day's papers `by_id`."""
-    mine = (Ranked(paper=by_id[s.paper], score=s) for s in order if s.paper in by_id)
-    return list(itertools.islice(mine, size))
+def _merged(mine: list[str], theirs: list[str]) -> list[str]:
+    return [*mine, *(r for r in theirs if r not in mine)]
 
 
-def sink(order: list[Score], disliked: set[str]) -> list[Score]:
-    """Papers the reader voted 👎 go last, whatever the model thinks: they said so."""
-    if not disliked & {s.paper for s in order}:
-        return order
-    kept = [s for s in order if s.paper not in disliked]
-    sunk = [
-        s.model_copy(update={"reasons": ["you voted 👎 on it", *s.reasons]})
-        for s in order
-        if s.paper in disliked
+def _followed(score: Score, names: list[str]) -> Score:
+    """A paper by the reader's own followed authors: lifted, and saying why."""
+    said = [f"followed author: {name}" for name in names]
+    return score.model_copy(
+        update={"score": score.score + FOLLOWED_LIFT, "reasons": _merged(said, score.reasons)}
+    )
+
+
+TOP_ON_HOME = 5
+"""How many of a reader's own top papers, and of the papers to help the model learn, Home shows."""
+
+
+def explain_reader(ctx: Context, reader_id: str, size: int = TOP_ON_HOME) -> Explanation:
+    """What a reader's profile has learned, against the latest ranked day: terms voted up and
+    down, the weightiest votes, their top `size` papers and the `size` their model is least
+    sure about. Nothing about a day when no day has been ranked."""
+    model = reader_model(ctx, reader_id)
+    found = latest_ranked(ctx)
+    if found is None:
+        return Explanation()
+    batch, order = found
+    fit = model.fit(batch.papers)
+    up, down = model.terms(fit) if model.taught.votes else ([], [])
+    titles = {p.id: p.title for p in [*model.taught.liked, *model.taught.disliked]}
+    values = {p.id: 1 for p in model.taught.liked} | {p.id: -1 for p in model.taught.disliked}
+    weighty = [
+        WeightyVote(paper=pid, title=titles[pid], vote=values[pid])
+        for pid, pull in sorted(fit.pull.items(), key=lambda kv: (-kv[1], kv[0]))[:12]
+        if pull > 0
     ]
-    return kept + sunk
+    mine, _ = rank_with(ctx, model, batch, order)
+    by_id = {p.id: p for p in batch.papers}
+    return Explanation(
+        terms_up=up,
+        terms_down=down,
+        weighty=weighty,
+        day=batch.day,
+        top=top_entries(mine, by_id, size),
+        unsure=[batch.papers[i] for i in model.unsure(fit, batch.papers, size)],
+    )
 
 
-def latest_batch(ctx: Context) -> Batch | None:
-    """The most recent day the store holds, for explaining profiles against real papers."""
+def latest_ranked(ctx: Context) -> tuple[Batch, list[Score]] | None:
+    """The most recent day the store holds with its group order, if any was ranked."""
     for day in reversed(ctx.store.days()):
         try:
-            return load_batch(ctx, day)
+            return load_batch(ctx, day), load_order(ctx, day)
         except LookupError:
             continue
     return None
-
-
-def explain_reader(ctx: Context, reader: Reader, events: list[Vote]) -> dict[str, Any]:
-    """What a reader's profile has learned: terms and criteria voted up and down, the weightiest
-    votes."""
-    votes = current_votes(events)
-    voted = ctx.store.papers(list(votes))
-    model = ReaderModel(ctx.prior, votes, voted, reader.seed_papers, reader.authors)
-    batch = latest_batch(ctx)
-    # The latest day's papers, as that day's rankings use them: the cached fit is shared.
-    papers = batch.papers if batch and batch.papers else list(voted.values())
-    if model.n_votes == 0 or not papers:
-        return nothing_learned()
-    return model.explain(papers)
 
 
 # deliver ---------------------------------------------------------------------------------

@@ -158,6 +158,19 @@ class Store:
             self.redis.set(self.key("catch-up", day.isoformat()), "1", nx=True, ex=ttl_seconds)
         )
 
+    def mark_shown(self, reader_id: str, day: date, papers: list[str]) -> None:
+        """Record the papers a reader's own digest of `day` showed them (their email)."""
+        key = self.key("shown", reader_id)
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, day.isoformat(), json.dumps(papers))
+            pipe.expire(key, timedelta(days=RETENTION_DAYS))
+            pipe.execute()
+
+    def shown(self, reader_id: str, day: date) -> list[str]:
+        """The papers a reader's own digest of `day` showed them, if one was sent."""
+        raw = self.redis.hget(self.key("shown", reader_id), day.isoformat())
+        return json.loads(raw) if raw else []
+
     # guards: a step of a day runs once ----------------------------------------------------
 
     def is_done(self, day: date, step: str) -> bool:

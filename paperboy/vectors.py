@@ -256,38 +256,81 @@ def fit_linear(
     return w[:-1], float(w[-1])
 
 
-def fit_logistic(x: Vector, y: Vector, c: float = 1.0, steps: int = 25) -> tuple[Vector, float]:
-    """L2-regularised logistic regression on a few dense features, by Newton's method.
-
-    Minimises 0.5*|w|^2 + c * sum(log(1 + exp(-y_i (w.x_i + b)))) for labels y in {-1, +1};
-    the bias is not regularised. Needs both labels: with one, there is nothing to separate.
-    """
-    n, d = x.shape
-    xb = np.hstack([x, np.ones((n, 1))])
-    t = (y > 0).astype(np.float64)
-    reg = np.append(np.full(d, 1.0 / c), 1e-6)
-    beta = np.zeros(d + 1)
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ beta, -30.0, 30.0)))
-        grad = xb.T @ (p - t) + reg * beta
-        hess = (xb * (p * (1.0 - p))[:, None]).T @ xb + np.diag(reg)
-        step = np.linalg.solve(hess, grad)
-        beta -= step
-        if np.abs(step).max() < 1e-6:
-            break
-    return beta[:-1], float(beta[-1])
+PAIRS_PER_CHUNK = 2_000_000
+"""How many scattered products `cross` forms at once: bounds its memory (about 50 MB)."""
+DENSE_RATIO = 200
+"""About how many times faster a dense (BLAS) product is, per multiplication, than a scattered
+one: a column shared by many rows of both sides is cheaper multiplied densely."""
 
 
 def cross(a: Rows, b: Rows) -> Vector:
     """Inner products of every row of `a` with every row of `b` (cosines, as rows are unit).
 
-    scipy's sparse product, imported here only (it costs about a second once per process):
-    thousands of rows against thousands, which a loop of numpy bincounts cannot do in time.
+    A sparse product in numpy. The few columns that many rows on both sides use (common words)
+    are multiplied as dense blocks; every other value of `a` meets the values of `b` in its
+    column one by one, in chunks, so memory stays bounded.
     """
-    import scipy.sparse as sp
+    n_a, n_b = a.n_rows, b.n_rows
+    if n_a == 0 or n_b == 0 or len(a.data) == 0 or len(b.data) == 0:
+        return np.zeros((n_a, n_b))
+    n_cols = max(a.n_cols, b.n_cols)
+    uses_a = np.bincount(a.indices, minlength=n_cols)
+    uses_b = np.bincount(b.indices, minlength=n_cols)
+    heavy = uses_a * uses_b * DENSE_RATIO >= n_a * n_b
+    out = _dense_part(a, b, heavy) if heavy.any() else np.zeros((n_a, n_b))
+    light_a, light_b = ~heavy[a.indices], ~heavy[b.indices]
+    out += _scattered_part(
+        a.row_ids[light_a], a.indices[light_a], a.data[light_a],
+        b.row_ids[light_b], b.indices[light_b], b.data[light_b],
+        n_a, n_b, n_cols,
+    )  # fmt: skip
+    return out
 
-    if a.n_rows == 0 or b.n_rows == 0:
-        return np.zeros((a.n_rows, b.n_rows))
-    left = sp.csr_matrix((a.data, a.indices, a.indptr), shape=(a.n_rows, a.n_cols))
-    right = sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.n_rows, b.n_cols))
-    return np.asarray((left @ right.T).toarray(), dtype=np.float64)
+
+def _dense_part(a: Rows, b: Rows, heavy: NDArray[np.bool_]) -> Vector:
+    """The product over the `heavy` columns, as dense blocks."""
+    column = np.cumsum(heavy) - 1
+    cols = int(heavy.sum())
+    blocks = []
+    for side in (a, b):
+        keep = heavy[side.indices]
+        block = np.zeros((side.n_rows, cols))
+        block[side.row_ids[keep], column[side.indices[keep]]] = side.data[keep]
+        blocks.append(block)
+    return np.asarray(blocks[0] @ blocks[1].T, dtype=np.float64)
+
+
+def _scattered_part(
+    a_rows: NDArray[np.int64],
+    a_cols: NDArray[np.int64],
+    a_vals: Vector,
+    b_rows: NDArray[np.int64],
+    b_cols: NDArray[np.int64],
+    b_vals: Vector,
+    n_a: int,
+    n_b: int,
+    n_cols: int,
+) -> Vector:
+    """The product over the given values: each value of `a` times those of `b` in its column."""
+    out = np.zeros(n_a * n_b)
+    if len(a_vals) == 0 or len(b_vals) == 0:
+        return out.reshape(n_a, n_b)
+    by_col = np.argsort(b_cols, kind="stable")
+    b_rows, b_vals = b_rows[by_col], b_vals[by_col]
+    starts = np.searchsorted(b_cols[by_col], np.arange(n_cols + 1))
+    first = starts[a_cols]
+    meets = starts[a_cols + 1] - first  # how many of b's values share each value's column
+    ends = np.cumsum(meets)
+    lo = 0
+    while lo < len(meets):
+        done = int(ends[lo - 1]) if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(ends, done + PAIRS_PER_CHUNK, "right")))
+        count = meets[lo:hi]
+        pair = np.repeat(np.arange(lo, hi), count)
+        offset = np.arange(len(pair)) - np.repeat(np.cumsum(count) - count, count)
+        where = first[pair] + offset
+        out += np.bincount(
+            a_rows[pair] * n_b + b_rows[where], a_vals[pair] * b_vals[where], minlength=len(out)
+        )
+        lo = hi
+    return out.reshape(n_a, n_b)

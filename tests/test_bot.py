@@ -385,6 +385,36 @@ def test_home_shows_the_profile_and_admins_see_the_group(web: Web) -> None:
     assert "Group (admins)" in admin and "cs.LG" in admin and "Tue 03 Jun" in admin
 
 
+def test_home_offers_papers_to_vote_on_and_a_vote_there_counts(web: Web) -> None:
+    body = event("app_home_opened", "U7")
+    web.post(body, signed(SECRET, body, content_type="application/json"))
+    web.work()
+    view = web.slack.views["U7"]
+    assert "Your top 5 of Tue 03 Jun" in home_text(web, "U7")
+    assert "Help Paperboy learn your taste" in home_text(web, "U7")
+    offered = [
+        e["value"]
+        for b in view["blocks"]
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e["action_id"] == blocks.VOTE_UP
+    ]
+    assert len(offered) == 5 and set(offered) <= {p.id for p in web.papers}
+    press = settings_action(blocks.VOTE_UP, "U7", "view", type="button", value=offered[0])
+    assert web.post(interaction(press)).status_code == 200
+    (vote,) = web.store.votes("U7")
+    assert (vote.paper, vote.value, vote.source) == (offered[0], 1, "slack")
+    web.work()  # Home again, confirming the vote and ranking with it
+    assert "Noted 👍" in home_text(web, "U7")
+    assert offered[0] not in [
+        e["value"]
+        for b in web.slack.views["U7"]["blocks"]
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e["action_id"] == blocks.VOTE_UP
+    ]  # voted on: no longer offered
+
+
 def settings_action(action_id: str, user: str, container: str, **action: Any) -> dict[str, Any]:
     return {
         "type": "block_actions",

@@ -99,8 +99,7 @@ def test_vote_undo_switch_then_profile(capsys: pytest.CaptureFixture[str]) -> No
         (paper, -1, "cli"),
         (other, 1, "cli"),
     }
-    assert set(profile) >= {"email", "seed_papers", "authors", "terms", "criteria"}
-    assert set(profile["criteria"]) == {"up", "down"}
+    assert set(profile) >= {"email", "seed_papers", "authors", "terms"}
     assert set(profile["terms"]) == {"up", "down"}
 
 
@@ -192,3 +191,19 @@ def test_undo_without_a_vote_says_so_and_logs_nothing(
     code, out, _ = run(capsys, "vote", "--user", "U3", "--paper", "2506.00002", "--undo")
     assert code == 0 and "U3 has no vote on 2506.00002 to undo" in out
     assert store.votes("U3") == []
+
+
+def test_profile_suggests_papers_to_vote_on(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "profile", "--user", "U9", "--suggest")[1].count("no day has been") == 1
+    assert run(capsys, "run", "--feed", str(SMALL_DAY))[0] == 0
+    code, out, _ = run(capsys, "profile", "--user", "U9", "--suggest", "--json")
+    record = json.loads(out)
+    day = {p.id for p in parsed(SMALL_DAY).kept(["new", "cross"])}
+    assert code == 0 and record["day"] == "2025-06-04"
+    assert len(record["suggest"]) == 5 and {s["paper"] for s in record["suggest"]} <= day
+    first = record["suggest"][0]["paper"]
+    assert run(capsys, "vote", "--user", "U9", "--paper", first, "--up")[0] == 0
+    again = json.loads(run(capsys, "profile", "--user", "U9", "--suggest", "--json")[1])
+    assert first not in {s["paper"] for s in again["suggest"]}  # voted on: not offered again
+    code, out, _ = run(capsys, "profile", "--user", "U9", "--suggest")
+    assert "Help Paperboy learn your taste" in out and again["suggest"][0]["paper"] in out

@@ -17,9 +17,9 @@ from paperboy.judgment import NOT_JUDGED
 from paperboy.llm import FAILED, OVER_BUDGET, ClaudeJudge
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Score
+from paperboy.order import group_order
 from paperboy.prior import load_prior
 from paperboy.prompt import escape_data
-from paperboy.scoring import group_order
 from paperboy.store import Store
 from tests.conftest import FIXTURES, parsed
 

@@ -19,6 +19,7 @@ from paperboy.judgment import (
     parse_reply,
 )
 from paperboy.models import Paper, Prior, Score
+from paperboy.order import RELEVANCE_THRESHOLD, group_order
 from paperboy.prior import load_prior
 from paperboy.prompt import (
     escape_data,
@@ -27,7 +28,6 @@ from paperboy.prompt import (
     prompt_key,
     system_blocks,
 )
-from paperboy.scoring import RELEVANCE_THRESHOLD, group_order
 
 from .conftest import FIXTURES
 

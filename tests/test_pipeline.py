@@ -11,7 +11,7 @@ import pytest
 from paperboy import pipeline
 from paperboy.arxiv import Fetched
 from paperboy.local import LocalScorer
-from paperboy.models import Digest, Vote
+from paperboy.models import Digest, SlackThread, Vote
 from paperboy.pipeline import Context, NoFeedError
 from paperboy.prior import load_prior
 from paperboy.render import digest_html, summary, trim
@@ -159,13 +159,31 @@ def test_a_paper_the_reader_voted_down_goes_last_for_them(store: Store) -> None:
     assert pipeline.rank_for(ctx, "U2", batch, order) == order  # nobody else's order moves
 
 
-def test_recent_digests_are_what_readers_were_shown(store: Store) -> None:
+def test_what_a_reader_let_pass_is_only_what_they_were_shown(store: Store) -> None:
     ctx = make_ctx(store)
     ctx.digest_size = 3
-    for name in ("2025-06-04", "2025-06-05"):
-        pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", name)], None)
-    shown = pipeline.shown_recently(ctx, date(2025, 6, 5))
-    assert [p.id for p in shown] == [s.paper for s in pipeline.load_order(ctx, date(2025, 6, 4))][
-        :3
-    ]
-    assert len(pipeline.shown_recently(ctx)) == 6  # both days, for a ranking of today
+    first, second = date(2025, 6, 4), date(2025, 6, 5)
+    pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None)
+    pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", "2025-06-05")], None)
+    batch = pipeline.load_batch(ctx, first)
+    order = pipeline.load_order(ctx, first)
+    thread = pipeline.digest(ctx, batch, order)
+    store.update_day(
+        first,
+        digest=thread,
+        slack=SlackThread(channel="C1", parent="1.0", picked=3, read=len(batch.papers)),
+    )
+    threaded = [e.paper.id for e in thread.entries]
+    mailed = [s.paper for s in order[5:8]]
+    store.mark_shown("UMAIL", first, mailed)
+    voted = threaded[0]
+    store.append_vote(Vote(reader="UVOTER", paper=voted, value=1, at=ctx.now(), source="slack"))
+
+    def passed(reader: str, day: date) -> list[str]:
+        votes = {voted: 1} if reader == "UVOTER" else {}
+        return sorted(p.id for p in pipeline.passed_papers(ctx, reader, day, votes))
+
+    assert passed("UMAIL", second) == sorted(mailed)  # their email, not the thread
+    assert passed("UVOTER", second) == sorted(threaded[1:])  # the thread they voted in
+    assert passed("UQUIET", second) == []  # never the day's unshown papers
+    assert passed("UMAIL", first) == []  # a day's own papers are its negatives anyway

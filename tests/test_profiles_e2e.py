@@ -69,7 +69,6 @@ def test_vote_undo_and_switch_move_the_ranking(days) -> None:
     for n, paper in enumerate(liked):
         _vote(ctx.store, paper.id, 1, n)
     up = rank_for(ctx, "U1", today, group)
-    # Six votes of 147 papers: the personal share is 0.9 * 6 / (6 + 30) of the blend.
     assert _mean_rank(up, target) < _mean_rank(group, target) - 5
     reasons = [r for s in up[:20] for r in s.reasons]
     assert any(r.startswith("you liked '") for r in reasons)
@@ -87,19 +86,25 @@ def test_vote_undo_and_switch_move_the_ranking(days) -> None:
 
 
 def test_the_profile_explains_itself_in_terms_and_papers(days) -> None:
-    ctx, old, _, _ = days
+    ctx, old, today, _ = days
     liked = _about(old.papers, "diffusion")[:4]
     disliked = _about(old.papers, "federated", "medical")[:2]
     for n, paper in enumerate(liked):
         _vote(ctx.store, paper.id, 1, n)
     for n, paper in enumerate(disliked):
         _vote(ctx.store, paper.id, -1, 10 + n)
-    explained = explain_reader(ctx, Reader(id="U1"), ctx.store.votes("U1"))
-    assert "diffusion" in explained["terms"]["up"]
-    assert explained["terms"]["down"]
-    assert "model" not in explained["terms"]["up"]  # said by every paper: it says nothing
-    weighty = {w["paper"] for w in explained["weighty_papers"]}
+    ctx.store.update_day(date(2025, 2, 17), order=score(ctx, today))
+    explained = explain_reader(ctx, "U1")
+    assert "diffusion" in explained.terms_up
+    assert explained.terms_down
+    assert "model" not in explained.terms_up  # said by every paper: it says nothing
+    weighty = {w.paper for w in explained.weighty}
     assert weighty and weighty <= {p.id for p in liked + disliked}
+    # Against the latest ranked day: the reader's top papers, and five to vote on to help it.
+    assert explained.day == date(2025, 2, 17) and len(explained.top) == 5
+    assert any(r.startswith("you liked '") for e in explained.top for r in e.score.reasons)
+    unsure = {p.id for p in explained.unsure}
+    assert len(unsure) == 5 and unsure <= {p.id for p in today.papers}
 
 
 def test_export_then_import_into_an_empty_store_ranks_the_same(days, prior: Prior) -> None:
@@ -166,7 +171,8 @@ def test_followed_author_with_mojibake_comes_first(store: Store, prior: Prior) -
     group = score(ctx, batch)
     assert follow(store, "U1", "Carmen Gálvez")
     assert not follow(store, "U1", "carmen  gálvez")  # already followed
-    _vote(store, batch.papers[0].id, 1, 0)  # a vote, so that the personal model speaks
+    other = next(p for p in batch.papers if p.id != "2502.08648")
+    _vote(store, other.id, 1, 0)  # a vote, so that the reader's model speaks
     order = rank_for(ctx, "U1", batch, group)
     assert order[0].paper == "2502.08648"
     assert "followed author: Carmen Gálvez" in order[0].reasons

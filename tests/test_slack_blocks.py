@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from paperboy import blocks
-from paperboy.models import Digest, Paper, Ranked, Reader, Score, SeedPaper, Vote
+from paperboy.models import Digest, Explanation, Paper, Ranked, Reader, Score, SeedPaper, Vote
 from tests.conftest import parsed
 
 DAY = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
@@ -151,20 +151,28 @@ def test_home_view_within_limits_for_a_busy_reader(papers: list[Paper]) -> None:
     at = datetime(2025, 6, 3, tzinfo=UTC)
     shown = [(Vote(reader="U1", paper=p.id, value=1, at=at), p) for p in papers[:8]]
     admin = [f"line {n} <!channel>" for n in range(20)]
-    learned = {
-        "up": ["a", ("b", 0.3)],
-        "down": ["<c>"],
-        "criteria_up": ["Model Compression", "papers like 'Sparse <MoE>'"],
-        "criteria_down": ["Large Language Models (LLMs)"],
-    }
+    learned = Explanation(
+        terms_up=["a", "b"],
+        terms_down=["<c>"],
+        day=date(2025, 6, 3),
+        top=[ranked(p) for p in papers[:5]],
+        unsure=papers[5:10],
+    )
     view = blocks.home_view(reader, shown, learned, 15, admin, notice="bad <input>")
     assert view["type"] == "home"
     assert len(view["blocks"]) <= blocks.MAX_HOME_BLOCKS
     text = json.dumps(view)
     assert "<!channel>" not in text and "bad &lt;input&gt;" in text and "&lt;c&gt;" in text
-    criteria = next(body for _, body in blocks._texts(view["blocks"]) if "criteria" in body)
-    assert "Up: Model Compression; papers like 'Sparse &lt;MoE&gt;'" in criteria
-    assert "Down: Large Language Models (LLMs)" in criteria
+    top = next(body for _, body in blocks._texts(view["blocks"]) if "Your top 5 of" in body)
+    assert all(blocks.escape(p.title)[:30] in top for p in papers[:5])
+    buttons = [
+        e["value"]
+        for b in view["blocks"]
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e.get("action_id") == blocks.VOTE_UP
+    ]
+    assert buttons == [p.id for p in papers[5:10]]  # 👍/👎 on each paper to help it learn
     for kind, body in blocks._texts(view["blocks"]):
         assert len(body) <= blocks.MAX_SECTION_CHARS, kind
     select = next(

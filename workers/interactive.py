@@ -16,7 +16,7 @@ from slack_sdk.webhook import WebhookClient
 
 from paperboy import blocks, seeds
 from paperboy.home import home_view
-from paperboy.models import Reader
+from paperboy.models import Explanation, Reader
 from paperboy.pipeline import explain_reader, load_batch, load_order, rank_for, top_entries
 from paperboy.services import arxiv_client, context
 from paperboy.settings import Settings
@@ -51,14 +51,9 @@ def refresh_home(user: str, notice: str | None = None) -> str:
     """Work out what the reader's profile has learned and publish their Home."""
     settings, store = _settings_and_store()
     store.home_refresh_started(user)  # votes from now on ask for another refresh
-    reader = store.reader(user) or Reader(id=user)
+    learned: Explanation | None
     try:
-        explained = explain_reader(context(settings, store), reader, store.votes(user))
-        learned = {
-            **explained.get("terms", {}),
-            "criteria_up": explained.get("criteria", {}).get("up", []),
-            "criteria_down": explained.get("criteria", {}).get("down", []),
-        }
+        learned = explain_reader(context(settings, store), user)
     except Exception:  # the rest of Home is still worth showing
         log.exception("explaining %s's profile failed; Home shows it without", user)
         learned = None
