@@ -365,7 +365,8 @@ def serve(state: SlackStandIn | None = None, port: int = 0) -> Iterator[SlackSta
     httpd.daemon_threads = True
     state.root = f"http://127.0.0.1:{httpd.server_address[1]}"
     state.url = state.root + "/api/"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # a short poll: shutting down waits for it, and tests start and stop many stand-ins
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield state
