@@ -1,0 +1,196 @@
+"""The Slack stand-in is as strict as Slack about the app's manifest: scopes and App Home."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from tests.standins.slack_api import BOT_USER, TOKEN, SlackStandIn, serve
+from tests.standins.slack_app import METHOD_SCOPES, read_manifest
+
+REAL = read_manifest()
+REAL_SCOPES: list[str] = REAL["oauth_config"]["scopes"]["bot"]
+CHANNEL = "C0PAPERS"
+PRIVATE = "C0PRIVATE"  # a private channel: its id starts with C too
+TS = "1750000000.000001"
+
+
+def every_scope() -> list[str]:
+    """Every scope some method of the stand-in asks for."""
+    found: set[str] = set()
+    for scopes in METHOD_SCOPES.values():
+        found |= set(scopes.values()) if isinstance(scopes, dict) else {scopes}
+    return sorted(found - {""})
+
+
+def granting(scopes: list[str], **app_home: bool) -> dict[str, Any]:
+    """The repository's manifest with these bot scopes and App Home settings instead."""
+    manifest = copy.deepcopy(REAL)
+    manifest["oauth_config"]["scopes"]["bot"] = scopes
+    manifest["features"]["app_home"].update(app_home)
+    return manifest
+
+
+def world() -> dict[str, Any]:
+    """A workspace: a day's parent in a public, a private and a DM conversation; one person."""
+    parent = {"type": "message", "user": BOT_USER, "ts": TS, "text": "Tue 03 Jun"}
+    return {
+        "messages": {c: [dict(parent)] for c in (CHANNEL, PRIVATE, "G0PRIVATE", "D00000001")},
+        "kinds": {PRIVATE: "private_channel"},
+        "users": {"U1": {"name": "ada", "real_name": "Ada Lovelace", "email": "ada@example.org"}},
+    }
+
+
+@contextmanager
+def slack_app(manifest: dict[str, Any]) -> Iterator[tuple[SlackStandIn, WebClient]]:
+    with serve(SlackStandIn(manifest=manifest, **world())) as slack:
+        yield slack, WebClient(token=TOKEN, base_url=slack.url)
+
+
+def state(slack: SlackStandIn) -> dict[str, Any]:
+    return copy.deepcopy(
+        {"messages": slack.messages, "views": slack.views, "dms": slack.dms, "files": slack.files}
+    )
+
+
+# refusals ----------------------------------------------------------------------------------
+
+CALLS = [
+    ("chat_postMessage", {"channel": CHANNEL, "text": "hello"}, "chat:write"),
+    ("chat_update", {"channel": CHANNEL, "ts": TS, "text": "hello"}, "chat:write"),
+    ("chat_postEphemeral", {"channel": CHANNEL, "user": "U1", "text": "noted"}, "chat:write"),
+    ("conversations_history", {"channel": CHANNEL}, "channels:history"),
+    ("conversations_history", {"channel": "G0PRIVATE"}, "groups:history"),
+    ("conversations_replies", {"channel": CHANNEL, "ts": TS}, "channels:history"),
+    ("conversations_replies", {"channel": PRIVATE, "ts": TS}, "groups:history"),
+    ("conversations_replies", {"channel": "D00000001", "ts": TS}, "im:history"),
+    ("conversations_open", {"users": "U1"}, "im:write"),
+    ("conversations_open", {"users": "U1,U2"}, "mpim:write"),
+    ("users_info", {"user": "U1"}, "users:read"),
+    ("files_getUploadURLExternal", {"filename": "day.html", "length": 5}, "files:write"),
+    ("files_completeUploadExternal", {"files": [{"id": "F00000001"}]}, "files:write"),
+]
+
+
+@pytest.mark.parametrize(("call", "args", "scope"), CALLS)
+def test_a_call_whose_scope_the_manifest_lacks_is_refused_as_slack_refuses_it(
+    call: str, args: dict[str, Any], scope: str
+) -> None:
+    others = [s for s in every_scope() if s != scope]
+    with slack_app(granting(others)) as (slack, client):
+        before = state(slack)
+        with pytest.raises(SlackApiError) as refused:
+            getattr(client, call)(**args)
+        assert refused.value.response.status_code == 200
+        assert refused.value.response.data == {
+            "ok": False,
+            "error": "missing_scope",
+            "needed": scope,
+            "provided": ",".join(others),
+        }
+        assert state(slack) == before
+    with slack_app(granting(every_scope())) as (slack, client):  # the scope was the reason
+        try:
+            getattr(client, call)(**args)
+        except SlackApiError as exc:
+            assert exc.response["error"] != "missing_scope"
+
+
+def test_calls_that_need_no_scope_pass_with_none() -> None:
+    with slack_app(granting([])) as (slack, client):
+        assert client.auth_test()["user_id"] == BOT_USER
+        link = client.chat_getPermalink(channel=CHANNEL, message_ts=TS)["permalink"]
+        assert link.endswith(f"/archives/{CHANNEL}/p{TS.replace('.', '')}")
+        client.views_publish(user_id="U1", view={"type": "home", "blocks": []})
+        assert slack.views["U1"]["type"] == "home"
+        with pytest.raises(SlackApiError, match="missing_scope"):
+            client.chat_postMessage(channel=CHANNEL, text="hello")
+
+
+def test_by_default_the_token_holds_the_repositorys_manifest_scopes() -> None:
+    with serve() as slack:
+        answer = WebClient(token=TOKEN, base_url=slack.url).auth_test()
+    assert slack.manifest == REAL
+    assert answer.headers["x-oauth-scopes"] == ",".join(REAL_SCOPES)
+
+
+# App Home --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tab", "read_only", "lands"),
+    [
+        (False, False, False),  # the Messages tab off: the app cannot write to anyone
+        (True, False, True),
+        (True, True, True),  # read-only stops people writing to the app, not the app
+    ],
+)
+def test_a_message_to_a_person_needs_the_messages_tab(
+    tab: bool, read_only: bool, lands: bool
+) -> None:
+    manifest = granting(
+        [*REAL_SCOPES, "im:write"],
+        messages_tab_enabled=tab,
+        messages_tab_read_only_enabled=read_only,
+    )
+    with slack_app(manifest) as (slack, client):
+        dm = client.conversations_open(users="U1")["channel"]["id"]
+        for to in ("U1", dm):
+            if lands:
+                assert client.chat_postMessage(channel=to, text=f"to {to}")["channel"] == dm
+            else:
+                with pytest.raises(SlackApiError) as refused:
+                    client.chat_postMessage(channel=to, text=f"to {to}")
+                assert refused.value.response.data == {
+                    "ok": False,
+                    "error": "messages_tab_disabled",
+                }
+        assert [m["text"] for m in slack.messages.get(dm, [])] == (
+            ["to U1", f"to {dm}"] if lands else []
+        )
+        client.chat_postMessage(channel=CHANNEL, text="the day")  # a channel needs no tab
+        assert slack.top_level(CHANNEL)[-1]["text"] == "the day"
+
+
+@pytest.mark.parametrize(("home", "error"), [(True, None), (False, "not_enabled")])
+def test_a_home_view_needs_the_home_tab(home: bool, error: str | None) -> None:
+    with slack_app(granting(REAL_SCOPES, home_tab_enabled=home)) as (slack, client):
+        try:
+            client.views_publish(user_id="U1", view={"type": "home", "blocks": []})
+        except SlackApiError as exc:
+            assert exc.response["error"] == error
+        else:
+            assert error is None and slack.views["U1"]["type"] == "home"
+
+
+@pytest.mark.parametrize(
+    ("scopes", "email"),
+    [(["users:read"], None), (["users:read", "users:read.email"], "ada@example.org")],
+)
+def test_a_persons_email_needs_its_own_scope(scopes: list[str], email: str | None) -> None:
+    with slack_app(granting(scopes)) as (_, client):
+        user = client.users_info(user="U1")["user"]
+    assert user["real_name"] == "Ada Lovelace" and user["profile"].get("email") == email
+
+
+def test_a_file_uploads_and_lands_in_the_thread() -> None:
+    with slack_app(granting(every_scope())) as (slack, client):
+        client.files_upload_v2(
+            channel=CHANNEL,
+            thread_ts=TS,
+            content="<p>the day</p>",
+            filename="day.html",
+            title="The day",
+            initial_comment="Today's digest as a page",
+        )
+        (uploaded,) = slack.files.values()
+        (reply,) = slack.replies(CHANNEL, TS)
+    assert uploaded["content"] == b"<p>the day</p>" and uploaded["title"] == "The day"
+    assert reply["text"] == "Today's digest as a page"
+    assert [f["name"] for f in reply["files"]] == ["day.html"]
