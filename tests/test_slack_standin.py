@@ -1,18 +1,25 @@
-"""The Slack stand-in is as strict as Slack about the app's manifest: scopes and App Home."""
+"""The Slack stand-in is as strict as Slack about the app's manifest (scopes, App Home), and the
+repository's manifest grants everything Paperboy asks of Slack."""
 
 from __future__ import annotations
 
+import ast
 import copy
+import inspect
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from tests.standins.slack_api import BOT_USER, TOKEN, SlackStandIn, serve
-from tests.standins.slack_app import METHOD_SCOPES, read_manifest
+from tests.conftest import ROOT
+from tests.standins.slack_api import BOT_USER, TOKEN, SlackStandIn, command, serve
+from tests.standins.slack_app import METHOD_SCOPES, SlackApp, read_manifest
 
 REAL = read_manifest()
 REAL_SCOPES: list[str] = REAL["oauth_config"]["scopes"]["bot"]
@@ -194,3 +201,87 @@ def test_a_file_uploads_and_lands_in_the_thread() -> None:
     assert uploaded["content"] == b"<p>the day</p>" and uploaded["title"] == "The day"
     assert reply["text"] == "Today's digest as a page"
     assert [f["name"] for f in reply["files"]] == ["day.html"]
+
+
+# the repository's manifest and Paperboy's code -------------------------------------------
+
+CODE = [ROOT / "paperboy", ROOT / "bot", ROOT / "workers"]
+GROUP_CHANNEL = ("public_channel", "private_channel")
+"""The group's channel may be public or private."""
+REACHES = {"conversations.open": ("im",)}
+"""Where Paperboy calls a per-conversation-type method other than on the group's channel."""
+WEB_CLIENT = {n for n, v in vars(WebClient).items() if callable(v) and not n.startswith("_")}
+
+
+@cache
+def web_api_methods(name: str) -> frozenset[str]:
+    """The Web API methods a WebClient method calls (files_upload_v2 calls two)."""
+    source = inspect.getsource(getattr(WebClient, name))
+    found = set(re.findall(r'api_call\(\s*"([\w.]+)"', source))
+    for inner in set(re.findall(r"self\.(\w+)\(", source)) & WEB_CLIENT - {name}:
+        found |= web_api_methods(inner)
+    return frozenset(found)
+
+
+def trees() -> Iterator[ast.AST]:
+    for folder in CODE:
+        for path in sorted(folder.rglob("*.py")):
+            yield ast.parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def paperboy_calls() -> set[str]:
+    """Every Web API method Paperboy's code calls through a WebClient."""
+    used = {
+        node.attr
+        for tree in trees()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in WEB_CLIENT
+    }
+    return {method for name in used for method in web_api_methods(name)}
+
+
+def bolt_listeners() -> dict[str, set[str]]:
+    """The slash commands, events and actions Paperboy's Bolt app listens for."""
+    found: dict[str, set[str]] = {"command": set(), "event": set(), "action": set()}
+    for tree in trees():
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in found
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "app"
+                and node.args
+            ):
+                first = node.args[0]
+                name = first.value if isinstance(first, ast.Constant) else ast.unparse(first)
+                found[node.func.attr].add(str(name))
+    return found
+
+
+def test_everything_paperboy_calls_is_granted_by_the_manifest() -> None:
+    app = SlackApp.of(REAL)
+    called = paperboy_calls()
+    assert {"auth.test", "chat.postMessage", "conversations.replies", "views.publish"} <= called
+    for method in sorted(called):
+        assert method in METHOD_SCOPES, (
+            f"the Slack stand-in does not know {method}'s scopes: add them to "
+            "tests/standins/slack_app.py from the method's page at docs.slack.dev"
+        )
+        for where in REACHES.get(method, GROUP_CHANNEL):
+            needed = app.needed(method, where)
+            assert needed is None, (
+                f"Paperboy calls {method}, which needs {needed} on a {where}: add it to "
+                "slack/manifest.json and to the README's scopes"
+            )
+    assert app.home_tab or "views.publish" not in called
+
+
+def test_what_paperboy_listens_for_is_declared_in_the_manifest() -> None:
+    listens = bolt_listeners()
+    assert listens["command"] and listens["event"] and listens["action"]
+    declared = {c["command"] for c in REAL["features"]["slash_commands"]}
+    assert listens["command"] <= declared and "commands" in REAL_SCOPES
+    assert parse_qs(command("U1", "help"))["command"] == sorted(declared)
+    assert listens["event"] <= set(REAL["settings"]["event_subscriptions"]["bot_events"])
+    assert REAL["settings"]["interactivity"]["is_enabled"]
