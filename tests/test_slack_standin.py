@@ -109,6 +109,24 @@ def test_a_call_whose_scope_the_manifest_lacks_is_refused_as_slack_refuses_it(
             assert exc.response["error"] != "missing_scope"
 
 
+class Wider(SlackStandIn):
+    """The stand-in serving one more method, without its scopes."""
+
+    def _reactions_add(self, args: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        return 200, {"ok": True}, {}
+
+
+def test_the_stand_in_knows_the_scopes_of_every_method_it_serves() -> None:
+    served = {m for m in METHOD_SCOPES if hasattr(SlackStandIn, "_" + m.replace(".", "_"))}
+    assert served == set(METHOD_SCOPES)
+    with serve(Wider()) as slack:
+        client = WebClient(token=TOKEN, base_url=slack.url, retry_handlers=[])
+        with pytest.raises(SlackApiError) as unknown:
+            client.reactions_add(channel=CHANNEL, timestamp=TS, name="tada")
+    assert unknown.value.response.status_code == 500
+    assert "add reactions.add's scopes" in unknown.value.response["detail"]
+
+
 def test_calls_that_need_no_scope_pass_with_none() -> None:
     with slack_app(granting([])) as (slack, client):
         assert client.auth_test()["user_id"] == BOT_USER

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
 
-from tests.standins.slack_app import SlackApp, read_manifest
+from tests.standins.slack_app import METHOD_SCOPES, SlackApp, read_manifest
 
 Answer = tuple[int, dict[str, Any], dict[str, str]]
 """(HTTP status, JSON body, extra headers)."""
@@ -136,6 +136,9 @@ class SlackStandIn:
             handler = getattr(self, "_" + method.replace(".", "_"), None)
             if handler is None:
                 return 200, {"ok": False, "error": "unknown_method"}, {}
+            if method not in METHOD_SCOPES:
+                detail = f"add {method}'s scopes from its page at docs.slack.dev to slack_app.py"
+                return 500, {"ok": False, "error": "fatal_error", "detail": detail}, {}
             granted = {"x-oauth-scopes": ",".join(self.app.scopes)}
             needed = self.app.needed(method, self._reaches(method, args))
             if needed:
