@@ -1,10 +1,17 @@
 """A local HTTP stand-in for Slack's Web API on 127.0.0.1, for `WebClient(base_url=...)`.
 
 Speaks the methods Paperboy calls (auth.test, chat.postMessage, chat.update, chat.postEphemeral,
-conversations.history, conversations.replies, views.publish) and `response_url` posts, keeps the
-channel's messages and threads, refuses what Slack refuses (bad token, over 50 blocks, a section
-over 3,000 characters), and records everything it received. Faults on demand: 429s with
-`Retry-After`, one message a second per channel, and a post that lands but never answers.
+conversations.history, conversations.replies, views.publish) and a few it may call next
+(chat.getPermalink, conversations.open, users.info, and the files.getUploadURLExternal upload
+with files.completeUploadExternal), and `response_url` posts. It keeps the channels' messages
+and threads and the app's DMs, and records everything it received.
+
+It refuses what Slack refuses: a bad token; a method whose scope the app's manifest does not
+grant (`missing_scope`, see `slack_app.py`: by default the repository's `slack/manifest.json`);
+a message to a person while the app's Messages tab is off (`messages_tab_disabled`); a Home view
+while the Home tab is off (`not_enabled`); over 50 blocks, a section over 3,000 characters.
+Faults on demand: 429s with `Retry-After`, one message a second per channel, and a post that
+lands but never answers.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
 
+from tests.standins.slack_app import METHOD_SCOPES, SlackApp, read_manifest
+
 Answer = tuple[int, dict[str, Any], dict[str, str]]
 """(HTTP status, JSON body, extra headers)."""
 
@@ -33,12 +42,24 @@ class SlackStandIn:
     """The stand-in's state: messages by channel, what it received, and the faults to play."""
 
     token: str = TOKEN
+    manifest: dict[str, Any] = field(default_factory=read_manifest)
+    """The app's manifest: the token holds its bot scopes, its App Home settings apply."""
+    kinds: dict[str, str] = field(default_factory=dict)
+    """Conversation type by id, where the id does not say it: a private channel's id starts with
+    C like a public one's. Otherwise C is a public_channel, G a private_channel, D an im."""
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The people users.info knows, by id: {"name", "real_name", "email"}."""
     url: str = ""
     """The Web API base URL, for SLACK_API_URL (ends with /api/)."""
     root: str = ""
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dms: dict[str, str] = field(default_factory=dict)
+    """The DMs the app opened: a person's id -> D… (the app's Messages tab with them), or
+    comma-joined ids -> G… (a group DM)."""
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Uploaded files by id: {"id", "name", "length", "content", "title"}."""
     page_size: int = 100
     rate_limit_next: int = 0
     """Answer this many of the next calls with 429 and `Retry-After`."""
@@ -54,6 +75,10 @@ class SlackStandIn:
     _ts: int = 0
     _posts: int = 0
     _last_post: dict[str, float] = field(default_factory=dict)
+    app: SlackApp = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.app = SlackApp.of(self.manifest)
 
     # what tests read ----------------------------------------------------------------------
 
@@ -111,7 +136,60 @@ class SlackStandIn:
             handler = getattr(self, "_" + method.replace(".", "_"), None)
             if handler is None:
                 return 200, {"ok": False, "error": "unknown_method"}, {}
-            return handler(args)
+            if method not in METHOD_SCOPES:
+                detail = f"add {method}'s scopes from its page at docs.slack.dev to slack_app.py"
+                return 500, {"ok": False, "error": "fatal_error", "detail": detail}, {}
+            granted = {"x-oauth-scopes": ",".join(self.app.scopes)}
+            needed = self.app.needed(method, self._reaches(method, args))
+            if needed:
+                return 200, self.app.refusal(needed), granted
+            status, reply, headers = handler(args)
+            return status, reply, {**headers, **granted}
+
+    def upload(self, file_id: str, content: bytes) -> tuple[int, str]:
+        """(status, text) for the bytes of a file POSTed to its upload URL."""
+        with self.lock:
+            self.received.append(
+                {"method": "upload", "args": {"file": file_id}, "at": time.monotonic()}
+            )
+            if file_id not in self.files:
+                return 404, "file not found"
+            self.files[file_id]["content"] = content
+            return 200, f"OK - {len(content)}"
+
+    def conversation_type(self, channel: str) -> str:
+        """public_channel, private_channel, mpim or im: what kind of conversation `channel` is."""
+        if channel in self.kinds:
+            return self.kinds[channel]
+        return {"D": "im", "G": "private_channel"}.get(channel[:1], "public_channel")
+
+    def _reaches(self, method: str, args: dict[str, Any]) -> str:
+        """The kind of conversation a call reaches (which *:history or *:write scope it needs)."""
+        users = [u for u in str(args.get("users") or "").split(",") if u]
+        if method == "conversations.open" and users:
+            return "im" if len(users) == 1 else "mpim"
+        return self.conversation_type(str(args.get("channel") or ""))
+
+    def _dm(self, users: list[str]) -> str:
+        """The app's DM with these people, opened on first use."""
+        key, letter = ",".join(sorted(users)), "D" if len(users) == 1 else "G"
+        n = len(self.dms)
+        while key not in self.dms:
+            n += 1
+            if f"{letter}{n:08d}" not in self.messages:
+                self.dms[key] = f"{letter}{n:08d}"
+                self.kinds[self.dms[key]] = "im" if letter == "D" else "mpim"
+        return self.dms[key]
+
+    def _to_person(self, channel: str) -> tuple[str, Answer | None]:
+        """`channel`, or the app's DM when it names a person; refused while the Messages tab is
+        off (its read-only setting only stops people writing to the app)."""
+        person = channel.startswith(("U", "W"))
+        if not person and not (channel.startswith("D") and channel in self.dms.values()):
+            return channel, None
+        if not self.app.messages_tab:
+            return channel, (200, {"ok": False, "error": "messages_tab_disabled"}, {})
+        return (self._dm([channel]) if person else channel), None
 
     def _auth_test(self, args: dict[str, Any]) -> Answer:
         return (
@@ -128,7 +206,9 @@ class SlackStandIn:
         )
 
     def _chat_postMessage(self, args: dict[str, Any]) -> Answer:
-        channel = str(args.get("channel", ""))
+        channel, refused = self._to_person(str(args.get("channel", "")))
+        if refused:
+            return refused
         error = invalid_blocks(args.get("blocks"), 50)
         if error:
             return 200, {"ok": False, "error": "invalid_blocks", "detail": error}, {}
@@ -171,7 +251,79 @@ class SlackStandIn:
     def _chat_postEphemeral(self, args: dict[str, Any]) -> Answer:
         if not args.get("user") or not args.get("channel"):
             return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        _, refused = self._to_person(str(args["channel"]))
+        if refused:
+            return refused
         return 200, {"ok": True, "message_ts": self._next_ts()}, {}
+
+    def _chat_getPermalink(self, args: dict[str, Any]) -> Answer:
+        channel, ts = str(args.get("channel")), str(args.get("message_ts"))
+        found = next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
+        if found is None:
+            return 200, {"ok": False, "error": "message_not_found"}, {}
+        link = f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        if found.get("thread_ts"):
+            link += f"?thread_ts={found['thread_ts']}&cid={channel}"
+        return 200, {"ok": True, "channel": channel, "permalink": link}, {}
+
+    def _conversations_open(self, args: dict[str, Any]) -> Answer:
+        users = [u for u in str(args.get("users") or "").split(",") if u]
+        channel = str(args.get("channel") or "")
+        if len(users) > 8:
+            return 200, {"ok": False, "error": "too_many_users"}, {}
+        if users:
+            return 200, {"ok": True, "channel": {"id": self._dm(users)}}, {}
+        if not channel:
+            return 200, {"ok": False, "error": "users_list_not_supplied"}, {}
+        if channel in self.dms.values():
+            return 200, {"ok": True, "channel": {"id": channel}}, {}
+        return 200, {"ok": False, "error": "channel_not_found"}, {}
+
+    def _users_info(self, args: dict[str, Any]) -> Answer:
+        user = str(args.get("user") or "")
+        person = self.users.get(user)
+        if person is None:
+            return 200, {"ok": False, "error": "user_not_found"}, {}
+        profile = {"real_name": person.get("real_name", ""), "display_name": person.get("name", "")}
+        if person.get("email") and "users:read.email" in self.app.scopes:
+            profile["email"] = person["email"]  # users:read alone does not show it
+        found = {"id": user, "name": person.get("name", ""), "real_name": profile["real_name"]}
+        return 200, {"ok": True, "user": {**found, "profile": profile}}, {}
+
+    def _files_getUploadURLExternal(self, args: dict[str, Any]) -> Answer:
+        name, length = str(args.get("filename") or ""), int(args.get("length") or 0)
+        if length <= 0:
+            return 200, {"ok": False, "error": "missing_argument"}, {}
+        if not name:
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        file_id = f"F{len(self.files) + 1:08d}"
+        self.files[file_id] = {"id": file_id, "name": name, "length": length, "content": None}
+        upload_url = f"{self.root}/upload/{file_id}"
+        return 200, {"ok": True, "upload_url": upload_url, "file_id": file_id}, {}
+
+    def _files_completeUploadExternal(self, args: dict[str, Any]) -> Answer:
+        wanted = args.get("files") or []
+        done = [self.files.get(str(f.get("id"))) for f in wanted]
+        if not wanted or any(f is None or f["content"] is None for f in done):
+            return 200, {"ok": False, "error": "file_not_found"}, {}
+        shared: list[dict[str, Any]] = []
+        for asked, known in zip(wanted, done, strict=True):
+            assert known is not None
+            known["title"] = asked.get("title") or known["name"]
+            shared.append({k: v for k, v in known.items() if k != "content"})
+        channel = str(args.get("channel_id") or "")
+        if channel:
+            message = {
+                "type": "message",
+                "user": BOT_USER,
+                "ts": self._next_ts(),
+                "text": args.get("initial_comment", ""),
+                "files": shared,
+            }
+            if args.get("thread_ts"):
+                message["thread_ts"] = args["thread_ts"]
+            self.messages.setdefault(channel, []).append(message)
+        return 200, {"ok": True, "files": shared}, {}
 
     def _views_publish(self, args: dict[str, Any]) -> Answer:
         view = args.get("view")
@@ -180,6 +332,8 @@ class SlackStandIn:
         error = invalid_blocks((view or {}).get("blocks"), 100)
         if error:
             return 200, {"ok": False, "error": "invalid_arguments", "detail": error}, {}
+        if (view or {}).get("type") == "home" and not self.app.home_tab:
+            return 200, {"ok": False, "error": "not_enabled"}, {}
         self.views[str(args.get("user_id"))] = view or {}
         return 200, {"ok": True, "view": view}, {}
 
@@ -314,7 +468,7 @@ def _args(handler: BaseHTTPRequestHandler, body: bytes) -> dict[str, Any]:
         args.update(json.loads(body))
     elif body:
         args.update({k: v[-1] for k, v in parse_qs(body.decode()).items()})
-    for name in ("blocks", "metadata", "view"):
+    for name in ("blocks", "metadata", "view", "files"):
         if isinstance(args.get(name), str):
             with suppress(ValueError):
                 args[name] = json.loads(args[name])
@@ -342,13 +496,18 @@ def serve(state: SlackStandIn | None = None, port: int = 0) -> Iterator[SlackSta
             body = self.rfile.read(length) if length else b""
             path = urlsplit(self.path).path
             method = path.removeprefix("/api/").removeprefix("/")
+            kind = "application/json; charset=utf-8"
+            reply: dict[str, Any] | str
             if method == "_state":  # for a stand-in run in its own process (bench/votes.py)
                 status, reply, headers = 200, state.snapshot(), {}
+            elif path.startswith("/upload/"):  # a file's bytes, to the URL files.* handed out
+                status, text = state.upload(path.removeprefix("/upload/"), body)
+                reply, headers, kind = text, {}, "text/plain; charset=utf-8"
             else:
                 status, reply, headers = state.handle(method, _args(self, body))
-            data = json.dumps(reply).encode()
+            data = (reply if isinstance(reply, str) else json.dumps(reply)).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", kind)
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
@@ -365,7 +524,8 @@ def serve(state: SlackStandIn | None = None, port: int = 0) -> Iterator[SlackSta
     httpd.daemon_threads = True
     state.root = f"http://127.0.0.1:{httpd.server_address[1]}"
     state.url = state.root + "/api/"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # a short poll: shutting down waits for it, and tests start and stop many stand-ins
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield state
