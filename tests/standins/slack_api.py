@@ -21,6 +21,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
 
+from tests.standins import POLL_SECONDS
+
 Answer = tuple[int, dict[str, Any], dict[str, str]]
 """(HTTP status, JSON body, extra headers)."""
 
@@ -365,7 +367,9 @@ def serve(state: SlackStandIn | None = None, port: int = 0) -> Iterator[SlackSta
     httpd.daemon_threads = True
     state.root = f"http://127.0.0.1:{httpd.server_address[1]}"
     state.url = state.root + "/api/"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": POLL_SECONDS}, daemon=True
+    )
     thread.start()
     try:
         yield state
