@@ -65,7 +65,7 @@ def seed(deps: Deps, user: str, arg: str) -> tuple[Reply, str | None]:
 
 def look_up_seed(deps: Deps, user: str, paper_id: str) -> Reply:
     """Fetch a seed paper's title and abstract from arXiv (politely, so it may take seconds)."""
-    arxiv = arxiv_client(deps.store)
+    arxiv = arxiv_client(deps.settings, deps.store)
     try:
         added = seeds.add_seed(deps.store, user, paper_id, arxiv, deps.settings.arxiv_api_url)
     except LookupError as exc:

@@ -97,6 +97,7 @@ def start(
         slack_admins=[ADMIN],
         link_secret=LINK_SECRET,
         arxiv_api_url=arxiv_api_url,
+        pacing=0,
     )
     client = web_client(TOKEN, slack.url)
     app = create_app(settings, store, client, lambda: context(settings, store), spacing=spacing)
