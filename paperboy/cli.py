@@ -57,7 +57,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     ctx = context(settings, store, [Terminal(), html, *found.ready])
     _say_prior(ctx, settings)
     sources = args.feed or settings.feed_urls
-    arxiv = arxiv_client(store)
+    arxiv = arxiv_client(settings, store)
     log.info("reading %s", ", ".join(sources))
     batch, _ = run_day(ctx, sources, arxiv, args.date, dry_run=args.dry_run)
     if not batch.papers:
@@ -81,7 +81,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     ctx = context(settings, store)
-    batch = fetch(ctx, args.feed, arxiv_client(store), args.date, mark=False, dedupe=False)
+    batch = fetch(
+        ctx, args.feed, arxiv_client(settings, store), args.date, mark=False, dedupe=False
+    )
     order = score(ctx, batch)
     group = {s.paper: s.score for s in order}
     personal: dict[str, float] = {}
@@ -129,7 +131,7 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
     ctx = context(settings, store)
-    batch = fetch(ctx, args.feed, arxiv_client(store), args.date)
+    batch = fetch(ctx, args.feed, arxiv_client(settings, store), args.date)
     print(
         f"Stored {len(batch.papers)} papers for {batch.day} "
         f"({len(batch.repeats)} already seen on an earlier day)."
@@ -310,7 +312,9 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
             word = "removed from" if done else "is not among"
             print(f"{args.user}: {item} {word} the seed papers.")
             continue
-        seed = add_seed(store, args.user, item, arxiv_client(store), settings.arxiv_api_url)
+        seed = add_seed(
+            store, args.user, item, arxiv_client(settings, store), settings.arxiv_api_url
+        )
         print(f"{args.user}: seed paper {seed.id} added: {seed.title}")
     return 0
 

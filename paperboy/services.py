@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from paperboy import mailer
-from paperboy.arxiv import Arxiv, http_client
+from paperboy.arxiv import SPACING_SECONDS, Arxiv, http_client
 from paperboy.local import LocalScorer
 from paperboy.models import Prior
 from paperboy.pipeline import Context, Deliverer, Judge
@@ -20,9 +21,17 @@ from paperboy.store import Store
 log = logging.getLogger(__name__)
 
 
-def arxiv_client(store: Store) -> Arxiv:
-    """The polite arXiv fetcher, spacing its requests through the store (shared by workers)."""
-    return Arxiv(http=http_client(), wait_turn=lambda: store.wait_turn("arxiv", 3.0))
+def arxiv_client(
+    settings: Settings, store: Store, sleep: Callable[[float], None] = time.sleep
+) -> Arxiv:
+    """The polite arXiv fetcher: its requests take turns through the store (shared by workers),
+    3 s apart times PACING; every wait, turns and retries alike, goes through `sleep`."""
+    spacing = SPACING_SECONDS * settings.pacing
+    return Arxiv(
+        http=http_client(),
+        wait_turn=lambda: store.wait_turn("arxiv", spacing, sleep),
+        sleep=sleep,
+    )
 
 
 def context(settings: Settings, store: Store, deliverers: list[Deliverer] | None = None) -> Context:
@@ -34,7 +43,7 @@ def context(settings: Settings, store: Store, deliverers: list[Deliverer] | None
         example_profile_dir(),
     )
     if bare_ids(prior.seeds):  # SEED_PAPERS_FILE named papers by id: titles from arXiv, cached
-        prior = complete_prior(prior, store, arxiv_client(store), settings.arxiv_api_url)
+        prior = complete_prior(prior, store, arxiv_client(settings, store), settings.arxiv_api_url)
     return Context(
         store=store,
         prior=prior,
@@ -111,14 +120,18 @@ def channels(settings: Settings, store: Store) -> Channels:
     return found
 
 
-def slack_channel(settings: Settings, store: Store) -> Deliverer | None:
-    """The Slack thread, when SLACK_BOT_TOKEN and SLACK_CHANNEL are set."""
+def slack_channel(
+    settings: Settings, store: Store, sleep: Callable[[float], None] = time.sleep
+) -> Deliverer | None:
+    """The Slack thread, when SLACK_BOT_TOKEN and SLACK_CHANNEL are set; its posts 1.05 s apart
+    times PACING, waited through `sleep`."""
     if not (settings.slack_bot_token and settings.slack_channel):
         return None
-    from paperboy.slack import SlackDeliverer, web_client
+    from paperboy.slack import POST_SPACING_SECONDS, SlackDeliverer, web_client
 
     # no connection retries on the posting client: a re-run reconciles with the thread instead
     client = web_client(
         settings.slack_bot_token.get_secret_value(), settings.slack_api_url, connection_retries=0
     )
-    return SlackDeliverer(client, store, settings.slack_channel)
+    spacing = POST_SPACING_SECONDS * settings.pacing
+    return SlackDeliverer(client, store, settings.slack_channel, spacing=spacing, sleep=sleep)

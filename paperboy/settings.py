@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
@@ -55,6 +55,10 @@ class Settings(BaseSettings):
 
     digest_size: int = 15
     schedule_cron: str = "0 6 * * 1-5"
+
+    pacing: float = Field(default=1.0, ge=0)
+    """Multiplies the waits kept between requests to arXiv (3 s) and between posts to one Slack
+    channel (1.05 s); 0 only against local stand-ins."""
 
     @field_validator("slack_admins", "arxiv_categories", "arxiv_announce_types", mode="before")
     @classmethod

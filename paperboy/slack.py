@@ -124,6 +124,7 @@ def post_day(
     channel: str,
     digest: Digest,
     spacing: float = POST_SPACING_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Posted:
     """Post the day's parent and its replies, serially; safe to run again after any crash."""
     day = digest.day
@@ -137,7 +138,7 @@ def post_day(
             log.info("day %s: found the parent %s posted by an earlier run", day, parent)
     if parent is None:
         store.mark_slack_post(channel, day, "parent")
-        store.wait_turn(turn, spacing)
+        store.wait_turn(turn, spacing, sleep)
         response = client.chat_postMessage(
             channel=channel,
             text=blocks.day_text(digest),
@@ -166,7 +167,7 @@ def post_day(
             result.found += 1
             continue
         store.mark_slack_post(channel, day, pid)
-        store.wait_turn(turn, spacing)
+        store.wait_turn(turn, spacing, sleep)
         response = client.chat_postMessage(
             channel=where,
             thread_ts=parent,
@@ -190,6 +191,7 @@ class SlackDeliverer:
     store: Store
     channel: str
     spacing: float = POST_SPACING_SECONDS
+    sleep: Callable[[float], None] = time.sleep
     name: str = "slack"
 
     def deliver(self, digest: Digest, ctx: Context) -> str:
@@ -201,7 +203,9 @@ class SlackDeliverer:
                 return f"already posted to Slack {self.channel}"
             return f"another worker is posting to Slack {self.channel}"
         try:
-            result = post_day(self.client, self.store, self.channel, digest, self.spacing)
+            result = post_day(
+                self.client, self.store, self.channel, digest, self.spacing, self.sleep
+            )
         except Exception:
             self.store.release(digest.day, step)
             raise

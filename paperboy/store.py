@@ -37,6 +37,21 @@ again (should the job be lost)."""
 GUARD_TTL_SECONDS = 6 * 3600
 """How long a claimed (running) day step holds its lock, in seconds, should its worker die."""
 
+RESERVE_TURN = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local spacing = tonumber(ARGV[1])
+local slot = now
+local last = redis.call('GET', KEYS[1])
+if last then slot = math.max(now, tonumber(last) + spacing) end
+local keep = math.max(1, slot - now + spacing)
+redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', string.format('%d', keep))
+return slot - now
+"""
+"""Reserve the next turn at a name (KEYS[1]) spaced ARGV[1] ms after the last one; return the
+milliseconds until it. The key holds the last reserved slot (ms on Redis's clock) and expires
+once a new turn could not be held up by it."""
+
 
 def connect(url: str) -> redis.Redis:
     """A Redis client for `url` that answers within a few seconds or raises."""
@@ -59,6 +74,7 @@ class Store:
         self.redis = client
         self.prefix = prefix
         self.persistent = persistent
+        self._reserve_turn = client.register_script(RESERVE_TURN)
 
     def key(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
@@ -202,12 +218,16 @@ class Store:
     def wait_turn(
         self, name: str, spacing_seconds: float, sleep: Callable[[float], None] = time.sleep
     ) -> None:
-        """Block until `spacing_seconds` have passed since anyone's last turn at `name`."""
-        key = self.key("turn", name)
-        ms = max(1, int(spacing_seconds * 1000))
-        while not self.redis.set(key, "1", nx=True, px=ms):
-            left = self.redis.pttl(key)
-            sleep(max(left, 50) / 1000)
+        """Take the next turn at `name`, `spacing_seconds` after anyone's last; wait for it.
+
+        The turn is reserved in one atomic step on Redis's own clock, so every process and
+        machine sharing the Redis keeps the spacing, and a turn is never lost to a race. The wait
+        goes through `sleep`, once (0 s for a turn that is free).
+        """
+        waited_ms = self._reserve_turn(
+            keys=[self.key("turn", name)], args=[max(0, round(spacing_seconds * 1000))]
+        )
+        sleep(int(waited_ms) / 1000)
 
     # readers ------------------------------------------------------------------------------
 

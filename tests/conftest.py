@@ -68,12 +68,14 @@ def fixtures() -> Path:
 def unconfigured(
     monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis, tmp_path: Path
 ) -> Path:
-    """No setting in the environment but REDIS_URL (the tests' Redis); run in an empty folder.
+    """No setting in the environment but REDIS_URL (the tests' Redis) and PACING=0 (every outside
+    service is a local stand-in); run in an empty folder.
 
     The empty folder means no `.env` of the checkout is read. Returns the folder.
     """
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
+    monkeypatch.setenv("PACING", "0")
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -7,6 +7,8 @@ import socket
 import pytest
 
 from paperboy.arxiv import USER_AGENT, Arxiv, FetchError, fetch_feeds, http_client
+from paperboy.services import arxiv_client
+from paperboy.settings import Settings
 from paperboy.store import Store
 
 from .conftest import FIXTURES
@@ -26,16 +28,17 @@ def client(store: Store, spacing: float = 0.0, sleeps: list[float] | None = None
     )
 
 
-def test_requests_are_spaced_and_identify_us(store: Store) -> None:
-    with serve(FeedServer(routes={"/rss/cs.LG": SAMPLE, "/rss/cs.AI": SAMPLE})) as server:
-        arxiv = Arxiv(
-            http=http_client(timeout=5), wait_turn=lambda: store.wait_turn("arxiv-test", 0.4)
-        )
-        fetched = fetch_feeds([server.url + "/rss/cs.LG", server.url + "/rss/cs.AI"], arxiv)
-    assert len(fetched.feeds) == 2 and not fetched.missing
-    (t1, _, headers), (t2, _, _) = server.requests
-    assert t2 - t1 >= 0.38
-    assert headers["User-Agent"] == USER_AGENT
+@pytest.mark.parametrize(("pacing", "spaced"), [(1.0, 3.0), (0.5, 1.5), (0.0, 0.0)])
+def test_requests_are_spaced_and_identify_us(store: Store, pacing: float, spaced: float) -> None:
+    waits: list[float] = []  # a clock that records the waits instead of sleeping them
+    settings = Settings(_env_file=None, pacing=pacing)  # type: ignore[call-arg]
+    routes = {"/rss/cs.LG": SAMPLE, "/rss/cs.AI": SAMPLE, "/rss/stat.ML": SAMPLE}
+    with serve(FeedServer(routes=routes)) as server:
+        arxiv = arxiv_client(settings, store, sleep=waits.append)
+        fetched = fetch_feeds([server.url + path for path in routes], arxiv)
+    assert len(fetched.feeds) == 3 and not fetched.missing
+    assert waits == pytest.approx([0, spaced, 2 * spaced], abs=0.25)
+    assert all(headers["User-Agent"] == USER_AGENT for _, _, headers in server.requests)
 
 
 def test_429_and_503_are_retried_honouring_retry_after(store: Store) -> None:

@@ -51,6 +51,7 @@ def configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store: Store) ->
             "LINK_SECRET": "cli-test-secret",
             "PUBLIC_URL": "https://paperboy.example.org",
             "DIGEST_SIZE": "10",
+            "PACING": "0",  # every outside service is a local stand-in
             # The default trust store plus nothing else: the test CA, as an operator's CA.
             "SSL_CERT_FILE": str(bundle),
         }

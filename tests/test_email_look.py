@@ -7,6 +7,7 @@ Set PAPERBOY_SCREENSHOTS=docs to refresh `docs/email-375.png` and `docs/email-12
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,13 @@ pytestmark = pytest.mark.skipif(
 READER = Reader(id="U123", email="ada.lovelace@example.org", email_enabled=True)
 LINKS = emails.Links("https://paperboy.example.org", SECRET.encode(), NOW, 14)
 PHONE, DESKTOP = 375, 1200
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[browser.Pipe]:
+    """One headless Chromium for the module; each measurement gets a fresh tab of it."""
+    with browser.launch() as running:
+        yield running
 
 
 def html_part(**extra: object) -> str:
@@ -49,31 +57,39 @@ def stress_papers() -> list:  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize("dark", [False, True])
-def test_nothing_overflows_horizontally_on_a_phone(dark: bool) -> None:
+def test_nothing_overflows_horizontally_on_a_phone(chromium: browser.Pipe, dark: bool) -> None:
     for html in (html_part(), html_part(papers=stress_papers())):
-        found = browser.measure(html, PHONE, dark=dark)
+        found = browser.measure(html, PHONE, dark=dark, browser=chromium)
         assert found["innerWidth"] == PHONE
         assert found["scrollWidth"] <= PHONE, found
         assert found["overflowing"] == [], found["overflowing"]
 
 
-def test_dark_mode_changes_the_colours() -> None:
+def test_dark_mode_changes_the_colours(chromium: browser.Pipe) -> None:
     html = html_part()
-    light = browser.measure(html, PHONE)["background"]
-    dark = browser.measure(html, PHONE, dark=True)["background"]
+    light = browser.measure(html, PHONE, browser=chromium)["background"]
+    dark = browser.measure(html, PHONE, dark=True, browser=chromium)["background"]
     assert light != dark and dark == "rgb(17, 19, 21)"
 
 
-def test_screenshots_at_phone_and_desktop_width(tmp_path: Path) -> None:
+def test_screenshots_at_phone_and_desktop_width(chromium: browser.Pipe, tmp_path: Path) -> None:
     folder = Path(os.environ.get("PAPERBOY_SCREENSHOTS") or tmp_path)
     html = html_part(size=12)
-    desktop = browser.measure(html, DESKTOP)
+    desktop = browser.measure(html, DESKTOP, browser=chromium)
     assert desktop["scrollWidth"] <= DESKTOP and desktop["overflowing"] == []
     shots = [
-        browser.screenshot(html, PHONE, folder / "email-375.png", height=1400, scale=2),
-        browser.screenshot(html, DESKTOP, folder / "email-1200.png", height=1150),
         browser.screenshot(
-            html, PHONE, folder / "email-375-dark.png", height=1400, scale=2, dark=True
+            html, PHONE, folder / "email-375.png", height=1400, scale=2, browser=chromium
+        ),
+        browser.screenshot(html, DESKTOP, folder / "email-1200.png", height=1150, browser=chromium),
+        browser.screenshot(
+            html,
+            PHONE,
+            folder / "email-375-dark.png",
+            height=1400,
+            scale=2,
+            dark=True,
+            browser=chromium,
         ),
     ]
     for shot in shots:

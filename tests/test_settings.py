@@ -46,7 +46,10 @@ def test_secrets_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.anthropic_api_key.get_secret_value() == "sk-ant-very-secret"
 
 
-def test_a_bad_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_SIZE", "many")
-    with pytest.raises(ValueError, match="digest_size"):
+@pytest.mark.parametrize(("name", "value"), [("DIGEST_SIZE", "many"), ("PACING", "-1")])
+def test_a_bad_value_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name.lower()):
         Settings(_env_file=None)  # type: ignore[call-arg]

@@ -14,6 +14,8 @@ from slack_sdk.errors import SlackApiError
 
 from paperboy import blocks
 from paperboy.models import Digest, Paper, Ranked, Score
+from paperboy.services import slack_channel
+from paperboy.settings import Settings
 from paperboy.slack import SlackDeliverer, post_day, web_client
 from paperboy.store import Store
 from tests.conftest import TEST_REDIS_URL, parsed
@@ -128,6 +130,25 @@ def test_a_killed_run_posts_the_rest_and_no_paper_twice(
     assert {slots[e.paper.id] for e in digest.entries} == {r["ts"] for r in replies}
 
 
+@pytest.mark.parametrize(("pacing", "spaced"), [(1.0, 1.05), (2.0, 2.1), (0.0, 0.0)])
+def test_posts_to_a_channel_are_paced_as_settings_say(
+    slack: SlackStandIn, store: Store, papers: list[Paper], pacing: float, spaced: float
+) -> None:
+    waits: list[float] = []  # a clock that records the waits instead of sleeping them
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        slack_bot_token=TOKEN,
+        slack_channel=CHANNEL,
+        slack_api_url=slack.url,
+        pacing=pacing,
+    )
+    deliverer = slack_channel(settings, store, sleep=waits.append)
+    assert deliverer is not None
+    deliverer.deliver(day_digest(papers, 3), None)
+    assert len(slack.calls("chat.postMessage")) == 4  # the parent and three replies
+    assert waits == pytest.approx([0, spaced, 2 * spaced, 3 * spaced], abs=0.25)
+
+
 def test_429s_are_waited_out_and_nothing_is_posted_twice(
     slack: SlackStandIn, store: Store, papers: list[Paper]
 ) -> None:
@@ -154,6 +175,7 @@ def test_paperboy_run_posts_the_fixture_day_to_slack(
         "SLACK_CHANNEL": CHANNEL,
         "SLACK_API_URL": slack.url,
         "DIGEST_SIZE": "12",
+        "PACING": "0",
     }
     done = subprocess.run(
         [

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis
 from pydantic import ValidationError
+from redis import Redis
 
 from paperboy.models import DayRecord, Paper, Reader, Score, Vote
-from paperboy.store import Store
+from paperboy.store import Store, in_process
+
+from .conftest import TEST_REDIS_URL
 
 T0 = datetime(2025, 6, 3, 9, 0, tzinfo=UTC)
 
@@ -93,13 +97,50 @@ def test_first_seen_keeps_the_earliest_day(store: Store) -> None:
     }
 
 
-def test_turns_are_spaced(store: Store) -> None:
+@pytest.fixture(params=["redis", "in-process"])
+def any_store(request: pytest.FixtureRequest, store: Store) -> Iterator[Store]:
+    """The tests' Redis, or the in-process store the CLI falls back to without one."""
+    if request.param == "redis":
+        yield store
+        return
+    client = in_process()
+    client.flushdb()
+    yield Store(client, persistent=False)
+    client.flushdb()
+
+
+def test_back_to_back_turns_wait_their_spacing_each(any_store: Store) -> None:
+    waits: list[float] = []  # a clock that records the waits instead of sleeping them
+    for _ in range(3):
+        any_store.wait_turn("arxiv", 3.0, sleep=waits.append)
+    assert waits == pytest.approx([0, 3, 6], abs=0.25)  # the first turn is free
+    assert any_store.redis.pttl(any_store.key("turn", "arxiv")) > 0  # the last turn is kept
+
+
+def test_two_workers_share_the_turns(redis_client: Redis) -> None:
+    one, two = Store(redis_client), Store(Redis.from_url(TEST_REDIS_URL))
     waits: list[float] = []
-    store.wait_turn("arxiv", 5.0, sleep=waits.append)
-    assert waits == []  # the first turn is free
-    store.redis.pexpire(store.key("turn", "arxiv"), 120)  # let the next wait be short
-    store.wait_turn("arxiv", 5.0, sleep=lambda s: (waits.append(s), __import__("time").sleep(s)))
-    assert waits and all(0 < w <= 0.2 for w in waits)
+    for worker in (one, two, one, two):
+        worker.wait_turn("arxiv", 3.0, sleep=waits.append)
+    assert waits == pytest.approx([0, 3, 6, 9], abs=0.25)
+    two.redis.close()
+
+
+def test_a_turn_after_the_spacing_has_passed_is_free(any_store: Store) -> None:
+    waits: list[float] = []
+    any_store.wait_turn("slack-post:C1", 0.1, sleep=waits.append)
+    any_store.wait_turn("slack-post:C1", 0.1, sleep=time.sleep)  # waits for real
+    time.sleep(0.15)
+    any_store.wait_turn("slack-post:C1", 0.1, sleep=waits.append)
+    any_store.wait_turn("slack-post:C2", 0.1, sleep=waits.append)  # another channel's own turns
+    assert waits == [0, 0, 0]
+
+
+def test_without_spacing_turns_never_wait(any_store: Store) -> None:
+    waits: list[float] = []
+    for _ in range(5):
+        any_store.wait_turn("arxiv", 0, sleep=waits.append)
+    assert waits == [0] * 5
 
 
 def test_days_are_listed_from_an_index_and_age_out(store: Store) -> None:

@@ -58,7 +58,7 @@ def refresh_home(user: str, notice: str | None = None) -> str:
         log.exception("explaining %s's profile failed; Home shows it without", user)
         learned = None
     view = home_view(settings, store, user, learned, notice)
-    store.wait_turn("slack-home", HOME_SPACING_SECONDS)
+    store.wait_turn("slack-home", HOME_SPACING_SECONDS * settings.pacing)
     _slack(settings).views_publish(user_id=user, view=view)
     return f"Home of {user} published"
 
@@ -95,7 +95,7 @@ def look_up_seed(user: str, paper_id: str, response_url: str) -> str:
     """`/paperboy seed ID` for a paper Paperboy has not seen: fetch its title and abstract from
     arXiv (politely, so it may take seconds), add it, say so, and refresh the reader's Home."""
     settings, store = _settings_and_store()
-    arxiv = arxiv_client(store)
+    arxiv = arxiv_client(settings, store)
     try:
         added = seeds.add_seed(store, user, paper_id, arxiv, settings.arxiv_api_url)
     except LookupError as exc:

@@ -161,7 +161,7 @@ def start_day(attempt: int = 0, now: str | None = None) -> str:
     settings, store = _settings_and_store()
     clock = datetime.fromisoformat(now) if now else utc_now()
     today = schedule.arxiv_today(clock)
-    fetched = fetch_feeds(settings.feed_urls, arxiv_client(store))
+    fetched = fetch_feeds(settings.feed_urls, arxiv_client(settings, store))
     if not fetched.feeds:
         raise pipeline.NoFeedError(fetched)  # RQ retries the job later
     day = feed_day(fetched) or today

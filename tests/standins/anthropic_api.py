@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from paperboy.costs import PRICES
+from tests.standins import POLL_SECONDS
 
 API_KEY = "sk-ant-test-standin"
 MODES = {"ok", "400", "429", "529", "timeout", "invalid_json", "missing", "extra", "out_of_range"}
@@ -318,7 +319,9 @@ def serve(state: AnthropicStandIn) -> Iterator[AnthropicStandIn]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": POLL_SECONDS}, daemon=True
+    )
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:

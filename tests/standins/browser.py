@@ -63,12 +63,11 @@ def chromium() -> str | None:
 
 
 @dataclass
-class Page:
-    """One tab of a running Chromium, spoken to over the DevTools pipe."""
+class Pipe:
+    """The DevTools connection to a running Chromium: commands out, replies and events in."""
 
     to_browser: int
     from_browser: int
-    session: str = ""
     buffer: bytes = b""
     next_id: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -86,12 +85,12 @@ class Page:
         raw, _, self.buffer = self.buffer.partition(b"\0")
         return dict(json.loads(raw))
 
-    def send(self, method: str, **params: Any) -> dict[str, Any]:
-        """Send a command and return its result (raise on a protocol error)."""
+    def send(self, method: str, session: str = "", **params: Any) -> dict[str, Any]:
+        """Send a command (to a tab's session, or to the browser) and return its result."""
         self.next_id += 1
         message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params}
-        if self.session:
-            message["sessionId"] = self.session
+        if session:
+            message["sessionId"] = session
         os.write(self.to_browser, json.dumps(message).encode() + b"\0")
         deadline = time.monotonic() + TIMEOUT
         while True:
@@ -103,12 +102,12 @@ class Page:
             if "method" in reply:
                 self.events.append(reply)
 
-    def wait_for(self, event: str) -> dict[str, Any]:
-        """Wait for an event (one already received counts)."""
+    def wait_for(self, event: str, session: str = "") -> dict[str, Any]:
+        """Wait for a session's event (one already received counts)."""
         deadline = time.monotonic() + TIMEOUT
         while True:
             for seen in self.events:
-                if seen["method"] == event:
+                if seen["method"] == event and seen.get("sessionId", "") == session:
                     self.events.remove(seen)
                     return seen
             reply = self._read(deadline)
@@ -116,9 +115,23 @@ class Page:
                 self.events.append(reply)
 
 
+@dataclass
+class Page:
+    """One tab of a running Chromium."""
+
+    pipe: Pipe
+    session: str
+
+    def send(self, method: str, **params: Any) -> dict[str, Any]:
+        return self.pipe.send(method, self.session, **params)
+
+    def wait_for(self, event: str) -> dict[str, Any]:
+        return self.pipe.wait_for(event, self.session)
+
+
 @contextmanager
-def open_page() -> Iterator[Page]:
-    """A fresh headless Chromium with one blank tab; closed afterwards."""
+def launch() -> Iterator[Pipe]:
+    """A fresh headless Chromium, its tabs opened with `open_page`; closed afterwards."""
     binary = chromium()
     if binary is None:
         raise RuntimeError("Chromium is not installed: apt-get install chromium")
@@ -141,23 +154,35 @@ def open_page() -> Iterator[Page]:
         )
         os.close(ours_in)
         os.close(ours_out)
-        page = Page(to_browser=theirs_in, from_browser=theirs_out)
+        pipe = Pipe(to_browser=theirs_in, from_browser=theirs_out)
         try:
-            target = page.send("Target.createTarget", url="about:blank")["targetId"]
-            page.session = page.send("Target.attachToTarget", targetId=target, flatten=True)[
-                "sessionId"
-            ]
-            page.send("Page.enable")
-            yield page
+            yield pipe
         finally:
             try:
-                page.session = ""
-                page.send("Browser.close")
+                pipe.send("Browser.close")
             except (RuntimeError, TimeoutError, OSError):
                 proc.kill()
             proc.wait(timeout=30)
             os.close(theirs_in)
             os.close(theirs_out)
+
+
+@contextmanager
+def open_page(browser: Pipe | None = None) -> Iterator[Page]:
+    """A fresh blank tab in `browser` (or in a Chromium of its own); closed afterwards."""
+    if browser is None:
+        with launch() as own, open_page(own) as page:
+            yield page
+        return
+    target = browser.send("Target.createTarget", url="about:blank")["targetId"]
+    session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    page = Page(browser, session)
+    try:
+        page.send("Page.enable")
+        yield page
+    finally:
+        browser.send("Target.closeTarget", targetId=target)
+        browser.events = [e for e in browser.events if e.get("sessionId") != session]
 
 
 def _load(page: Page, html: str, folder: Path, width: int, scale: float, dark: bool) -> None:
@@ -180,9 +205,12 @@ def _load(page: Page, html: str, folder: Path, width: int, scale: float, dark: b
     page.wait_for("Page.loadEventFired")
 
 
-def measure(html: str, width: int, *, dark: bool = False) -> dict[str, Any]:
-    """innerWidth, scrollWidth, scrollHeight and the elements past the right edge at `width`."""
-    with tempfile.TemporaryDirectory() as tmp, open_page() as page:
+def measure(
+    html: str, width: int, *, dark: bool = False, browser: Pipe | None = None
+) -> dict[str, Any]:
+    """innerWidth, scrollWidth, scrollHeight and the elements past the right edge at `width`,
+    in a fresh tab of `browser` (or of a Chromium of its own)."""
+    with tempfile.TemporaryDirectory() as tmp, open_page(browser) as page:
         _load(page, html, Path(tmp), width, 1.0, dark)
         result = page.send("Runtime.evaluate", expression=_MEASURE, returnByValue=True)
     return dict(json.loads(result["result"]["value"]))
@@ -196,10 +224,12 @@ def screenshot(
     height: int | None = None,
     scale: float = 1.0,
     dark: bool = False,
+    browser: Pipe | None = None,
 ) -> Path:
-    """A PNG of the email `width` CSS pixels wide, the whole page or its top `height` pixels."""
+    """A PNG of the email `width` CSS pixels wide, the whole page or its top `height` pixels,
+    taken in a fresh tab of `browser` (or of a Chromium of its own)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, open_page() as page:
+    with tempfile.TemporaryDirectory() as tmp, open_page(browser) as page:
         _load(page, html, Path(tmp), width, scale, dark)
         size = json.loads(
             page.send("Runtime.evaluate", expression=_MEASURE, returnByValue=True)["result"][

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
 
+from tests.standins import POLL_SECONDS
 from tests.standins.slack_app import METHOD_SCOPES, SlackApp, read_manifest
 
 Answer = tuple[int, dict[str, Any], dict[str, str]]
@@ -524,8 +525,9 @@ def serve(state: SlackStandIn | None = None, port: int = 0) -> Iterator[SlackSta
     httpd.daemon_threads = True
     state.root = f"http://127.0.0.1:{httpd.server_address[1]}"
     state.url = state.root + "/api/"
-    # a short poll: shutting down waits for it, and tests start and stop many stand-ins
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": POLL_SECONDS}, daemon=True
+    )
     thread.start()
     try:
         yield state
