@@ -18,8 +18,8 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from quality import Day, average_precision, precision_at_k, show
 
+from bench.quality import Day, average_precision, precision_at_k, show
 from paperboy.local import LocalScorer, Recipe
 from paperboy.models import Paper, Prior, Score
 from paperboy.profiles import ProfileRecipe, ReaderModel, blend

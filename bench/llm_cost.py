@@ -1,34 +1,25 @@
 """What a day of Claude scoring costs and how long it takes, through the Messages API stand-in.
 
-Scores the 1,506-entry fixture day (cs.CL+cs.CV+cs.MM+cs.LG+cs.SI, 2025-06-03) with the default
-budget (LLM_MAX_PAPERS=200, LLM_MAX_USD_PER_DAY=0.05), the fixture group's profile, and the
+Scores the 1,506-entry day in bench/data (cs.CL+cs.CV+cs.MM+cs.LG+cs.SI, 2025-06-03) with the
+default budget (LLM_MAX_PAPERS=200, LLM_MAX_USD_PER_DAY=0.05), bench/data's reader, and the
 stand-in answering every call after 2 s. Prints calls, papers judged, tokens and dollars at
 Claude Haiku 5.5's list price, and wall time; then checks the goals: at least 200 papers judged,
 under $0.02 for the day, wall time under 3 times one call's latency.
 
-    .venv/bin/python bench/llm_cost.py [--latency 2.0]
+    .venv/bin/python -m bench.llm_cost [--latency 2.0]
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as `python bench/NAME.py`: put the project first and take bench/ off the path, where
-# bench/email.py would shadow the standard library's `email`.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 
 import argparse
 import sys
 import time
 from datetime import date
-from pathlib import Path
 
 import anthropic
 
-ROOT = Path(__file__).resolve().parents[1]
-
+from bench import BIG_DAY, PROFILE
+from paperboy.arxiv import read_saved
 from paperboy.costs import DEFAULT_MODEL, Usage, dollars, price_for
 from paperboy.feed import parse_feed
 from paperboy.llm import ClaudeJudge
@@ -38,9 +29,6 @@ from paperboy.settings import Settings
 from paperboy.store import Store, in_process
 from tests.standins.anthropic_api import API_KEY, AnthropicStandIn, serve
 
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-FEED = FIXTURES / "arxiv" / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
-
 
 def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,11 +36,10 @@ def main() -> int:
     opts = args.parse_args()
 
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]  # the defaults, not .env
-    profile = FIXTURES / "profile"
     prior = load_prior(
-        profile / "criteria.md", profile / "seed_papers.json", profile / "authors.txt", profile
+        PROFILE / "criteria.md", PROFILE / "seed_papers.json", PROFILE / "authors.txt", PROFILE
     )
-    feed = parse_feed(FEED.name, FEED.read_bytes())
+    feed = parse_feed(BIG_DAY.name, read_saved(BIG_DAY))
     papers = [
         p.model_copy(update={"day": date(2025, 6, 3)})
         for p in feed.kept(defaults.arxiv_announce_types)

@@ -4,28 +4,19 @@ The feed is served by a local HTTP server; the store is a real Redis (database 1
 Prints the work's wall seconds and peak memory, then the whole process's (run as a child so
 that start-up and imports count). Goals on a 2-core machine: work < 2 s, process < 4 s, < 300 MB.
 
-    .venv/bin/python bench/pipeline.py
+    .venv/bin/python -m bench.pipeline
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as `python bench/NAME.py`: put the project first and take bench/ off the path, where
-# bench/email.py would shadow the standard library's `email`.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 
 import os
 import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DAY = ROOT.parent / "shared/fixtures/arxiv/days/cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
+from bench import BIG_DAY
+
 REDIS_URL = os.environ.get("PAPERBOY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
@@ -33,7 +24,7 @@ def child() -> None:
     import redis
 
     from paperboy import pipeline
-    from paperboy.arxiv import Arxiv, http_client
+    from paperboy.arxiv import Arxiv, http_client, read_saved
     from paperboy.services import context
     from paperboy.settings import Settings
     from paperboy.store import Store
@@ -43,7 +34,8 @@ def child() -> None:
     client.flushdb()
     store = Store(client)
     ctx = context(Settings(_env_file=None), store)  # type: ignore[call-arg]
-    with serve(FeedServer(routes={"/rss/day": DAY.read_bytes()})) as server:
+    # served as arXiv serves it: the XML itself
+    with serve(FeedServer(routes={"/rss/day": read_saved(BIG_DAY)})) as server:
         arxiv = Arxiv(http=http_client(), wait_turn=lambda: store.wait_turn("bench", 3.0))
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
@@ -68,7 +60,7 @@ def child() -> None:
 
 def main() -> None:
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, __file__, "--child"], check=True)
+    result = subprocess.run([sys.executable, "-m", "bench.pipeline", "--child"], check=True)
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"process: {wall:.2f} s wall, peak RSS {peak:.0f} MB (exit {result.returncode})")

@@ -1,6 +1,6 @@
 """Time from a new vote to the reader's updated ranking of the 1,506-paper day.
 
-Run: .venv/bin/python bench/profile_update.py
+Run: .venv/bin/python -m bench.profile_update
 A reader with 2,000 votes (papers of other real days, 👍 on a seeded random third); the day's
 tf-idf corpus is cached after the first ranking, as in the running service, and so are the
 voted papers' cosines with the day's papers: each update computes the new vote's cosines, the
@@ -13,16 +13,11 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-# bench/ holds an email.py: it goes last, so that it cannot shadow the standard library's.
-sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != HERE), str(HERE)]
-
+from bench import BIG_DAY, DAYS, PROFILE
+from paperboy.arxiv import read_saved
 from paperboy.feed import parse_feed
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Vote
@@ -30,19 +25,17 @@ from paperboy.prior import load_prior
 from paperboy.profiles import ReaderModel, blend
 from paperboy.votes import current_votes
 
-DAYS = ROOT.parent / "shared" / "fixtures" / "arxiv" / "days"
-TODAY = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
 N_VOTES = 2000
 
 
 def main() -> None:
     """Print the cold and warm update times."""
     rng = random.Random(0)
-    today = parse_feed(TODAY, (DAYS / TODAY).read_bytes()).papers
+    today = parse_feed(BIG_DAY.name, read_saved(BIG_DAY)).papers
     pool: dict[str, Paper] = {}
-    for path in sorted(DAYS.glob("cs.CL+*.xml")):
-        if path.name != TODAY:
-            pool.update({p.id: p for p in parse_feed(path.name, path.read_bytes()).papers})
+    for path in sorted(DAYS.glob("cs.CL+*.xml.gz")):
+        if path != BIG_DAY:
+            pool.update({p.id: p for p in parse_feed(path.name, read_saved(path)).papers})
     today_ids = {p.id for p in today}
     history = [p for pid, p in sorted(pool.items()) if pid not in today_ids][:N_VOTES]
     start = datetime(2025, 6, 1, tzinfo=UTC)
@@ -56,7 +49,7 @@ def main() -> None:
         for i, p in enumerate(history)
     ]
     voted = {p.id: p for p in history}
-    prior = load_prior(None, None, None, ROOT / "examples" / "profile")
+    prior = load_prior(None, None, None, PROFILE)
     t0 = time.perf_counter()
     group = LocalScorer(prior).score(today)
     print(

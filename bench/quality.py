@@ -1,6 +1,6 @@
-"""Ranking quality on the judged days (fixtures/labeled), measured honestly.
+"""Ranking quality on the judged days (bench/data/labeled), measured honestly.
 
-Run: .venv/bin/python bench/quality.py
+Run: .venv/bin/python -m bench.quality [--no-feedback]
 (a) zero-shot: the local scorer with the example prior; its knobs are chosen on two days and
     reported on the third (leave-one-day-out), next to two baselines and the fixed defaults.
 (b) feedback: a simulated reader votes on the other days' top papers, then the held-out day
@@ -14,21 +14,16 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-# bench/ holds an email.py: it goes last, so that it cannot shadow the standard library's.
-sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != HERE), str(HERE)]
-
+from bench import LABELED, PROFILE
+from paperboy.arxiv import read_saved
 from paperboy.feed import parse_feed
 from paperboy.local import LocalScorer, Recipe, cosines, day_corpus, svm_scores
 from paperboy.models import Paper, Prior
 from paperboy.prior import load_prior
 
-FIXTURES = ROOT.parent / "shared" / "fixtures"
 DAYS = ("2025-02-14", "2025-02-17", "2025-02-19")
 GRID = [
     Recipe(c=c, title_weight=t, irrelevant_penalty=p, similarity_weight=s)
@@ -49,9 +44,9 @@ def load_days() -> list[Day]:
     """The three judged days."""
     days = []
     for date in DAYS:
-        body = (FIXTURES / "labeled" / f"pool-{date}.xml").read_bytes()
+        body = read_saved(LABELED / f"pool-{date}.xml.gz")
         papers = parse_feed(date, body).kept(["new", "cross"])
-        labels = set(json.loads((FIXTURES / "labeled" / f"labels-{date}.json").read_text()))
+        labels = set(json.loads((LABELED / f"labels-{date}.json").read_text()))
         days.append(Day(date, papers, labels & {p.id for p in papers}))
     return days
 
@@ -157,7 +152,7 @@ def leave_one_day_out(
 def main() -> None:
     """Print every figure."""
     days = load_days()
-    prior = load_prior(None, None, None, ROOT / "examples" / "profile")
+    prior = load_prior(None, None, None, PROFILE)
     listed = ", ".join(f"{d.date} ({len(d.papers)} papers, {len(d.labels)} picked)" for d in days)
     print(f"days: {listed}")
     print("(a) zero-shot, example prior")
@@ -174,7 +169,7 @@ def main() -> None:
     show("local, leave-one-day-out", held, days)
     print("* defaults picked by hand while looking at all three days: not a held-out figure")
     if "--no-feedback" not in sys.argv:
-        from feedback import feedback_section  # bench/feedback.py: part (b)
+        from bench.feedback import feedback_section  # part (b)
 
         feedback_section(prior, days, chosen)
 

@@ -6,37 +6,27 @@ answers 429 with Retry-After and slack_sdk's RateLimitErrorRetryHandler waits). 
 time and the 429s met and handled, and checks that each run left one parent and exactly 30
 replies, each paper once. The floor is about 31 s (31 messages at one a second).
 
-    .venv/bin/python bench/slack_post.py [--redis redis://127.0.0.1:6379/10]
+    .venv/bin/python -m bench.slack_post [--redis redis://127.0.0.1:6379/10]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import Counter
 from datetime import date
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# bench/ holds scripts named like stdlib modules (email.py): keep it off the import path
-sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
-
+from bench import BIG_DAY
 from paperboy import blocks
+from paperboy.arxiv import read_saved
 from paperboy.feed import parse_feed
 from paperboy.models import Digest, Ranked, Score
 from paperboy.slack import POST_SPACING_SECONDS, post_day, web_client
 from paperboy.store import Store, connect
 from tests.standins.slack_api import TOKEN, SlackStandIn, serve
 
-FEED = (
-    ROOT.parent
-    / "shared"
-    / "fixtures"
-    / "arxiv"
-    / "days"
-    / ("cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml")
-)
 PAPERS = 30
 
 
@@ -65,14 +55,14 @@ def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument(
         "--redis",
-        default="redis://127.0.0.1:6379/10",
-        help="a Redis database the bench may empty (db 10)",
+        default=os.environ.get("PAPERBOY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/10"),
+        help="a Redis database the bench may empty (PAPERBOY_BENCH_REDIS_URL, else db 10)",
     )
     opts = args.parse_args()
     client = connect(opts.redis)
     client.flushdb()
     store = Store(client, prefix="bench")
-    papers = parse_feed(FEED.name, FEED.read_bytes()).papers[:PAPERS]
+    papers = parse_feed(BIG_DAY.name, read_saved(BIG_DAY)).papers[:PAPERS]
     entries = [
         Ranked(
             paper=p, score=Score(paper=p.id, scorer="local", score=1 - n / 100, reasons=["bench"])

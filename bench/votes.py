@@ -11,12 +11,13 @@ Requests are built and signed before the clock starts and sent over kept-alive c
 with `http.client`, so the load generator takes as little of the machine's CPU as it can; the
 CPU each process spent during the votes is printed too.
 
-    .venv/bin/python bench/votes.py [--redis redis://127.0.0.1:6379/2]
+    .venv/bin/python -m bench.votes [--redis redis://127.0.0.1:6379/2]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import socket
 import statistics
@@ -31,29 +32,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-# bench/ holds scripts named like stdlib modules (email.py): keep it off the import path
-sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
-
-import http.client
-
 import httpx
 
+from bench import BIG_DAY, ROOT
 from paperboy import blocks
+from paperboy.arxiv import read_saved
 from paperboy.feed import parse_feed
 from paperboy.models import Digest, Ranked, Score
 from paperboy.slack import post_day, web_client
 from paperboy.store import Store, connect
 from tests.standins.slack_api import TOKEN, click, interaction, signed
 
-FEED = (
-    ROOT.parent
-    / "shared"
-    / "fixtures"
-    / "arxiv"
-    / "days"
-    / ("cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml")
-)
 SECRET = "bench-signing-secret"
 CHANNEL = "C0BENCH"
 READERS, PAPERS, CONCURRENCY = 50, 20, 20
@@ -140,7 +129,7 @@ def main() -> int:
     redis_client = connect(opts.redis)
     redis_client.flushdb()
     store = Store(redis_client)
-    papers = parse_feed(FEED.name, FEED.read_bytes()).papers[:PAPERS]
+    papers = parse_feed(BIG_DAY.name, read_saved(BIG_DAY)).papers[:PAPERS]
     store.save_papers(papers)
     entries = [
         Ranked(paper=p, score=Score(paper=p.id, scorer="local", score=1 - n / 100))

@@ -6,38 +6,33 @@ Redis under a prefix of their own (removed afterwards), or in-process when none 
 share of the readers have votes, so their order is the personal blend, as on a real day.
 Goal: at least 50 messages a second and under 300 MB.
 
-    .venv/bin/python bench/email.py [--readers 500] [--voters 0.2] [--feed FILE]
+    .venv/bin/python -m bench.mailing [--readers 500] [--voters 0.2] [--feed FILE]
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This file is named email.py: its folder must not shadow the standard library's `email`.
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
 import argparse
 import multiprocessing as mp
 import os
 import resource
 import ssl
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import redis
 from pydantic import SecretStr
 
+from bench import BIG_DAY
 from paperboy import mailer, pipeline
+from paperboy.arxiv import read_saved
 from paperboy.feed import parse_feed
 from paperboy.models import Digest, Prior, Ranked, Reader, Score, Vote
 from paperboy.store import Store, in_process
 
-FEED = ROOT.parent / "shared/fixtures/arxiv/days/cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml"
 REDIS_URL = os.environ.get("PAPERBOY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 
 
@@ -88,10 +83,10 @@ def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--readers", type=int, default=500)
     args.add_argument("--voters", type=float, default=0.2, help="share of readers with votes")
-    args.add_argument("--feed", type=Path, default=FEED)
+    args.add_argument("--feed", type=Path, default=BIG_DAY, help="a saved feed, gzipped or not")
     opts = args.parse_args()
 
-    feed = parse_feed(opts.feed.name, opts.feed.read_bytes())
+    feed = parse_feed(opts.feed.name, read_saved(opts.feed))
     papers = feed.kept(["new", "cross"])
     day = feed.day or datetime.now(UTC).date()
     order = [
