@@ -1,181 +1,248 @@
-"""Part (b) of bench/quality.py: a simulated reader's votes, then the held-out day.
+"""Votes that teach, measured as a reader lives them: day by day, through the pipeline and a store.
 
-For each judged day as the test day, a reader starts with no votes and, on each of the other
-judged days in turn, is shown the top 10 of their current ranking not yet voted on, votes 👍
-on the papers the reference system picked and 👎 on the rest, three rounds a day, re-ranked
-after each round. The test day is then ranked by the blend of group and personal scores.
-Knobs are chosen leave-one-day-out: with day T held out, a recipe is scored on each other day
-D with votes cast on the remaining day only (never on T), and the best is reported on T. The
-group order under the votes is the local scorer with the recipe part (a) chose without T.
-Lines marked * are not held-out figures: the default recipe; the same with no recent papers
-(what a reader gets before any recent digest exists); the previous learner (the nearest
-neighbours without the criteria model); and the ceiling, every paper of the
-other two days voted.
+Run: .venv/bin/python -m bench.feedback [--seeds N]
+The judged days (bench/data/labeled) are ingested in order into an in-process store, as
+`paperboy run` would, and ranked by the local scorer; in half the runs a noisy stand-in judge
+grades every paper first (not the answer key: about a third of the picked papers get 4 to 6,
+and some unpicked papers 7 or more). On each day a simulated reader is shown their top 15 not
+yet voted on and votes on the first 10: 👍 on the papers the reference system picked, 👎 on the
+rest, with a fifth of the votes flipped in the noisy runs (a reader who misclicks or changes
+their mind); they are ranked again between rounds, until the day's budget (10, 30 or 90 votes
+a day) is spent, and what they were shown is recorded as their email digest records it. The
+next day is then ranked for them, before any vote on it: 02-17 with the votes of 02-14, 02-19
+with those of 02-14 and 02-17. Only what the CLI has: the store, the votes, what was shown.
+Each figure is the reader's mean AP beside the group order's in the same run (seeds averaged,
+with the worst seed's difference). Then, the cold start: 10 votes on the papers Home and
+`profile --suggest` offer (least sure) against 10 on the top of the ranking.
 """
 
 from __future__ import annotations
 
-import itertools
+import argparse
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
+from bench import LABELED, PROFILE
+from paperboy import pipeline
+from paperboy.arxiv import Fetched, read_saved
+from paperboy.feed import Feed, parse_feed
+from paperboy.local import LocalScorer
+from paperboy.models import Paper, Score, Vote
+from paperboy.pipeline import Context
+from paperboy.prior import load_prior
+from paperboy.store import Store, in_process
 
-from bench.quality import Day, average_precision, precision_at_k, show
-from paperboy.local import LocalScorer, Recipe
-from paperboy.models import Paper, Prior, Score
-from paperboy.profiles import ProfileRecipe, ReaderModel, blend
-
-ROUNDS = 3
-SHOWN = 10
-# The learner: nearest neighbours among the votes, the recent days' papers that were let pass
-# counting as weak negatives, plus the criteria model (see paperboy/profiles.py). Its knobs:
-# how many liked and disliked neighbours, how fast the personal share grows with votes, and
-# whether the criteria model takes part.
-GRID = [
-    ProfileRecipe(neighbour_k=k, disliked_k=dk, blend_half=h, criteria_weight=cw)
-    for k, dk, h, cw in itertools.product((3, 5), (10, 20), (15.0, 30.0), (0.0, 0.5))
-]
-# The previous learner, for comparison: the nearest neighbours alone.
-KNN = ProfileRecipe(criteria_weight=0.0, blend_half=15.0)
-
-
-def describe(r: ProfileRecipe) -> str:
-    """A recipe's knobs that the grid varies, in a few words."""
-    return (
-        f"knn liked_k={r.neighbour_k} disliked_k={r.disliked_k} blend_half={r.blend_half} "
-        f"criteria_weight={r.criteria_weight}"
-    )
+DAYS = ("2025-02-14", "2025-02-17", "2025-02-19")
+BUDGETS = (10, 30, 90)
+ROUND = 10
+SHOWN = 15
+FLIPPED = 0.2
+READER = "UREADER"
 
 
-def reader_ranking(
-    prior: Prior,
-    group: dict[str, Score],
-    day: list[Paper],
-    votes: dict[str, int],
-    voted: dict[str, Paper],
-    recipe: ProfileRecipe,
-    recent: list[Paper] | None = None,
+@dataclass
+class Day:
+    """A judged day: its feed, its papers and the ids the reference system picked."""
+
+    date: date
+    feed: Feed
+    labels: set[str]
+
+
+def load_days() -> list[Day]:
+    days = []
+    for name in DAYS:
+        feed = parse_feed(name, read_saved(LABELED / f"pool-{name}.xml.gz"))
+        labels = set(json.loads((LABELED / f"labels-{name}.json").read_text()))
+        days.append(Day(date.fromisoformat(name), feed, labels & {p.id for p in feed.papers}))
+    return days
+
+
+def average_precision(ranking: list[str], labels: set[str]) -> float:
+    """Mean of the precision at each labeled paper's rank."""
+    hits, total = 0, 0.0
+    for rank, pid in enumerate(ranking, 1):
+        if pid in labels:
+            hits += 1
+            total += hits / rank
+    return total / len(labels) if labels else 0.0
+
+
+class NoisyJudge:
+    """Grades like a noisy LLM judge that knows roughly what the reference system picked."""
+
+    name = "claude"
+
+    def __init__(self, labels: dict[date, set[str]], seed: int) -> None:
+        self.labels = labels
+        self.rng = random.Random(seed)
+        self.graded: list[tuple[bool, int]] = []  # (picked, relevance), to report the noise
+
+    def judge(self, day: date, papers: list[Paper], local: dict[str, Score]) -> dict[str, Score]:
+        out = {}
+        for paper in sorted(papers, key=lambda p: p.id):
+            picked, r = paper.id in self.labels[day], self.rng.random()
+            if picked:
+                relevance = self.rng.randint(4, 6) if r < 1 / 3 else self.rng.randint(7, 10)
+            elif r < 0.05:
+                relevance = self.rng.randint(7, 8)
+            else:
+                relevance = self.rng.randint(4, 6) if r < 0.30 else self.rng.randint(1, 3)
+            novelty = self.rng.randint(3, 9)
+            self.graded.append((picked, relevance))
+            out[paper.id] = Score(
+                paper=paper.id,
+                scorer="claude",
+                score=relevance + novelty / 10,
+                relevance=relevance,
+                novelty=novelty,
+                reasons=["graded by the stand-in judge"],
+            )
+        return out
+
+    def cost(self, day: date) -> float:
+        return 0.0
+
+
+Chooser = Callable[[Context, pipeline.Batch, list[Score], set[str]], list[str]]
+
+
+def top_of_ranking(
+    ctx: Context, batch: pipeline.Batch, order: list[Score], voted: set[str]
 ) -> list[str]:
-    """The reader's order of a day: group scores blended with their personal model."""
-    model = ReaderModel(prior, votes, voted, recipe=recipe, recent=recent or [])
-    personal = model.score(day) if votes else {}
-    return [s.paper for s in blend(group, personal, len(votes), recipe.blend_half)]
+    """The reader's top papers not yet voted on, as their digest shows them."""
+    mine = pipeline.rank_for(ctx, READER, batch, order)
+    return [s.paper for s in mine if s.paper not in voted][:SHOWN]
 
 
-def simulate(
-    prior: Prior,
-    groups: dict[str, dict[str, Score]],
-    vote_days: list[Day],
-    recipe: ProfileRecipe,
-    pass_recent: bool = True,
-) -> tuple[dict[str, int], dict[str, Paper]]:
-    """The votes a reader casts over `vote_days`, three rounds of ten a day."""
-    votes: dict[str, int] = {}
-    voted: dict[str, Paper] = {}
-    for n, day in enumerate(vote_days):
-        # The days already seen: their papers that got no vote are weak negatives.
-        recent = [p for d in vote_days[:n] for p in d.papers] if pass_recent else []
-        for _ in range(ROUNDS):
-            order = reader_ranking(
-                prior, groups[day.date], day.papers, votes, voted, recipe, recent
-            )
-            byid = {p.id: p for p in day.papers}
-            for pid in [pid for pid in order if pid not in votes][:SHOWN]:
-                votes[pid] = 1 if pid in day.labels else -1
-                voted[pid] = byid[pid]
-    return votes, voted
+def least_sure(
+    ctx: Context, batch: pipeline.Batch, order: list[Score], voted: set[str]
+) -> list[str]:
+    """The papers Home offers to vote on: those the reader's model is least sure about."""
+    return [p.id for p in pipeline.explain_reader(ctx, READER).unsure if p.id not in voted]
 
 
-def test_figures(
-    prior: Prior,
-    groups: dict[str, dict[str, Score]],
-    test: Day,
-    vote_days: list[Day],
-    recipe: ProfileRecipe,
-    pass_recent: bool = True,
-) -> tuple[float, float, int]:
-    """(AP, P@k, votes cast) on the test day after voting on `vote_days`.
+@dataclass
+class Run:
+    """One simulated reader's history over the judged days."""
 
-    The reader's recent papers (weak negatives) are the days voted on; `pass_recent=False`
-    gives the model none, so it falls back to the test day's other papers.
-    """
-    votes, voted = simulate(prior, groups, vote_days, recipe, pass_recent)
-    recent = [p for d in vote_days for p in d.papers] if pass_recent else []
-    order = reader_ranking(prior, groups[test.date], test.papers, votes, voted, recipe, recent)
-    return average_precision(order, test.labels), precision_at_k(order, test.labels), len(votes)
+    budget: int
+    flipped: float = 0.0
+    seed: int = 0
+    judged: bool = False
+    choose: Chooser = top_of_ranking
+    per_round: int = ROUND
 
-
-def feedback_section(prior: Prior, days: list[Day], chosen: dict[str, Recipe]) -> None:
-    """Print part (b): default recipe, then leave-one-day-out, then the ceiling."""
-    scorer = LocalScorer(prior)
-    groups = {d.date: scorer.score(d.papers) for d in days}
-    print(f"(b) feedback: {ROUNDS} rounds x top {SHOWN} per other day, then the test day")
-    default = [
-        test_figures(prior, groups, t, [d for d in days if d is not t], ProfileRecipe())
-        for t in days
-    ]
-    show("feedback, default recipe*", [(ap, pk) for ap, pk, _ in default], days)
-    cast = ", ".join(f"{t.date[5:]}: {n}" for t, (_, _, n) in zip(days, default, strict=True))
-    print(f"  votes cast before each test day: {cast}")
-    alone = [
-        test_figures(prior, groups, t, [d for d in days if d is not t], ProfileRecipe(), False)
-        for t in days
-    ]
-    show("default, today as weak negatives*", [(ap, pk) for ap, pk, _ in alone], days)
-    print("  (what a reader gets before recent digests exist: today's papers as weak negatives)")
-    knn = [test_figures(prior, groups, t, [d for d in days if d is not t], KNN) for t in days]
-    show("previous learner: kNN alone*", [(ap, pk) for ap, pk, _ in knn], days)
-    print(f"leave-one-day-out over {len(GRID)} recipes:")
-    held = []
-    spread: dict[str, list[float]] = {}
-    folds: dict[str, dict[str, dict[str, Score]]] = {}
-    for test in days:
-        others = [d for d in days if d is not test]
-        group_scorer = LocalScorer(prior, chosen[test.date])  # chosen without the test day
-        groups = folds[test.date] = {d.date: group_scorer.score(d.papers) for d in days}
-
-        def inner(
-            recipe: ProfileRecipe,
-            others: list[Day] = others,
-            groups: dict[str, dict[str, Score]] = groups,
-        ) -> float:
-            # Score on each other day with votes from the remaining one only: T never seen.
-            return float(
-                np.mean(
-                    [
-                        test_figures(prior, groups, d, [e for e in others if e is not d], recipe)[0]
-                        for d in others
-                    ]
+    def play(self, days: list[Day]) -> dict[date, tuple[float, float]]:
+        """(group AP, reader AP) of each day after the first, ranked before its own votes."""
+        store = Store(in_process(), persistent=False)
+        prior = load_prior(None, None, None, PROFILE)
+        judge = NoisyJudge({d.date: d.labels for d in days}, self.seed) if self.judged else None
+        ctx = Context(store=store, prior=prior, local=LocalScorer(prior), judge=judge)
+        rng = random.Random(1000 + self.seed)
+        clock = datetime(2025, 2, 14, 12, tzinfo=UTC)
+        result = {}
+        for n, day in enumerate(days):
+            batch = pipeline.ingest(ctx, Fetched([day.feed], {}), day.date)
+            order = pipeline.score(ctx, batch)
+            pipeline.save_order(ctx, day.date, order)
+            if n:
+                mine = [s.paper for s in pipeline.rank_for(ctx, READER, batch, order)]
+                group = [s.paper for s in order]
+                result[day.date] = (
+                    average_precision(group, day.labels),
+                    average_precision(mine, day.labels),
                 )
-            )
+            if n == len(days) - 1:
+                break
+            voted: set[str] = set()
+            shown: list[str] = []
+            while len(voted) < self.budget:
+                offered = self.choose(ctx, batch, order, voted)
+                if not offered:
+                    break
+                shown += offered
+                store.mark_shown(READER, day.date, list(dict.fromkeys(shown)))
+                for pid in offered[: min(self.per_round, self.budget - len(voted))]:
+                    value = 1 if pid in day.labels else -1
+                    if rng.random() < self.flipped:
+                        value = -value
+                    clock += timedelta(seconds=30)
+                    store.append_vote(
+                        Vote(reader=READER, paper=pid, value=value, at=clock, source="cli")
+                    )
+                    voted.add(pid)
+            clock = datetime.combine(days[n + 1].date, datetime.min.time(), UTC)
+        return result
 
-        trained = {recipe: inner(recipe) for recipe in GRID}
-        best = max(GRID, key=lambda r: (trained[r], -GRID.index(r)))
-        ap, pk, n = test_figures(prior, groups, test, others, best)
-        print(
-            f"  held out {test.date}: chose {describe(best)} "
-            f"(train AP {trained[best]:.3f}) -> held-out AP {ap:.3f} after {n} votes"
+
+def summarise(label: str, runs: list[dict[date, tuple[float, float]]], ranked: list[date]) -> bool:
+    """Print one line: per ranked day, the group's AP, the reader's and the difference (with the
+    worst seed's); True when the reader is above the group on every ranked day (on average)."""
+    cells, above = [], True
+    for day in ranked:
+        group = statistics.mean(r[day][0] for r in runs)
+        mine = statistics.mean(r[day][1] for r in runs)
+        worst = min(r[day][1] - r[day][0] for r in runs)
+        above = above and mine > group
+        cells.append(
+            f"{day:%m-%d} {group:.3f} -> {mine:.3f} ({mine - group:+.3f}, worst {worst:+.3f})"
         )
-        held.append((ap, pk))
-        # How much the choice matters: every recipe of the grid on this day.
-        spread[test.date] = [test_figures(prior, groups, test, others, r)[0] for r in GRID]
-    show("feedback, leave-one-day-out", held, days)
-    means = np.mean([spread[d.date] for d in days], axis=0)
-    print(
-        f"  every recipe of the grid, mean AP over the days: min {means.min():.3f}, "
-        f"median {np.median(means):.3f}, max {means.max():.3f} (the days' labels are few: "
-        "one picked paper moving ten places changes a day's AP by about 0.01)"
+    group = statistics.mean(statistics.mean(r[d][0] for r in runs) for d in ranked)
+    mine = statistics.mean(statistics.mean(r[d][1] for r in runs) for d in ranked)
+    print(f"{label:<28} " + "  ".join(cells) + f"  | mean {group:.3f} -> {mine:.3f}")
+    return above
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    args.add_argument("--seeds", type=int, default=5, help="seeds for flipped votes and the judge")
+    opts = args.parse_args()
+    days = load_days()
+    ranked = [d.date for d in days[1:]]
+    seeds = range(opts.seeds)
+    started = time.perf_counter()
+    listed = ", ".join(
+        f"{d.date} ({len(d.feed.papers)} papers, {len(d.labels)} picked)" for d in days
     )
-    ceiling = []
-    for test in days:
-        votes = {
-            p.id: 1 if p.id in d.labels else -1 for d in days if d is not test for p in d.papers
-        }
-        voted = {p.id: p for d in days if d is not test for p in d.papers}
-        group = folds[test.date][test.date]
-        order = reader_ranking(prior, group, test.papers, votes, voted, ProfileRecipe())
-        ceiling.append((average_precision(order, test.labels), precision_at_k(order, test.labels)))
-    show("CEILING, every other-day paper voted*", ceiling, days)
+    print(f"days: {listed}")
+    print("AP of the group order (no votes) -> the reader's order, per ranked day")
+    goals: list[tuple[str, bool]] = []
+    for judged in (False, True):
+        print("with the noisy judge's grades:" if judged else "local scorer only:")
+        for flipped in (0.0, FLIPPED):
+            for budget in BUDGETS:
+                runs = [
+                    Run(budget, flipped, seed, judged).play(days)
+                    for seed in (seeds if flipped or judged else [0])
+                ]
+                label = f"  {budget} votes/day" + (f", {flipped:.0%} flipped" if flipped else "")
+                above = summarise(label, runs, ranked)
+                goals.append((f"{'judge, ' if judged else ''}{label.strip()}", above))
+    judge = NoisyJudge({d.date: d.labels for d in days}, 0)
+    for day in days:
+        judge.judge(day.date, day.feed.papers, {})
+    picked = [r for p, r in judge.graded if p]
+    other = [r for p, r in judge.graded if not p]
     print(
-        "* not held-out figures: the default recipe, and the grid above, were picked looking at "
-        "all days; the CEILING line votes on all ~300 papers of the other two days (no 60 cap)"
+        f"the stand-in judge (seed 0): {sum(4 <= r <= 6 for r in picked) / len(picked):.0%} of "
+        f"picked papers graded 4-6, {sum(r >= 7 for r in other) / len(other):.0%} of unpicked 7+"
     )
+    print("cold start, 10 votes on 02-14 (and 10 on 02-17 for 02-19):")
+    top = [Run(10).play(days)]
+    unsure = [Run(10, choose=least_sure, per_round=5).play(days)]
+    summarise("  on the top of the ranking", top, ranked)
+    summarise("  on the least sure (Home)", unsure, ranked)
+    print("goals: the reader above the no-vote order on 02-17 and 02-19, every budget")
+    for name, above in goals:
+        print(f"  [{'ok' if above else 'MISSED'}] {name}")
+    print(f"{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

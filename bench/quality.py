@@ -1,17 +1,15 @@
-"""Ranking quality on the judged days (bench/data/labeled), measured honestly.
+"""The local scorer's quality on the judged days (bench/data/labeled), with no votes.
 
-Run: .venv/bin/python -m bench.quality [--no-feedback]
-(a) zero-shot: the local scorer with the example prior; its knobs are chosen on two days and
-    reported on the third (leave-one-day-out), next to two baselines and the fixed defaults.
-(b) feedback: a simulated reader votes on the other days' top papers, then the held-out day
-    is ranked by their personal model (see paperboy/profiles.py).
+Run: .venv/bin/python -m bench.quality
+The local scorer with the example prior; its knobs are chosen on two days and reported on the
+third (leave-one-day-out), next to two baselines and the fixed defaults. What votes add is
+measured by `bench.feedback`, chronologically.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,8 +17,9 @@ import numpy as np
 
 from bench import LABELED, PROFILE
 from paperboy.arxiv import read_saved
+from paperboy.features import cosines, day_corpus
 from paperboy.feed import parse_feed
-from paperboy.local import LocalScorer, Recipe, cosines, day_corpus, svm_scores
+from paperboy.local import LocalScorer, PriorModel, Recipe, fit_group
 from paperboy.models import Paper, Prior
 from paperboy.prior import load_prior
 
@@ -97,8 +96,12 @@ def baseline_svm(prior: Prior) -> Ranker:
     """arxiv-sanity-lite: an SVM with the seed papers positive and the day's papers negative."""
     texts = [f"{s.title}. {s.abstract}" for s in prior.seeds]
 
+    model = PriorModel(Prior(seeds=prior.seeds))
+    recipe = Recipe(c=0.01)
+
     def rank(day: Day) -> list[str]:
-        values = svm_scores(day_corpus(day.papers, texts, 1), c=0.01)
+        fit = fit_group(day_corpus(day.papers, texts, 1), model, recipe, day.papers)
+        values = fit.corpus.papers.dot(fit.w) + fit.b
         return ranked({p.id: float(v) for p, v in zip(day.papers, values, strict=True)})
 
     return rank
@@ -155,7 +158,7 @@ def main() -> None:
     prior = load_prior(None, None, None, PROFILE)
     listed = ", ".join(f"{d.date} ({len(d.papers)} papers, {len(d.labels)} picked)" for d in days)
     print(f"days: {listed}")
-    print("(a) zero-shot, example prior")
+    print("zero-shot (no votes), example prior")
     show(
         "random (expected AP ~ base rate)",
         [(len(d.labels) / len(d.papers),) * 2 for d in days],
@@ -165,13 +168,9 @@ def main() -> None:
     show("baseline: seeds-vs-day SVM", evaluate(baseline_svm(prior), days), days)
     show("local, default recipe*", evaluate(recipe_ranker(prior, Recipe()), days), days)
     print(f"leave-one-day-out over {len(GRID)} recipes:")
-    held, chosen = leave_one_day_out(prior, days)
+    held, _ = leave_one_day_out(prior, days)
     show("local, leave-one-day-out", held, days)
     print("* defaults picked by hand while looking at all three days: not a held-out figure")
-    if "--no-feedback" not in sys.argv:
-        from bench.feedback import feedback_section  # part (b)
-
-        feedback_section(prior, days, chosen)
 
 
 if __name__ == "__main__":
