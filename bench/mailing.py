@@ -27,7 +27,7 @@ import redis
 from pydantic import SecretStr
 
 from bench import BIG_DAY
-from paperboy import mailer, pipeline
+from paperboy import days, mailer
 from paperboy.arxiv import read_saved
 from paperboy.feed import parse_feed
 from paperboy.models import Digest, Prior, Ranked, Reader, Score, Vote
@@ -101,12 +101,12 @@ def main() -> int:
 
     store = open_store()
     now = datetime.now(UTC)
-    ctx = pipeline.Context(
+    ctx = days.Context(
         store=store, prior=Prior(), local=NoScorer(), digest_size=15, now=lambda: now
     )
     store.save_papers(papers)
     store.update_day(day, papers=[p.id for p in papers], feeds=[opts.feed.name], missing=[])
-    pipeline.save_order(ctx, day, order)
+    days.save_order(ctx, day, order)
     voters = int(opts.readers * opts.voters)
     for n in range(opts.readers):
         store.save_reader(

@@ -23,7 +23,7 @@ REDIS_URL = os.environ.get("PAPERBOY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/1
 def child() -> None:
     import redis
 
-    from paperboy import pipeline
+    from paperboy import days, pipeline
     from paperboy.arxiv import Arxiv, http_client, read_saved
     from paperboy.services import context
     from paperboy.settings import Settings
@@ -42,7 +42,7 @@ def child() -> None:
         batch = pipeline.fetch(ctx, [server.url + "/rss/day"], arxiv)
         fetched = time.perf_counter()
         order = pipeline.score(ctx, batch)
-        pipeline.save_order(ctx, batch.day, order)
+        days.save_order(ctx, batch.day, order)
         digest = pipeline.digest(ctx, batch, order)
         done = time.perf_counter()
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     sources = args.feed or settings.feed_urls
     arxiv = arxiv_client(settings, store)
     log.info("reading %s", ", ".join(sources))
-    batch, _ = run_day(ctx, sources, arxiv, args.date, dry_run=args.dry_run)
+    batch, _, delivered = run_day(ctx, sources, arxiv, args.date, dry_run=args.dry_run)
     if not batch.papers:
         print(
             f"No announcement for {batch.day}: the feed has no new papers, nothing was delivered."
@@ -75,7 +75,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print("No Redis: nothing was kept (set REDIS_URL or start redis-server to remember days).")
     for name, why in found.broken.items():
         print(f"paperboy: nothing was delivered by {name}: {why}", file=sys.stderr)
-    return 1 if found.broken else 0
+    for name, exc in delivered.failed.items():
+        print(f"paperboy: delivery by {name} failed: {exc}", file=sys.stderr)
+    return 1 if found.broken or delivered.failed else 0
 
 
 def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
@@ -88,9 +90,12 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
     group = {s.paper: s.score for s in order}
     personal: dict[str, float] = {}
     if args.user:
-        from paperboy.pipeline import rank_personal
+        from paperboy.readers import ranking_for
 
-        order, personal = rank_personal(ctx, args.user, batch, order)
+        ranking = ranking_for(ctx, args.user, batch, order)
+        order = ranking.scores()
+        if ranking.personal is not None:
+            personal = {p.id: float(v) for p, v in zip(batch.papers, ranking.personal, strict=True)}
     by_id = {p.id: p for p in batch.papers}
     shown = order[: args.limit] if args.limit else order
     if args.json:
@@ -108,9 +113,7 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
             }
             if s.relevance is not None:
                 row.update(relevance=s.relevance, novelty=s.novelty, criterion=s.criterion)
-            if (
-                args.user
-            ):  # see paperboy/order.py: bands by Claude's grade, the reader's score within
+            if args.user:  # paperboy/order.py: Claude's grade bands, the reader's score within
                 mine = personal.get(s.paper)
                 row.update(
                     group_score=round(group[s.paper], 6),
@@ -160,45 +163,14 @@ def cmd_vote(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def profile_record(
-    store: Store, reader_id: str, ctx: Context | None = None, suggest: bool = False
-) -> dict[str, Any]:
-    """The reader's profile in the shape `paperboy profile --json` prints."""
-    from paperboy.models import Explanation
-    from paperboy.pipeline import explain_reader
-    from paperboy.votes import standing_votes
-
-    reader = store.reader(reader_id) or Reader(id=reader_id)
-    events = store.votes(reader_id)
-    votes = [
-        {"paper": v.paper, "value": v.value, "at": v.at.isoformat(), "source": v.source}
-        for v in standing_votes(events)
-    ]
-    learned = explain_reader(ctx, reader_id) if ctx else Explanation()
-    record: dict[str, Any] = {
-        "user": reader.id,
-        "email": reader.email,
-        "email_enabled": reader.email_enabled,
-        "digest_size": reader.digest_size,
-        "votes": votes,
-        "events": len(events),
-        "seed_papers": [s.model_dump(exclude_none=True) for s in reader.seed_papers],
-        "authors": reader.authors,
-        "terms": {"up": learned.terms_up, "down": learned.terms_down},
-        "weighty_papers": [w.model_dump() for w in learned.weighty],
-    }
-    if suggest:
-        record["day"] = learned.day.isoformat() if learned.day else None
-        record["suggest"] = [
-            {"paper": p.id, "title": p.title, "authors": p.authors, "url": p.url}
-            for p in learned.unsure
-        ]
-    return record
-
-
 def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
-    record = profile_record(store, args.user, context(settings, store), args.suggest)
+    from paperboy.readers import profile
+
+    found = profile(store, args.user, context(settings, store), args.suggest)
+    record = found.model_dump(mode="json", exclude_none=False)
+    if not args.suggest:
+        del record["day"], record["suggest"]
     if args.json:
         print(json.dumps(record, ensure_ascii=False, indent=1))
         return 0

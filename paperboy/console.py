@@ -5,14 +5,12 @@ from __future__ import annotations
 import shutil
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-from paperboy.models import Digest
+from paperboy.models import Delivery, Digest, Reader
 from paperboy.render import digest_html, digest_table
-
-if TYPE_CHECKING:
-    from paperboy.pipeline import Context
 
 
 @dataclass
@@ -22,9 +20,12 @@ class Terminal:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     name: str = "terminal"
 
-    def deliver(self, digest: Digest, ctx: Context) -> str:
+    def readers(self, day: date) -> list[Reader]:
+        return []
+
+    def deliver(self, delivery: Delivery) -> str:
         width = min(shutil.get_terminal_size((100, 24)).columns, 120)
-        print(digest_table(digest, width), file=self.out)
+        print(digest_table(delivery.digest, width), file=self.out)
         return "printed to the terminal"
 
 
@@ -39,9 +40,12 @@ class HtmlFile:
     def path_for(self, digest: Digest) -> Path:
         return self.folder / f"paperboy-{digest.day.isoformat()}.html"
 
-    def deliver(self, digest: Digest, ctx: Context) -> str:
+    def readers(self, day: date) -> list[Reader]:
+        return []
+
+    def deliver(self, delivery: Delivery) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.path_for(digest)
-        path.write_text(digest_html(digest), encoding="utf-8")
+        path = self.path_for(delivery.digest)
+        path.write_text(digest_html(delivery.digest), encoding="utf-8")
         self.written = path
         return f"written to {path}"

@@ -23,8 +23,12 @@ from paperboy.vectors import Rows, Vector, Vocabulary, cross, grams, terms, word
 
 CORPUS_CACHE_SIZE = 8
 """Days kept vectorised per process: today's, the days a reader's email or Home looks at."""
-WORDS_CACHE_SIZE = 50_000
-"""Papers whose stemmed words are kept per process (a reader's voted papers come back daily)."""
+WORDS_CACHE_SIZE = 5_000
+"""Papers whose stemmed words are kept per process (a reader's voted papers come back daily);
+a few kilobytes each."""
+ROWS_CACHE_SIZE = 20_000
+"""Rows of papers not of the day (voted on, shown) kept per day's corpus: a reader's refit after
+a vote reuses theirs; a kilobyte or two each, so memory stays bounded on a big group's day."""
 
 
 def standardise(values: Vector) -> Vector:
@@ -116,10 +120,11 @@ class DayCorpus:
     texts: list[str]  # padded stemmed title + abstract (a "|" between them)
     title_weight: int
     key: str = ""  # the hash of the inputs: same key, same corpus
-    other_rows: dict[PaperKey, Row] = field(default_factory=dict, repr=False)
-    """Rows of papers that are not the day's (voted on, shown earlier), in this vocabulary."""
+    other_rows: OrderedDict[PaperKey, Row] = field(default_factory=OrderedDict, repr=False)
+    """Rows of papers that are not the day's (voted on, shown earlier), in this vocabulary; the
+    ROWS_CACHE_SIZE most recently used."""
     similar: dict[PaperKey, NDArray[np.float32]] = field(default_factory=dict, repr=False)
-    """For a paper not of the day: its cosine with each of the day's papers."""
+    """For a reader's own seed paper: its cosine with each of the day's papers."""
 
     @cached_property
     def sims(self) -> Vector:
@@ -141,8 +146,12 @@ class DayCorpus:
             )
             for n, key in enumerate(missing):
                 lo, hi = new.indptr[n], new.indptr[n + 1]
-                self.other_rows[key] = (new.indices[lo:hi], new.data[lo:hi])
+                self.other_rows[key] = (new.indices[lo:hi].copy(), new.data[lo:hi].copy())
         picked = [self.other_rows[paper_key(p)] for p in papers]
+        for p in papers:
+            self.other_rows.move_to_end(paper_key(p))
+        while len(self.other_rows) > ROWS_CACHE_SIZE:
+            self.other_rows.popitem(last=False)
         lengths = [len(cols) for cols, _ in picked]
         indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         indices = np.concatenate([c for c, _ in picked]) if picked else np.zeros(0, np.int64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
 
 def utc_now() -> datetime:
@@ -127,6 +127,66 @@ class Explanation(BaseModel):
     day: date | None = None
     top: list[Ranked] = Field(default_factory=list)
     unsure: list[Paper] = Field(default_factory=list)
+
+
+class ReaderDigest(BaseModel):
+    """One reader's own digest of a day: their top papers, each with why."""
+
+    reader: Reader
+    entries: list[Ranked]
+
+
+class Delivery(BaseModel):
+    """What a day hands its channels: the group's digest, and the readers' own digests that
+    the channels asked for."""
+
+    digest: Digest
+    readers: list[ReaderDigest] = Field(default_factory=list)
+
+
+class ProfileVote(BaseModel):
+    """A standing vote, as a profile lists it."""
+
+    paper: str
+    value: int
+    at: datetime
+    source: VoteSource
+
+    @field_serializer("at")
+    def _iso(self, at: datetime) -> str:
+        return at.isoformat()  # as `paperboy profile --json` has always printed it
+
+
+class Terms(BaseModel):
+    up: list[str] = Field(default_factory=list)
+    down: list[str] = Field(default_factory=list)
+
+
+class Suggestion(BaseModel):
+    """A paper to vote on to help a reader's model learn."""
+
+    paper: str
+    title: str
+    authors: list[str]
+    url: str
+
+
+class Profile(BaseModel):
+    """A reader's profile as `paperboy profile --json` prints it: settings, standing votes,
+    seeds and authors, and what their model has learned (see Explanation)."""
+
+    user: str
+    email: str | None
+    email_enabled: bool
+    digest_size: int | None
+    votes: list[ProfileVote]
+    events: int
+    seed_papers: list[SeedPaper]
+    authors: list[str]
+    terms: Terms
+    weighty_papers: list[WeightyVote]
+    day: date | None = None
+    suggest: list[Suggestion] | None = None
 
 
 class SlackThread(BaseModel):

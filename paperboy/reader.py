@@ -26,7 +26,7 @@ from paperboy.authors import AuthorMatcher
 from paperboy.features import DayCorpus, stack
 from paperboy.local import MAX_REASON_TERMS, GroupFit, LocalScorer, Training
 from paperboy.models import Paper, SeedPaper
-from paperboy.vectors import Rows, Vector, fit_linear
+from paperboy.vectors import Rows, Vector, cross, fit_linear
 
 LIKED_ENOUGH = 0.05
 """Cosine to a liked paper from which "you liked '…'" is said."""
@@ -58,8 +58,6 @@ class ReaderFit:
     group: GroupFit
     margins: Vector  # the refit SVM's decision values
     score: Vector  # the reader's local score: the group's rule over the refit
-    liked: list[Paper]  # the liked papers that count, and their cosines with the day's papers
-    liked_sims: NDArray[np.float32]
     taste: Vector  # per term: what the liked papers share above the disliked ones and the day
     distaste: Vector
     pull: dict[str, float]  # per voted paper: how much it weighs in the refit
@@ -107,31 +105,33 @@ class ReaderModel:
         # The best cosine to a positive stays the prior's: the group's positives and the
         # reader's own seeds. Votes are training rows; as nearest neighbours on their own they
         # follow every misclick (measured: 02-19 worse than no votes with a fifth flipped).
-        sims = corpus.similarity(positives)
-        seeds = len(positives) - len(t.liked)
+        seeds = positives[: len(positives) - len(t.liked)]
         best = group.best_positive
         if seeds:
-            best = np.maximum(best, sims[:, :seeds].max(axis=1))
+            best = np.maximum(best, corpus.similarity(seeds).max(axis=1))
         score = group.combine(margins, best, self.scorer.recipe)
-        liked_sims = sims[:, seeds:]
         taste, distaste = _tastes(corpus, corpus.rows(t.liked), corpus.rows(t.disliked))
         pull = _pull(group, w, b, t)
-        return ReaderFit(group, margins, score, t.liked, liked_sims, taste, distaste, pull)
+        return ReaderFit(group, margins, score, taste, distaste, pull)
 
     # explanations -----------------------------------------------------------------------
 
-    def reasons(self, fit: ReaderFit, i: int) -> list[str]:
-        """What the reader taught that speaks for the day's `i`-th paper, in words: the liked
-        paper it is closest to and the terms the reader's votes favour (the group scorer's
-        reasons come with the paper's group score)."""
-        mine = []
-        if fit.liked_sims.shape[1]:
-            j = int(np.argmax(fit.liked_sims[i]))
-            if fit.liked_sims[i, j] >= LIKED_ENOUGH:
-                mine.append(f"you liked '{fit.liked[j].title}'")
-        if up := self.paper_terms(fit.group.corpus, i, fit.taste):
-            mine.append("terms you rated up: " + ", ".join(up))
-        return mine
+    def reasons(self, fit: ReaderFit, rows: Sequence[int]) -> list[list[str]]:
+        """What the reader taught that speaks for each of the day's papers `rows`, in words: the
+        liked paper it is closest to and the terms the reader's votes favour (the group
+        scorer's reasons come with the paper's group score). Worked out only for the papers a
+        reader may see: the cosines are with those rows only."""
+        corpus, liked = fit.group.corpus, self.taught.liked
+        near = cross(corpus.papers.take(rows), corpus.rows(liked)) if liked else None
+        out = []
+        for k, i in enumerate(rows):
+            mine = []
+            if near is not None and near[k, j := int(np.argmax(near[k]))] >= LIKED_ENOUGH:
+                mine.append(f"you liked '{liked[j].title}'")
+            if up := self.paper_terms(corpus, i, fit.taste):
+                mine.append("terms you rated up: " + ", ".join(up))
+            out.append(mine)
+        return out
 
     @staticmethod
     def paper_terms(corpus: DayCorpus, i: int, taste: Vector) -> list[str]:

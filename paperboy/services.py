@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from paperboy import mailer
 from paperboy.arxiv import SPACING_SECONDS, Arxiv, http_client
+from paperboy.days import Context, Deliverer, Judge
 from paperboy.local import LocalScorer
 from paperboy.models import Prior
-from paperboy.pipeline import Context, Deliverer, Judge
 from paperboy.prior import load_prior
 from paperboy.resources import example_profile_dir
 from paperboy.seeds import bare_ids, complete_prior
@@ -106,7 +106,7 @@ def channels(settings: Settings, store: Store) -> Channels:
     found = Channels()
     builders: list[tuple[str, Callable[[Settings, Store], Deliverer | None]]] = [
         ("slack", slack_channel),
-        ("email", lambda s, _: mailer.from_settings(s)),
+        ("email", mailer.from_settings),
     ]
     for name, build in builders:
         try:

@@ -15,17 +15,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from paperboy import blocks
-from paperboy.models import Digest, SlackThread
+from paperboy.models import Delivery, Digest, Reader, SlackThread
 from paperboy.store import Store
-
-if TYPE_CHECKING:
-    from paperboy.pipeline import Context
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +191,11 @@ class SlackDeliverer:
     sleep: Callable[[float], None] = time.sleep
     name: str = "slack"
 
-    def deliver(self, digest: Digest, ctx: Context) -> str:
+    def readers(self, day: date) -> list[Reader]:
+        return []  # the group's thread: no reader's own digest
+
+    def deliver(self, delivery: Delivery) -> str:
+        digest = delivery.digest
         if not digest.entries:
             return "nothing to post to Slack"
         step = f"slack:{self.channel}"

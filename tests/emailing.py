@@ -11,7 +11,8 @@ from flask import Flask
 from pydantic import SecretStr
 
 from bot.links import links
-from paperboy import pipeline
+from paperboy import days
+from paperboy.local import LocalScorer
 from paperboy.models import Digest, Paper, Prior, Ranked, Score
 from paperboy.settings import Settings
 from paperboy.store import Store
@@ -79,22 +80,15 @@ def digest(papers: list[Paper] | None = None, size: int = 12, **extra: object) -
     return Digest.model_validate(values)
 
 
-def store_day(store: Store, papers: list[Paper], order: list[Score]) -> pipeline.Context:
+def store_day(store: Store, papers: list[Paper], order: list[Score]) -> days.Context:
     """Store a fetched and scored day as a non-dry run leaves it; returns a context over it."""
     store.save_papers(papers)
     store.update_day(DAY, papers=[p.id for p in papers], feeds=[DAY_FEED.name], missing=[])
-    ctx = pipeline.Context(
-        store=store, prior=Prior(), local=_NoScorer(), digest_size=12, now=lambda: NOW
+    ctx = days.Context(
+        store=store, prior=Prior(), local=LocalScorer(Prior()), digest_size=12, now=lambda: NOW
     )
-    pipeline.save_order(ctx, DAY, order)
+    days.save_order(ctx, DAY, order)
     return ctx
-
-
-class _NoScorer:
-    name = "local"
-
-    def score(self, papers: list[Paper]) -> dict[str, Score]:
-        raise AssertionError("the email step never scores")
 
 
 def settings(**extra: object) -> Settings:

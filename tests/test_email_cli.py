@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import trustme
 
-from paperboy import pipeline
+from paperboy import days, readers
 from paperboy.cli import main
 from paperboy.services import context
 from paperboy.settings import Settings
@@ -83,7 +83,7 @@ def test_run_emails_each_subscriber_their_own_order_once(
         "bob@example.org",
     ]
     ctx = context(Settings(), store)
-    batch, order = pipeline.load_batch(ctx, DAY), pipeline.load_order(ctx, DAY)
+    batch, order = days.load_batch(ctx, DAY), days.load_order(ctx, DAY)
     mine = {}
     for reader in ("UADA", "UBOB"):
         (msg,) = server.to(f"{reader[1:].lower()}@example.org")
@@ -94,7 +94,7 @@ def test_run_emails_each_subscriber_their_own_order_once(
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert msg["Message-ID"].endswith("@lab.example.org>")
         assert msg["From"] == "Paperboy <paperboy@lab.example.org>"
-        expected = [s.paper for s in pipeline.rank_for(ctx, reader, batch, order)][:10]
+        expected = [s.paper for s in readers.rank_for(ctx, reader, batch, order)][:10]
         mine[reader] = papers_in(msg)
         assert mine[reader] == expected
     assert mine["UBOB"] == [s.paper for s in order][:10]  # no votes: the group order

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 
 import pytest
 from pydantic import SecretStr
 
-from paperboy import mailer, pipeline
-from paperboy.models import Reader, Score
-from paperboy.store import Store
-from tests.emailing import DAY, SECRET, day_papers, digest, group_order, settings, store_day
+from paperboy import days, mailer, pipeline
+from paperboy.models import Delivery, Reader, ReaderDigest, Score
+from paperboy.order import top_entries
+from paperboy.smtp import ServerUnavailable, Smtp, transmit
+from paperboy.store import Store, in_process
+from tests.emailing import DAY, NOW, SECRET, day_papers, digest, group_order, settings, store_day
 from tests.standins.smtp import PASSWORD, USER, SmtpServer, free_port, smtp_server
 
 
@@ -33,8 +35,8 @@ class Clock:
         self.waits.append(seconds)
 
 
-def session_factory(server: SmtpServer, clock: Clock, **extra: object) -> mailer.OrderFor:
-    def session() -> mailer.Smtp:
+def session_factory(server: SmtpServer, clock: Clock, **extra: object) -> Callable[[], Smtp]:
+    def session() -> Smtp:
         values: dict[str, object] = {
             "port": server.port,
             "user": USER,
@@ -44,23 +46,42 @@ def session_factory(server: SmtpServer, clock: Clock, **extra: object) -> mailer
             "jitter": lambda: 0.5,
         }
         values.update(extra)
-        return mailer.Smtp(server.host, **values)  # type: ignore[arg-type]
+        return Smtp(server.host, **values)  # type: ignore[arg-type]
 
-    return session  # type: ignore[return-value]
+    return session
 
 
-def deliverer(server: SmtpServer, clock: Clock, **extra: object) -> mailer.EmailDeliverer:
-    order_for = extra.pop("order_for", mailer.reader_order)
+def deliverer(
+    server: SmtpServer, clock: Clock, store: Store, **extra: object
+) -> mailer.EmailDeliverer:
     connections = extra.pop("connections", 1)  # one at a time, unless a test asks
     return mailer.EmailDeliverer(
-        session_factory(server, clock, **extra),  # type: ignore[arg-type]
+        session_factory(server, clock, **extra),
+        store,
         "Paperboy <paperboy@lab.example.org>",
         "https://paperboy.example.org",
         SecretStr(SECRET),
         14,
-        order_for=order_for,  # type: ignore[arg-type]
         connections=connections,  # type: ignore[arg-type]
+        now=lambda: NOW,
     )
+
+
+def mail(
+    email: mailer.EmailDeliverer, size: int = 12, orders: dict[str, list[Score]] | None = None
+) -> str:
+    """Hand the channel the day as the pipeline does: the group's digest, and the digest of each
+    reader it asks for (the group's order unless `orders` gives theirs)."""
+    papers = list(day_papers())
+    by_id, group = {p.id: p for p in papers}, group_order(papers)
+    mine = [
+        ReaderDigest(
+            reader=r,
+            entries=top_entries((orders or {}).get(r.id, group), by_id, r.digest_size or size),
+        )
+        for r in email.readers(DAY)
+    ]
+    return email.deliver(Delivery(digest=digest(size=size), readers=mine))
 
 
 def subscribe(store: Store, *readers: Reader) -> None:
@@ -74,7 +95,7 @@ def titles(msg: EmailMessage) -> list[str]:
 
 
 @pytest.fixture
-def day(store: Store) -> pipeline.Context:
+def day(store: Store) -> days.Context:
     papers = list(day_papers())
     return store_day(store, papers, group_order(papers))
 
@@ -84,7 +105,7 @@ BOB = Reader(id="UBOB", email="bob@example.org", email_enabled=True, digest_size
 
 
 def test_each_subscribed_reader_gets_one_message_in_their_own_order(
-    server: SmtpServer, store: Store, day: pipeline.Context
+    server: SmtpServer, store: Store, day: days.Context
 ) -> None:
     subscribe(
         store,
@@ -94,12 +115,8 @@ def test_each_subscribed_reader_gets_one_message_in_their_own_order(
         Reader(id="UNOADDR", email_enabled=True),
     )
 
-    def order_for(
-        ctx: pipeline.Context, reader: str, batch: pipeline.Batch, order: list[Score]
-    ) -> list[Score]:
-        return list(reversed(order)) if reader == "UBOB" else order
-
-    result = deliverer(server, Clock(), order_for=order_for).deliver(digest(), day)
+    reversed_order = list(reversed(group_order(list(day_papers()))))
+    result = mail(deliverer(server, Clock(), store), orders={"UBOB": reversed_order})
 
     assert result == "emailed 2 of 2 readers"
     assert sorted(r for item in server.received for r in item.rcpt_tos) == [
@@ -122,21 +139,23 @@ def test_each_subscribed_reader_gets_one_message_in_their_own_order(
 
 
 def test_a_reader_can_get_more_than_the_group_digest(
-    server: SmtpServer, store: Store, day: pipeline.Context
+    server: SmtpServer, store: Store, day: days.Context
 ) -> None:
     subscribe(store, ADA.model_copy(update={"digest_size": 20}))
-    deliverer(server, Clock()).deliver(digest(size=12), day)
+    day.deliverers = [deliverer(server, Clock(), store)]
+    batch, order = days.load_batch(day, DAY), days.load_order(day, DAY)
+    assert pipeline.deliver(day, digest(size=12), batch, order).failed == {}
     assert len(titles(server.to("ada@example.org")[0])) == 20  # from the stored day's order
 
 
 def test_running_twice_sends_nothing_more(
-    server: SmtpServer, store: Store, day: pipeline.Context
+    server: SmtpServer, store: Store, day: days.Context
 ) -> None:
     subscribe(store, ADA, BOB)
-    first = deliverer(server, Clock()).deliver(digest(), day)
-    second = deliverer(server, Clock()).deliver(digest(), day)
+    first = mail(deliverer(server, Clock(), store))
+    second = mail(deliverer(server, Clock(), store))
     assert first == "emailed 2 of 2 readers"
-    assert second == "emailed 0 of 2 readers (2 had today's already)"
+    assert second == "email: no reader is waiting for today's digest"  # both had it
     assert len(server.received) == 2
     assert server.logins == 1  # the second run did not even connect
     sent = store.emailed(DAY)
@@ -144,12 +163,12 @@ def test_running_twice_sends_nothing_more(
 
 
 def test_a_new_subscriber_gets_the_day_on_a_second_run(
-    server: SmtpServer, store: Store, day: pipeline.Context
+    server: SmtpServer, store: Store, day: days.Context
 ) -> None:
     subscribe(store, ADA)
-    deliverer(server, Clock()).deliver(digest(), day)
+    mail(deliverer(server, Clock(), store))
     subscribe(store, BOB)
-    deliverer(server, Clock()).deliver(digest(), day)
+    mail(deliverer(server, Clock(), store))
     assert sorted(r for item in server.received for r in item.rcpt_tos) == [
         "ada@example.org",
         "bob@example.org",
@@ -157,53 +176,53 @@ def test_a_new_subscriber_gets_the_day_on_a_second_run(
 
 
 def test_a_claim_held_elsewhere_is_respected(
-    server: SmtpServer, store: Store, day: pipeline.Context
+    server: SmtpServer, store: Store, day: days.Context
 ) -> None:
     subscribe(store, ADA, BOB)
     assert store.claim_email(DAY, "UADA")  # another worker is sending to Ada right now
-    result = deliverer(server, Clock()).deliver(digest(), day)
+    result = mail(deliverer(server, Clock(), store))
     assert result == "emailed 1 of 2 readers (1 had today's already)"
     assert [r for item in server.received for r in item.rcpt_tos] == ["bob@example.org"]
 
 
 def test_temporary_refusals_are_retried_with_backoff(
-    server: SmtpServer, store: Store, day: pipeline.Context
+    server: SmtpServer, store: Store, day: days.Context
 ) -> None:
     subscribe(store, ADA)
     server.rcpt_script["ada@example.org"] = ["451 4.7.1 Greylisted, try later", "421 4.3.2 Busy"]
     clock = Clock()
-    assert deliverer(server, clock).deliver(digest(), day) == "emailed 1 of 1 readers"
+    assert mail(deliverer(server, clock, store)) == "emailed 1 of 1 readers"
     assert clock.waits == [2.0, 4.0]  # doubling, jitter fixed at the middle
     assert len(server.received) == 1
 
 
 def test_a_permanent_refusal_is_not_retried_and_the_others_go_on(
-    server: SmtpServer, store: Store, day: pipeline.Context, caplog: pytest.LogCaptureFixture
+    server: SmtpServer, store: Store, day: days.Context, caplog: pytest.LogCaptureFixture
 ) -> None:
     gone = Reader(id="UGONE", email="gone@example.org", email_enabled=True)
     subscribe(store, ADA, gone, BOB)
     server.rcpt_script["gone@example.org"] = ["550 5.1.1 No such user"]
     clock = Clock()
     with caplog.at_level(logging.WARNING):
-        result = deliverer(server, clock).deliver(digest(), day)
+        result = mail(deliverer(server, clock, store))
     assert result == "emailed 2 of 3 readers; 1 failed (see the log)"
     assert clock.waits == []
     assert "email to reader UGONE failed" in caplog.text and "550 5.1.1 No such user" in caplog.text
     assert sorted(store.emailed(DAY)) == ["UADA", "UBOB"]
     # The failure holds no claim: once the address is fixed, the next run sends to them only.
     store.save_reader(gone.model_copy(update={"email": "back@example.org"}))
-    assert deliverer(server, clock).deliver(digest(), day).startswith("emailed 1 of 3")
+    assert mail(deliverer(server, clock, store)) == "emailed 1 of 1 readers"
     assert len(server.to("back@example.org")) == 1 and len(server.received) == 3
 
 
 def test_temporary_failures_that_last_are_logged_and_the_others_go_on(
-    server: SmtpServer, store: Store, day: pipeline.Context, caplog: pytest.LogCaptureFixture
+    server: SmtpServer, store: Store, day: days.Context, caplog: pytest.LogCaptureFixture
 ) -> None:
     subscribe(store, ADA, BOB)
     server.rcpt_script["ada@example.org"] = ["452 4.2.2 Mailbox full"] * 4
     clock = Clock()
     with caplog.at_level(logging.WARNING):
-        result = deliverer(server, clock).deliver(digest(), day)
+        result = mail(deliverer(server, clock, store))
     assert result == "emailed 1 of 2 readers; 1 failed (see the log)"
     assert clock.waits == [2.0, 4.0, 8.0]
     assert "(after 4 tries)" in caplog.text
@@ -211,13 +230,13 @@ def test_temporary_failures_that_last_are_logged_and_the_others_go_on(
 
 
 def test_an_unreachable_server_stops_the_run_and_claims_nobody(
-    store: Store, day: pipeline.Context
+    store: Store, day: days.Context
 ) -> None:
     subscribe(store, ADA, BOB)
     nowhere = SmtpServer(port=free_port(), client_context=ssl.create_default_context())
     clock = Clock()
-    with pytest.raises(mailer.ServerUnavailable, match="after 4 tries") as stopped:
-        deliverer(nowhere, clock).deliver(digest(), day)
+    with pytest.raises(ServerUnavailable, match="after 4 tries") as stopped:
+        mail(deliverer(nowhere, clock, store))
     assert stopped.value.temporary
     assert clock.waits == [2.0, 4.0, 8.0]
     assert store.emailed(DAY) == {}
@@ -225,18 +244,20 @@ def test_an_unreachable_server_stops_the_run_and_claims_nobody(
 
 
 def test_pipeline_delivery_logs_an_unreachable_server_and_goes_on(
-    store: Store, day: pipeline.Context, caplog: pytest.LogCaptureFixture
+    store: Store, day: days.Context, caplog: pytest.LogCaptureFixture
 ) -> None:
     subscribe(store, ADA)
     nowhere = SmtpServer(port=free_port(), client_context=ssl.create_default_context())
-    day.deliverers = [deliverer(nowhere, Clock())]
+    day.deliverers = [deliverer(nowhere, Clock(), store)]
+    batch, order = days.load_batch(day, DAY), days.load_order(day, DAY)
     with caplog.at_level(logging.ERROR):
-        assert pipeline.deliver(day, digest()) == []
+        delivered = pipeline.deliver(day, digest(), batch, order)
+    assert delivered.done == [] and isinstance(delivered.failed["email"], ServerUnavailable)
     assert "the mail server is unavailable" in caplog.text
 
 
 def test_the_certificate_is_always_verified(
-    server: SmtpServer, store: Store, day: pipeline.Context
+    server: SmtpServer, store: Store, day: days.Context
 ) -> None:
     subscribe(store, ADA)
     lax = ssl.create_default_context()
@@ -244,51 +265,49 @@ def test_the_certificate_is_always_verified(
     lax.verify_mode = ssl.CERT_NONE  # asking not to verify changes nothing
     for context in (ssl.create_default_context(), lax):
         clock = Clock()
-        with pytest.raises(mailer.ServerUnavailable, match="certificate is not trusted") as err:
-            deliverer(server, clock, ssl_context=context).deliver(digest(), day)
+        with pytest.raises(ServerUnavailable, match="certificate is not trusted") as err:
+            mail(deliverer(server, clock, store, ssl_context=context))
         assert not err.value.temporary and clock.waits == []
     assert server.received == [] and server.logins == 0
 
 
 def test_a_wrong_password_is_permanent_and_never_logged(
-    server: SmtpServer, store: Store, day: pipeline.Context, caplog: pytest.LogCaptureFixture
+    server: SmtpServer, store: Store, day: days.Context, caplog: pytest.LogCaptureFixture
 ) -> None:
     subscribe(store, ADA)
     clock = Clock()
-    with caplog.at_level(logging.DEBUG), pytest.raises(mailer.ServerUnavailable, match="535"):
-        deliverer(server, clock, password=SecretStr("wrong-password-123")).deliver(digest(), day)
+    with caplog.at_level(logging.DEBUG), pytest.raises(ServerUnavailable, match="535"):
+        mail(deliverer(server, clock, store, password=SecretStr("wrong-password-123")))
     assert clock.waits == [] and server.failed_logins >= 1  # no second connection
     assert "wrong-password-123" not in caplog.text and PASSWORD not in caplog.text
 
 
 def test_no_login_over_an_unencrypted_connection(server: SmtpServer) -> None:
-    smtp = mailer.Smtp(
-        server.host, server.port, starttls=False, user=USER, password=SecretStr(PASSWORD)
-    )
-    with pytest.raises(mailer.ServerUnavailable, match="not encrypted"):
+    smtp = Smtp(server.host, server.port, starttls=False, user=USER, password=SecretStr(PASSWORD))
+    with pytest.raises(ServerUnavailable, match="not encrypted"):
         smtp.send(EmailMessage())
 
 
 def test_one_connection_carries_many_messages_and_is_renewed(
-    server: SmtpServer, store: Store, day: pipeline.Context
+    server: SmtpServer, store: Store, day: days.Context
 ) -> None:
     subscribe(
         store,
         *[Reader(id=f"U{n}", email=f"r{n}@example.org", email_enabled=True) for n in range(5)],
     )
-    deliverer(server, Clock(), per_connection=2).deliver(digest(), day)
+    mail(deliverer(server, Clock(), store, per_connection=2))
     assert len(server.received) == 5
     assert server.logins == 3
 
 
 def test_several_connections_share_the_readers_and_each_gets_one_message(
-    server: SmtpServer, store: Store, day: pipeline.Context
+    server: SmtpServer, store: Store, day: days.Context
 ) -> None:
     subscribe(
         store,
         *[Reader(id=f"U{n}", email=f"r{n}@example.org", email_enabled=True) for n in range(12)],
     )
-    result = deliverer(server, Clock(), connections=4).deliver(digest(), day)
+    result = mail(deliverer(server, Clock(), store, connections=4))
     assert result == "emailed 12 of 12 readers"
     assert sorted(r for item in server.received for r in item.rcpt_tos) == sorted(
         f"r{n}@example.org" for n in range(12)
@@ -308,18 +327,19 @@ def test_several_connections_share_the_readers_and_each_gets_one_message(
 def test_email_is_off_unless_smtp_host_and_email_from_are_set(
     values: dict[str, object], expected: None
 ) -> None:
-    assert mailer.from_settings(settings(**values)) is expected
+    assert mailer.from_settings(settings(**values), Store(in_process())) is expected
 
 
 def test_email_without_a_link_secret_says_how_to_fix_it() -> None:
     with pytest.raises(ValueError, match="set it to a long random string"):
         mailer.from_settings(
-            settings(smtp_host="mail.example.org", email_from="p@example.org", link_secret=None)
+            settings(smtp_host="mail.example.org", email_from="p@example.org", link_secret=None),
+            Store(in_process()),
         )
 
 
 def test_from_settings_sends_with_the_configured_server(
-    server: SmtpServer, store: Store, day: pipeline.Context
+    server: SmtpServer, store: Store, day: days.Context
 ) -> None:
     subscribe(store, ADA)
     configured = settings(
@@ -329,9 +349,9 @@ def test_from_settings_sends_with_the_configured_server(
         smtp_password=SecretStr(PASSWORD),
         email_from="p@lab.example.org",
     )
-    email = mailer.from_settings(configured, ssl_context=server.client_context)
+    email = mailer.from_settings(configured, store, ssl_context=server.client_context)
     assert email is not None
-    assert email.deliver(digest(), day) == "emailed 1 of 1 readers"
+    assert mail(email) == "emailed 1 of 1 readers"
     assert server.to("ada@example.org")[0]["From"] == "p@lab.example.org"
 
 
@@ -362,7 +382,7 @@ def test_8bit_bodies_are_declared_or_re_encoded_for_the_server(eight_bit: bool) 
     out = emails.outgoing(reader, day, day.entries, sender="Paperboy <p@example.org>", links_=links)
     assert not out.data.isascii()  # 👍, accents in names
     conn = Conn("8bitmime") if eight_bit else Conn()
-    mailer.transmit(conn, out)  # type: ignore[arg-type]
+    transmit(conn, out)  # type: ignore[arg-type]
     [(sender, to, data, options)] = conn.sent
     assert (sender, to) == ("p@example.org", ["ada@example.org"])
     if eight_bit:

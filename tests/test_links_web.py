@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.error
 import urllib.request
@@ -15,9 +14,10 @@ from urllib.parse import urljoin
 import pytest
 from pydantic import SecretStr
 
-from paperboy import mailer, pipeline, tokens
-from paperboy.cli import profile_record
+from paperboy import days, mailer, pipeline, tokens
 from paperboy.models import Reader
+from paperboy.readers import profile
+from paperboy.smtp import Smtp
 from paperboy.store import Store
 from tests.emailing import (
     DAY,
@@ -66,7 +66,7 @@ class Mail:
     app: str
     store: Store
     email: mailer.EmailDeliverer
-    ctx: pipeline.Context
+    ctx: days.Context
 
 
 @pytest.fixture
@@ -78,19 +78,23 @@ def mail(store: Store) -> Iterator[Mail]:
     clock = lambda: NOW + timedelta(hours=2)  # noqa: E731 - the links were made at NOW
     with smtp_server() as server, web_app(store, settings(), clock) as app:
         email = mailer.EmailDeliverer(
-            lambda: mailer.Smtp(
+            lambda: Smtp(
                 server.host,
                 server.port,
                 user=USER,
                 password=SecretStr(PASSWORD),
                 ssl_context=server.client_context,
             ),
+            store,
             "paperboy@lab.example.org",
             app,
             SecretStr(SECRET),
             14,
+            now=lambda: NOW,
         )
-        email.deliver(digest(), ctx)
+        ctx.deliverers = [email]
+        batch, order = days.load_batch(ctx, DAY), days.load_order(ctx, DAY)
+        assert pipeline.deliver(ctx, digest(), batch, order).failed == {}
         yield Mail(server, app, store, email, ctx)
 
 
@@ -126,7 +130,7 @@ def test_a_get_never_votes_and_its_one_button_does(mail: Mail) -> None:
     assert (vote.paper, vote.value, vote.source) == (paper, 1, "email")
 
     # The profile shows it, from email, as `paperboy profile --user U --json` prints it.
-    record = json.loads(json.dumps(profile_record(mail.store, "UADA")))
+    record = profile(mail.store, "UADA", None).model_dump(mode="json")
     assert record["votes"] == [
         {"paper": paper, "value": 1, "at": vote.at.isoformat(), "source": "email"}
     ]
@@ -221,8 +225,7 @@ def test_one_click_unsubscribe_without_cookies(mail: Mail) -> None:
 
 def test_unsubscribed_readers_get_no_more_mail(mail: Mail) -> None:
     fetch(unsubscribe_url(mail), data=b"List-Unsubscribe=One-Click")
-    tomorrow = digest(day=DAY + timedelta(days=1))
-    assert mail.email.deliver(tomorrow, mail.ctx) == "email: no reader has email on"
+    assert mail.email.readers(DAY + timedelta(days=1)) == []  # tomorrow: nobody to mail
     assert len(mail.server.received) == 1
 
 

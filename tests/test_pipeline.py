@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from paperboy import pipeline
+from paperboy import days, pipeline, readers
 from paperboy.arxiv import Fetched
 from paperboy.local import LocalScorer
-from paperboy.models import Digest, SlackThread, Vote
+from paperboy.models import Delivery, Digest, Reader, SlackThread, Vote
 from paperboy.pipeline import Context, NoFeedError
 from paperboy.prior import load_prior
 from paperboy.render import digest_html, summary, trim
@@ -30,8 +30,11 @@ class Recorder:
     name: str = "recorder"
     got: list[Digest] = field(default_factory=list)
 
-    def deliver(self, digest: Digest, ctx: Context) -> str:
-        self.got.append(digest)
+    def readers(self, day: date) -> list[Reader]:
+        return []
+
+    def deliver(self, delivery: Delivery) -> str:
+        self.got.append(delivery.digest)
         return "recorded"
 
 
@@ -79,7 +82,7 @@ def test_a_paper_considered_on_an_earlier_day_is_not_considered_again(
 def test_the_whole_day_runs_and_delivers_the_top_of_the_group_order(store: Store) -> None:
     recorder = Recorder()
     ctx = make_ctx(store, recorder)
-    batch, digest = pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None)
+    batch, digest, _ = pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None)
     assert digest.day == date(2025, 6, 4) and digest.read == len(batch.papers) == 49
     assert len(digest.entries) == 15 and recorder.got == [digest]
     scores = [e.score.score for e in digest.entries]
@@ -87,7 +90,7 @@ def test_the_whole_day_runs_and_delivers_the_top_of_the_group_order(store: Store
     assert all(e.score.scorer == "local" for e in digest.entries)
     assert "local scorer" in digest.notes[0]
     # the steps' results are in the store for the jobs
-    assert [s.paper for s in pipeline.load_order(ctx, digest.day)][:15] == [
+    assert [s.paper for s in days.load_order(ctx, digest.day)][:15] == [
         e.paper.id for e in digest.entries
     ]
 
@@ -95,7 +98,9 @@ def test_the_whole_day_runs_and_delivers_the_top_of_the_group_order(store: Store
 def test_dry_run_marks_nothing(store: Store) -> None:
     recorder = Recorder()
     ctx = make_ctx(store, recorder)
-    batch, _ = pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None, dry_run=True)
+    batch, _, _ = pipeline.run_day(
+        ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None, dry_run=True
+    )
     assert store.first_seen([p.id for p in batch.papers]) == {}
     assert store.day(batch.day) is None
 
@@ -107,7 +112,7 @@ def test_a_failed_feed_is_named_and_the_day_goes_out_from_the_others(store: Stor
         day_file("cs.SD+eess.AS", "2025-06-04"),
         str(RSS / "cs.AI-2025-08-20-atom-TRUNCATED.xml"),
     ]
-    _, digest = pipeline.run_day(ctx, sources, None)
+    _, digest, _ = pipeline.run_day(ctx, sources, None)
     assert recorder.got and digest.entries
     assert digest.missing_feeds == [sources[1]]
     assert "cs.AI-2025-08-20-atom-TRUNCATED.xml" in summary(digest)
@@ -118,7 +123,9 @@ def test_an_empty_feed_delivers_nothing(store: Store, caplog: pytest.LogCaptureF
     recorder = Recorder()
     ctx = make_ctx(store, recorder)
     caplog.set_level("INFO", logger="paperboy.pipeline")
-    batch, digest = pipeline.run_day(ctx, [str(RSS / "cs.LG-2026-04-25-empty-weekend.xml")], None)
+    batch, digest, _ = pipeline.run_day(
+        ctx, [str(RSS / "cs.LG-2026-04-25-empty-weekend.xml")], None
+    )
     assert batch.papers == [] and digest.entries == [] and recorder.got == []
     assert "no announcement" in caplog.text
 
@@ -154,9 +161,9 @@ def test_a_paper_the_reader_voted_down_goes_last_for_them(store: Store) -> None:
     order = pipeline.score(ctx, batch)
     top = order[0].paper
     store.append_vote(Vote(reader="U1", paper=top, value=-1, at=ctx.now(), source="slack"))
-    mine = pipeline.rank_for(ctx, "U1", batch, order)
+    mine = readers.rank_for(ctx, "U1", batch, order)
     assert mine[-1].paper == top and "you voted 👎 on it" in mine[-1].reasons
-    assert pipeline.rank_for(ctx, "U2", batch, order) == order  # nobody else's order moves
+    assert readers.rank_for(ctx, "U2", batch, order) == order  # nobody else's order moves
 
 
 def test_what_a_reader_let_pass_is_only_what_they_were_shown(store: Store) -> None:
@@ -165,8 +172,8 @@ def test_what_a_reader_let_pass_is_only_what_they_were_shown(store: Store) -> No
     first, second = date(2025, 6, 4), date(2025, 6, 5)
     pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", "2025-06-04")], None)
     pipeline.run_day(ctx, [day_file("cs.SD+eess.AS", "2025-06-05")], None)
-    batch = pipeline.load_batch(ctx, first)
-    order = pipeline.load_order(ctx, first)
+    batch = days.load_batch(ctx, first)
+    order = days.load_order(ctx, first)
     thread = pipeline.digest(ctx, batch, order)
     store.update_day(
         first,
@@ -181,7 +188,7 @@ def test_what_a_reader_let_pass_is_only_what_they_were_shown(store: Store) -> No
 
     def passed(reader: str, day: date) -> list[str]:
         votes = {voted: 1} if reader == "UVOTER" else {}
-        return sorted(p.id for p in pipeline.passed_papers(ctx, reader, day, votes))
+        return sorted(p.id for p in readers.passed_papers(store, reader, day, votes))
 
     assert passed("UMAIL", second) == sorted(mailed)  # their email, not the thread
     assert passed("UVOTER", second) == sorted(threaded[1:])  # the thread they voted in

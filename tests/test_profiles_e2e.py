@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from paperboy.arxiv import fetch_feeds
+from paperboy.days import Batch, Context
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Reader, Score, SeedPaper, Vote, VoteValue
-from paperboy.pipeline import Batch, Context, explain_reader, ingest, rank_for, score
+from paperboy.pipeline import ingest, score
 from paperboy.prior import load_prior
+from paperboy.readers import explain_reader, rank_for
 from paperboy.seeds import follow, unfollow
 from paperboy.store import Store
 from tests.conftest import FIXTURES

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +11,7 @@ import pytest
 from paperboy.features import paper_key
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Score, SeedPaper, Vote
-from paperboy.order import band, group_order, reader_order
+from paperboy.order import DayOrder, group_order, rank_reader
 from paperboy.prior import load_prior
 from paperboy.reader import ReaderModel, Taught, taught_from
 from paperboy.votes import current_votes
@@ -19,6 +19,7 @@ from tests.conftest import FIXTURES, parsed
 
 EXAMPLE = Path(__file__).parents[1] / "examples/profile"
 T0 = datetime(2025, 2, 17, 9, tzinfo=UTC)
+DAY = date(2025, 2, 17)
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +41,10 @@ def _vote(paper: str, value: int, minutes: int) -> Vote:
 
 def _order(scorer: LocalScorer, taught: Taught, day: list[Paper]) -> list[str]:
     """The reader's order of a day, as the pipeline makes it (no Claude: one band)."""
-    group = group_order(scorer.score(day))
+    group = DayOrder.of(DAY, day, group_order(scorer.score(day)))
     if not taught:
-        return [s.paper for s in group]
-    fit = ReaderModel(scorer, taught).fit(day)
-    personal = {p.id: float(fit.score[i]) for i, p in enumerate(day)}
-    return [s.paper for s in reader_order(group, personal)]
+        return rank_reader(group, None).ids
+    return rank_reader(group, ReaderModel(scorer, taught).fit(day).score).ids
 
 
 def _find(papers: list[Paper], *words: str) -> list[Paper]:
@@ -160,7 +159,7 @@ def test_explanations_name_liked_papers_terms_and_the_weightiest_votes(
     up, down = model.terms(fit)
     assert "diffusion" in up and down
     assert set(fit.pull) == set(votes) and max(fit.pull.values()) > 0
-    reasons = [r for i in range(len(today)) for r in model.reasons(fit, i)]
+    reasons = [r for mine in model.reasons(fit, list(range(len(today)))) for r in mine]
     assert any(r.startswith("terms you rated up: ") and "diffusion" in r for r in reasons)
     liked_titles = {f"you liked '{p.title}'" for p in liked}
     assert liked_titles & set(reasons)
@@ -205,14 +204,15 @@ def test_votes_never_lift_a_paper_out_of_claudes_band(scorer: LocalScorer, days)
         )
         for n, p in enumerate(today)
     }
-    group = group_order(local, graded)
-    fit = ReaderModel(scorer, taught_from({p.id: 1 for p in liked}, {p.id: p for p in liked}))
-    personal = {p.id: float(s) for p, s in zip(today, fit.fit(today).score, strict=True)}
-    mine = reader_order(group, personal)
-    assert [band(s) for s in mine] == sorted(band(s) for s in mine)
-    first = [s.paper for s in mine if band(s) == 0]
-    assert first == sorted(first, key=lambda pid: -personal[pid])
-    assert [s.paper for s in group if band(s) == 0] != first  # the votes reordered the band
+    group = DayOrder.of(DAY, today, group_order(local, graded))
+    model = ReaderModel(scorer, taught_from({p.id: 1 for p in liked}, {p.id: p for p in liked}))
+    personal = model.fit(today).score
+    mine = rank_reader(group, personal)
+    bands = group.band[mine.index].tolist()
+    assert bands == sorted(bands)
+    first = [int(i) for i in mine.index if group.band[i] == 0]
+    assert first == sorted(first, key=lambda i: -personal[i])
+    assert first != [int(i) for i in np.argsort(group.place) if group.band[i] == 0]  # reordered
 
 
 def test_group_order_bands_by_claudes_grade(scorer: LocalScorer, days) -> None:

@@ -13,7 +13,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from paperboy import blocks
-from paperboy.models import Digest, Paper, Ranked, Score
+from paperboy.models import Delivery, Digest, Paper, Ranked, Score
 from paperboy.services import slack_channel
 from paperboy.settings import Settings
 from paperboy.slack import SlackDeliverer, post_day, web_client
@@ -69,7 +69,7 @@ def test_a_day_is_one_parent_and_one_reply_per_paper(
     slack: SlackStandIn, store: Store, papers: list[Paper]
 ) -> None:
     digest = day_digest(papers, 15)
-    said = poster(slack, store).deliver(digest, None)
+    said = poster(slack, store).deliver(Delivery(digest=digest))
     assert "15 papers" in said
     parent, replies = the_thread(slack)
     assert "15 of" in parent["text"] and parent["metadata"]["event_type"] == blocks.DAY_EVENT
@@ -89,15 +89,15 @@ def test_a_day_is_one_parent_and_one_reply_per_paper(
 
 def test_a_second_run_posts_nothing(slack: SlackStandIn, store: Store, papers: list[Paper]) -> None:
     digest = day_digest(papers, 5)
-    poster(slack, store).deliver(digest, None)
-    said = poster(slack, store).deliver(digest, None)
+    poster(slack, store).deliver(Delivery(digest=digest))
+    said = poster(slack, store).deliver(Delivery(digest=digest))
     assert "already posted" in said
     assert len(slack.calls("chat.postMessage")) == 6
 
 
 def test_a_day_with_nothing_posts_nothing(slack: SlackStandIn, store: Store) -> None:
     empty = Digest(day=date(2025, 6, 7), read=0, entries=[], scorer="local")
-    poster(slack, store).deliver(empty, None)
+    poster(slack, store).deliver(Delivery(digest=empty))
     assert slack.received == []
 
 
@@ -117,9 +117,9 @@ def test_a_killed_run_posts_the_rest_and_no_paper_twice(
     slack.page_size = 7  # the re-run reads the thread over several pages
     slack.crash_on_post, slack.crash_mode = crash_on, mode
     with pytest.raises(SlackApiError):
-        poster(slack, store).deliver(digest, None)
+        poster(slack, store).deliver(Delivery(digest=digest))
     slack.crash_on_post = None
-    poster(slack, store).deliver(digest, None)
+    poster(slack, store).deliver(Delivery(digest=digest))
     parent, replies = the_thread(slack)
     assert len(replies) == 30
     assert Counter(blocks.paper_of(r) for r in replies) == Counter(
@@ -144,7 +144,7 @@ def test_posts_to_a_channel_are_paced_as_settings_say(
     )
     deliverer = slack_channel(settings, store, sleep=waits.append)
     assert deliverer is not None
-    deliverer.deliver(day_digest(papers, 3), None)
+    deliverer.deliver(Delivery(digest=day_digest(papers, 3)))
     assert len(slack.calls("chat.postMessage")) == 4  # the parent and three replies
     assert waits == pytest.approx([0, spaced, 2 * spaced, 3 * spaced], abs=0.25)
 

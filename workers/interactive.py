@@ -15,9 +15,10 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from paperboy import blocks, seeds
+from paperboy.days import latest_ranked
 from paperboy.home import home_view
 from paperboy.models import Explanation, Reader
-from paperboy.pipeline import explain_reader, load_batch, load_order, rank_for, top_entries
+from paperboy.readers import explain_reader, ranking_for
 from paperboy.services import arxiv_client, context
 from paperboy.settings import Settings
 from paperboy.slack import web_client
@@ -67,20 +68,17 @@ def top_reply(settings: Settings, store: Store, user: str) -> dict[str, object]:
     """The reader's own top papers of the latest ranked day, as a Slack message."""
     ctx = context(settings, store)
     reader = store.reader(user) or Reader(id=user)
-    for day in reversed(store.days()):
-        try:
-            batch, order = load_batch(ctx, day), load_order(ctx, day)
-        except LookupError:
-            continue
-        size = min(reader.digest_size or settings.digest_size, TOP_LIMIT)
-        by_id = {p.id: p for p in batch.papers}
-        entries = top_entries(rank_for(ctx, user, batch, order), by_id, size)
+    found = latest_ranked(ctx)
+    if found is None:
         return {
-            "text": f"Your top {len(entries)} papers of {day:%a %d %b}",
-            "blocks": blocks.top_blocks(day, entries),
+            "text": "No day has been ranked yet: the first digest comes with the next announcement."
         }
+    batch, order = found
+    size = min(reader.digest_size or settings.digest_size, TOP_LIMIT)
+    entries = ranking_for(ctx, user, batch, order).top(size)
     return {
-        "text": "No day has been ranked yet: the first digest comes with the next announcement."
+        "text": f"Your top {len(entries)} papers of {batch.day:%a %d %b}",
+        "blocks": blocks.top_blocks(batch.day, entries),
     }
 
 

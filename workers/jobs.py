@@ -22,6 +22,7 @@ from rq.job import Job, JobStatus
 
 from paperboy import pipeline, schedule
 from paperboy.arxiv import fetch_feeds
+from paperboy.days import load_batch, load_order, save_order
 from paperboy.models import utc_now
 from paperboy.pipeline import feed_day
 from paperboy.services import arxiv_client, channels, context
@@ -66,8 +67,8 @@ def score_day(day: str) -> int:
     when = date.fromisoformat(day)
 
     def work() -> int:
-        order = pipeline.score(ctx, pipeline.load_batch(ctx, when))
-        pipeline.save_order(ctx, when, order)
+        order = pipeline.score(ctx, load_batch(ctx, when))
+        save_order(ctx, when, order)
         return len(order)
 
     return guarded(store, when, "score", work) or 0
@@ -79,29 +80,25 @@ def deliver_day(day: str) -> list[str]:
     found = channels(settings, store)
     ctx = context(settings, store, found.ready)
     when = date.fromisoformat(day)
-    batch = pipeline.load_batch(ctx, when)
-    digest = pipeline.digest(ctx, batch, pipeline.load_order(ctx, when))
+    batch = load_batch(ctx, when)
+    order = load_order(ctx, when)
+    digest = pipeline.digest(ctx, batch, order)
     store.update_day(when, digest=digest)
     if not digest.entries:
         log.info("day %s: no announcement, nothing to deliver", when)
         return []
     if not ctx.deliverers and not found.broken:
         log.warning("day %s: no delivery channel is configured (Slack or SMTP)", when)
-    done: list[str] = []
+    # Each channel guards itself within its day (Slack per channel and reply, email per
+    # reader), so running this again delivers only what is missing: a failed reader too.
+    delivered = pipeline.deliver(ctx, digest, batch, order)
     failed: list[Exception] = [
         ValueError(f"the {name} channel is not set up: {why}") for name, why in found.broken.items()
     ]
-    for channel in ctx.deliverers:
-        # Each channel guards itself within its day (Slack per channel and reply, email per
-        # reader), so running this again delivers only what is missing: a failed reader too.
-        try:
-            done.append(channel.deliver(digest, ctx))
-        except Exception as exc:
-            log.exception("day %s: delivery to %s failed", when, channel.name)
-            failed.append(exc)
+    failed += delivered.failed.values()
     if failed:
         raise failed[0]  # RQ retries the job; the channels that delivered skip then
-    return done
+    return delivered.done
 
 
 STEPS: list[tuple[str, Callable[[str], Any]]] = [("score", score_day), ("deliver", deliver_day)]
