@@ -3,7 +3,8 @@
 Run: .venv/bin/python -m bench.profile_update
 A reader with 90, then 2,000 votes (papers of the other real days, 👍 on a seeded random third)
 ranks the biggest day (1,506 entries, 834 new or cross-listed). Each figure is the reader's
-whole order with reasons for the top (`pipeline.rank_with`):
+whole order with reasons for the top three digests' worth and its first 15 entries built
+(`readers.rank`, as `/paperboy top` and Home rank a reader):
 - first: the reader's first ranking of the day in this process: every voted paper is
   vectorised in the day's vocabulary and the liked ones' cosines with the day computed;
 - after a vote (cold): a new vote, so no model is cached for this vote count; the voted papers'
@@ -25,16 +26,16 @@ from paperboy.arxiv import read_saved
 from paperboy.feed import parse_feed
 from paperboy.local import LocalScorer
 from paperboy.models import Paper
-from paperboy.order import group_order
-from paperboy.pipeline import Batch, Context, rank_with
+from paperboy.order import DayOrder, group_order
 from paperboy.prior import load_prior
 from paperboy.reader import ReaderModel, Taught
-from paperboy.store import Store, in_process
+from paperboy.readers import EXPLAIN_TOP, rank
 
 COUNTS = (90, 2000)
 GOALS = {90: 300.0, 2000: 1000.0}
 WARM_GOAL = 50.0
 UPDATES = 9
+EXPLAIN = EXPLAIN_TOP * 15
 
 
 def ms(since: float) -> float:
@@ -52,10 +53,8 @@ def main() -> None:
     history = [p for pid, p in sorted(pool.items()) if pid not in today_ids]
     prior = load_prior(None, None, None, PROFILE)
     scorer = LocalScorer(prior)
-    ctx = Context(store=Store(in_process(), persistent=False), prior=prior, local=scorer)
-    batch = Batch(date(2025, 6, 3), today, ["bench"], [])
     started = time.perf_counter()
-    order = group_order(scorer.score(today))
+    day = DayOrder.of(date(2025, 6, 3), today, group_order(scorer.score(today)))
     print(
         f"group order of {len(today)} papers (cold, builds the day's corpus): {ms(started):.0f} ms"
     )
@@ -66,17 +65,17 @@ def main() -> None:
         disliked = [p for p in votes if p not in liked]
         up = len(liked)
         started = time.perf_counter()
-        rank_with(ctx, ReaderModel(scorer, Taught(liked, disliked)), batch, order)
+        rank(ReaderModel(scorer, Taught(liked, disliked)), day, EXPLAIN).top(15)
         first = ms(started)
         after, warm = [], []
         for _ in range(UPDATES):
             liked = [*liked, today[rng.randrange(len(today))]]  # a 👍 on one of today's
             model = ReaderModel(scorer, Taught(liked, disliked))
             started = time.perf_counter()
-            rank_with(ctx, model, batch, order)
+            rank(model, day, EXPLAIN).top(15)
             after.append(ms(started))
             started = time.perf_counter()
-            rank_with(ctx, model, batch, order)
+            rank(model, day, EXPLAIN).top(15)
             warm.append(ms(started))
         cold, hot = statistics.median(after), statistics.median(warm)
         ok = cold < GOALS[count] and hot < WARM_GOAL

@@ -23,9 +23,6 @@ from paperboy.vectors import Rows, Vector, Vocabulary, cross, grams, terms, word
 
 CORPUS_CACHE_SIZE = 8
 """Days kept vectorised per process: today's, the days a reader's email or Home looks at."""
-WORDS_CACHE_SIZE = 5_000
-"""Papers whose stemmed words are kept per process (a reader's voted papers come back daily);
-a few kilobytes each."""
 ROWS_CACHE_SIZE = 20_000
 """Rows of papers not of the day (voted on, shown) kept per day's corpus: a reader's refit after
 a vote reuses theirs; a kilobyte or two each, so memory stays bounded on a big group's day."""
@@ -42,22 +39,14 @@ def standardise(values: Vector) -> Vector:
 PaperKey = tuple[str, str, str]
 """A paper by its id and text: the same key, the same words."""
 
-_WORDS: OrderedDict[PaperKey, tuple[list[str], list[str]]] = OrderedDict()
-
 
 def paper_key(paper: Paper) -> PaperKey:
     return (paper.id, paper.title, paper.abstract)
 
 
 def paper_words(paper: Paper) -> tuple[list[str], list[str]]:
-    """A paper's title words and abstract words, stemmed (cached: papers come back)."""
-    key = paper_key(paper)
-    found = _WORDS.get(key)
-    if found is None:
-        found = _WORDS[key] = (words(paper.title), words(paper.abstract))
-        if len(_WORDS) > WORDS_CACHE_SIZE:
-            _WORDS.popitem(last=False)
-    return found
+    """A paper's title words and abstract words, stemmed."""
+    return words(paper.title), words(paper.abstract)
 
 
 def doc_terms(title: list[str], abstract: list[str], title_weight: int = 2) -> list[str]:

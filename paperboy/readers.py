@@ -8,6 +8,7 @@ shares it; each returns its readers' digests as data for the channels.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -131,13 +132,25 @@ def reader_digests(
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [reader_digest(ctx, day, reader) for reader in readers]
     chunk = max(1, len(readers) // (4 * workers))  # small chunks: the work is uneven
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_adopt,
-        initargs=(ctx, day),
-    ) as pool:
-        return list(pool.map(_digest_of, readers, chunksize=chunk))
+    # Frozen objects are left alone by the workers' garbage collector, so the memory they share
+    # with this process stays shared instead of being copied page by page.
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_adopt,
+            initargs=(ctx, day),
+        ) as pool:
+            made = list(pool.map(_digest_of, readers, chunksize=chunk))
+    finally:
+        gc.unfreeze()
+    # Each digest came back with copies of the day's papers: point them at the one set.
+    shared = {p.id: p for p in batch.papers}
+    for mine in made:
+        for entry in mine.entries:
+            entry.paper = shared.get(entry.paper.id, entry.paper)
+    return made
 
 
 # what a profile has learned ----------------------------------------------------------------

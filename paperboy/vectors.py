@@ -135,38 +135,43 @@ def row_sums(indptr: NDArray[np.int64], values: Vector) -> Vector:
 
 
 class Vocabulary:
-    """Term ids and idf weights learnt from one corpus (a day's papers plus the prior).
+    """Term columns and idf weights learnt from one corpus (a day's papers plus the prior).
 
-    Terms seen in one document only count towards a row's norm but get no column: they cannot
-    make two documents alike, and dropping them makes the matrix several times narrower.
+    Terms seen in fewer than `min_df` documents get no column: a term of one document cannot
+    make two documents alike, and dropping them makes the matrix several times narrower. They
+    still count towards a row's norm, as any term the vocabulary does not know does, with the
+    highest idf (a term of one document's); the vocabulary keeps only its columns' terms.
     """
 
-    def __init__(self, index: dict[str, int], idf: Vector, column: NDArray[np.int64]) -> None:
-        self.index = index  # term -> id over every term seen
-        self.idf = idf  # by term id
-        self.column = column  # term id -> column, or -1 for a term seen in one document only
-        self.n_cols = int(column.max()) + 1 if len(column) else 0
+    def __init__(self, index: dict[str, int], idf: Vector, unknown_idf: float) -> None:
+        self.index = index  # term -> column
+        self.idf = idf  # by column
+        self.unknown_idf = unknown_idf  # a term with no column: seen in one document, or never
+        self.n_cols = len(idf)
 
     @classmethod
     def fit(cls, docs: list[list[str]], min_df: int = 2) -> tuple[Vocabulary, Rows]:
         """Learn terms and idf from the docs and return their rows too, in one pass."""
-        index: dict[str, int] = {}
+        seen: dict[str, int] = {}
         indptr, indices, counts = [0], [], []
         for doc in docs:
             for term, count in Counter(doc).items():
-                i = index.get(term)
+                i = seen.get(term)
                 if i is None:
-                    i = index[term] = len(index)
+                    i = seen[term] = len(seen)
                 indices.append(i)
                 counts.append(count)
             indptr.append(len(indices))
         ind = np.asarray(indices, dtype=np.int64)
-        df = np.bincount(ind, minlength=len(index)).astype(np.float64)
+        df = np.bincount(ind, minlength=len(seen)).astype(np.float64)
+        # Smoothed idf, as scikit-learn's TfidfTransformer computes it.
+        idf = np.log((1 + len(docs)) / (1 + df)) + 1.0
         kept = df >= min_df
         column = np.where(kept, np.cumsum(kept) - 1, -1).astype(np.int64)
-        # Smoothed idf, as scikit-learn's TfidfTransformer computes it.
-        vocab = cls(index, np.log((1 + len(docs)) / (1 + df)) + 1.0, column)
-        return vocab, vocab._rows(indptr, ind, counts)
+        unknown = float(idf.max()) if len(idf) else 1.0
+        rows = _tfidf(indptr, ind, counts, np.append(idf, unknown), np.append(column, -1))
+        index = {term: int(column[i]) for term, i in seen.items() if kept[i]}
+        return cls(index, idf[kept], unknown), rows
 
     def __len__(self) -> int:
         return self.n_cols
@@ -174,34 +179,44 @@ class Vocabulary:
     def rows(self, docs: Iterable[list[str]]) -> Rows:
         """Tf-idf rows with sublinear tf, L2-normalised; unknown terms count towards the norm."""
         index = self.index
-        unknown = len(self.idf)  # an id for "not in the vocabulary", with the highest idf
+        unknown = self.n_cols  # a column id for "not in the vocabulary"
         indptr, indices, counts = [0], [], []
         for doc in docs:
             for term, count in Counter(doc).items():
                 indices.append(index.get(term, unknown))
                 counts.append(count)
             indptr.append(len(indices))
-        return self._rows(indptr, np.asarray(indices, dtype=np.int64), counts)
-
-    def _rows(self, indptr: list[int], ind: NDArray[np.int64], counts: list[int]) -> Rows:
-        idf = np.append(self.idf, self.idf.max() if len(self.idf) else 1.0)
-        data = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * idf[ind]
-        ptr = np.asarray(indptr, dtype=np.int64)
-        row_ids = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
-        norms = np.sqrt(np.bincount(row_ids, data * data, minlength=len(ptr) - 1))
-        data = data / np.where(norms > 0, norms, 1.0)[row_ids]
-        cols = np.append(self.column, -1)[ind]
-        keep = cols >= 0
-        ptr = np.concatenate([[0], np.cumsum(np.bincount(row_ids[keep], minlength=len(ptr) - 1))])
-        return Rows(ptr.astype(np.int64), cols[keep], data[keep], self.n_cols)
+        idf = np.append(self.idf, self.unknown_idf)
+        column = np.append(np.arange(self.n_cols), -1)
+        return _tfidf(indptr, np.asarray(indices, dtype=np.int64), counts, idf, column)
 
     def names(self) -> list[str]:
         """Terms by column."""
         out = [""] * self.n_cols
-        for term, i in self.index.items():
-            if (col := self.column[i]) >= 0:
-                out[col] = term
+        for term, col in self.index.items():
+            out[col] = term
         return out
+
+
+def _tfidf(
+    indptr: list[int],
+    ind: NDArray[np.int64],
+    counts: list[int],
+    idf: Vector,
+    column: NDArray[np.int64],
+) -> Rows:
+    """Rows from term counts: sublinear tf times idf, L2-normalised over every term, then only
+    the terms with a column (`column` -1: none) kept."""
+    data = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * idf[ind]
+    ptr = np.asarray(indptr, dtype=np.int64)
+    row_ids = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+    norms = np.sqrt(np.bincount(row_ids, data * data, minlength=len(ptr) - 1))
+    data = data / np.where(norms > 0, norms, 1.0)[row_ids]
+    cols = column[ind]
+    keep = cols >= 0
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(row_ids[keep], minlength=len(ptr) - 1))])
+    n_cols = int(column.max()) + 1 if len(column) else 0
+    return Rows(ptr.astype(np.int64), cols[keep], data[keep], n_cols)
 
 
 def _dot(a: Vector, b: Vector) -> float:
