@@ -17,6 +17,8 @@ from paperboy.models import Paper
 from paperboy.settings import Settings
 from paperboy.store import Store
 
+pytest_plugins = ["tests.slackweb"]  # the web process's fixtures, for every Slack test
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "data"
 """Real arXiv feeds and the example reader the tests read (see data/README.md)."""
