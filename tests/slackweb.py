@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -204,13 +205,14 @@ def tally_shown(web: Web, reply: dict[str, Any], up: int, down: int) -> bool:
     return labels == want and (f"(👍 {up} · 👎 {down})" in message["text"] or not (up or down))
 
 
-def event(kind: str, user: str) -> str:
+def event(kind: str, user: str, event_id: str | None = None) -> str:
+    """An Events API body, as Slack posts it; each with its own event id unless given."""
     return json.dumps(
         {
             "type": "event_callback",
             "team_id": "T0TEAM",
             "api_app_id": "A0PAPERBOY",
-            "event_id": "Ev1",
+            "event_id": event_id or f"Ev{uuid.uuid4().hex[:12].upper()}",
             "event_time": int(time.time()),
             "event": {
                 "type": kind,
