@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, url_for
 
 from paperboy import tokens
-from paperboy.models import Vote, utc_now
+from paperboy.models import utc_now
 from paperboy.render import templates
 from paperboy.settings import Settings
 from paperboy.store import Store
@@ -104,10 +104,8 @@ def record_vote(token: str) -> Response:
         return link
     store = _store()
     assert link.paper is not None
-    if store.current_vote(link.reader, link.paper) != link.vote:
-        store.append_vote(
-            Vote(reader=link.reader, paper=link.paper, value=link.vote, at=_now(), source="email")
-        )
+    # Set, not toggled: the link says which vote; a second POST of it changes nothing.
+    if store.cast(link.reader, link.paper, link.vote, "email").outcome == "ok":
         log.info("reader %s voted %+d on paper %s from email", link.reader, link.vote, link.paper)
         refresh = current_app.extensions.get("paperboy_email_vote")
         if refresh is not None:  # Slack is configured: its replies show the paper's tallies

@@ -1,7 +1,8 @@
 """👍/👎 clicks: recorded in the request, then confirmed, tallied and reflected on Home.
 
-The vote is appended to the log before the ack (one Redis round trip), so an acknowledged click
-is never lost; the ephemeral confirmation, the tally on the paper's message and the Home tab
+The vote is appended to the log before the ack, in one atomic Redis step (see
+`paperboy.vote_log`), so an acknowledged click is never lost and two presses are a vote and its
+undo; the ephemeral confirmation, the tally on the paper's message and the Home tab
 follow on a background thread, the last two coalesced (chat.update allows ~50/min).
 """
 
@@ -17,7 +18,7 @@ from bot import Deps, UserError
 from bot.home import request_home
 from paperboy import blocks
 from paperboy.feed import ARXIV_ID
-from paperboy.models import Vote, VoteValue
+from paperboy.models import VoteValue
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Click:
     message_ts: str | None
     thread_ts: str | None
     blocks: list[dict[str, Any]] | None
+    action_ts: str
 
 
 def read_click(body: dict[str, Any]) -> Click:
@@ -61,12 +63,8 @@ def read_click(body: dict[str, Any]) -> Click:
         message_ts=message.get("ts") or container.get("message_ts"),
         thread_ts=message.get("thread_ts") or container.get("thread_ts"),
         blocks=message_blocks if isinstance(message_blocks, list) else None,
+        action_ts=str(action.get("action_ts") or ""),
     )
-
-
-def next_value(current: int, clicked: VoteValue) -> VoteValue:
-    """The same button again undoes (0); otherwise the click is the new vote."""
-    return 0 if current == clicked else clicked
 
 
 def refresh_tally(deps: Deps, payload: dict[str, Any]) -> None:
@@ -83,12 +81,14 @@ def refresh_tally(deps: Deps, payload: dict[str, Any]) -> None:
     )
 
 
-def after_vote(deps: Deps, click: Click, previous: int, value: int, title: str) -> None:
+def after_vote(deps: Deps, click: Click, previous: int, value: int) -> None:
     """Confirm the vote to the clicker, then ask for the tallies and their Home to be refreshed.
 
     A click in the channel is confirmed there, ephemerally, and refreshes the message it was
     on; a click on Home (a paper suggested to vote on) is confirmed on the refreshed Home, and
     refreshes the paper's replies in the channel as an email vote does."""
+    known = deps.store.papers([click.paper]).get(click.paper)
+    title = known.title if known else click.paper
     confirmation = blocks.confirmation(previous, value, title)
     if click.channel:
         deps.client.chat_postEphemeral(
@@ -127,22 +127,31 @@ def register(app: App, deps: Deps) -> None:
 
     def record_vote(ack: Ack, body: dict[str, Any]) -> None:
         click = read_click(body)
-        known = deps.store.papers([click.paper])
-        if click.paper not in known:
+        # One atomic step, one round trip: the paper is known, the standing vote read, the
+        # next event appended (the same button again undoes), the tally updated; an identical
+        # payload delivered twice counts once.
+        cast = deps.store.cast(
+            click.user,
+            click.paper,
+            click.clicked,
+            "slack",
+            toggle=True,
+            stored_only=True,
+            delivery=f"click:{click.user}:{click.paper}:{click.clicked}:{click.action_ts}",
+        )
+        if cast.outcome == "no-paper":
             raise UserError(
                 f"Paperboy no longer has paper {click.paper} (papers are kept for a "
                 "few weeks), so this vote was not recorded."
             )
-        previous = deps.store.current_vote(click.user, click.paper)
-        value = next_value(previous, click.clicked)
-        deps.store.append_vote(
-            Vote(reader=click.user, paper=click.paper, value=value, at=deps.now(), source="slack")
-        )
-        log.info("vote %+d on %s by %s", value, click.paper, click.user)
         ack()
+        if cast.outcome != "ok":
+            log.info("click by %s on %s delivered again: counted once", click.user, click.paper)
+            return
+        log.info("vote %+d on %s by %s", cast.value, click.paper, click.user)
         # a plain task rather than a Bolt lazy listener: it needs the outcome, and copying the
         # whole request for a lazy listener costs the web process more than the vote itself
-        deps.background.submit(after_vote, deps, click, previous, value, known[click.paper].title)
+        deps.background.submit(after_vote, deps, click, cast.previous, cast.value)
 
     for action_id in CLICKS:
         app.action(action_id)(record_vote)

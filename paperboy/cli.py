@@ -16,7 +16,7 @@ from paperboy import __version__
 from paperboy.arxiv import FetchError
 from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
-from paperboy.models import Reader, Vote, VoteValue, utc_now
+from paperboy.models import Reader, VoteValue, utc_now
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
 from paperboy.services import Channels, arxiv_client, channels, context
 from paperboy.settings import Settings
@@ -154,10 +154,8 @@ def cmd_vote(args: argparse.Namespace, settings: Settings) -> int:
             "and counts once the paper is fetched",
             args.paper,
         )
-    store.append_vote(
-        Vote(reader=args.user, paper=args.paper, value=value, at=utc_now(), source="cli")
-    )
-    word = {1: "👍", -1: "👎", 0: "undone"}[value]
+    cast = store.cast(args.user, args.paper, value, "cli")
+    word = {1: "👍", -1: "👎", 0: "undone"}[value] + (" already" if cast.outcome == "same" else "")
     up, down = store.tally(args.paper)
     print(f"{args.user} on {args.paper}: {word} (now {up} 👍, {down} 👎)")
     return 0

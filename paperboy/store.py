@@ -18,6 +18,7 @@ import redis
 
 from paperboy.models import DAY_FIELDS, DayRecord, Paper, Reader, SeedPaper, Vote
 from paperboy.settings import Settings
+from paperboy.vote_log import VoteLog
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +68,15 @@ def in_process() -> redis.Redis:
     return fakeredis.FakeRedis()
 
 
-class Store:
-    """The one place that knows Redis keys."""
+class Store(VoteLog):
+    """The one place that knows Redis keys (the vote log's are in `paperboy.vote_log`)."""
 
     def __init__(self, client: redis.Redis, prefix: str = "pb", persistent: bool = True) -> None:
         self.redis = client
         self.prefix = prefix
         self.persistent = persistent
         self._reserve_turn = client.register_script(RESERVE_TURN)
+        self._scripts()
 
     def key(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
@@ -248,36 +250,6 @@ class Store:
     def readers(self) -> list[Reader]:
         return [self.reader(rid) or Reader(id=rid) for rid in self.reader_ids()]
 
-    # the vote log -------------------------------------------------------------------------
-
-    def append_vote(self, vote: Vote) -> None:
-        """Append one event to the reader's log and update the paper's tally."""
-        tally = self.key("tally", vote.paper)
-        with self.redis.pipeline() as pipe:
-            pipe.rpush(self.key("votes", vote.reader), vote.model_dump_json())
-            pipe.sadd(self.key("readers"), vote.reader)
-            pipe.persist(self.key("paper", vote.paper))  # a voted paper teaches for good
-            if vote.value:
-                pipe.hset(tally, vote.reader, vote.value)
-            else:
-                pipe.hdel(tally, vote.reader)
-            pipe.execute()
-
-    def votes(self, reader_id: str) -> list[Vote]:
-        """A reader's whole log, oldest first."""
-        raw = self.redis.lrange(self.key("votes", reader_id), 0, -1)
-        return [Vote.model_validate_json(item) for item in raw]
-
-    def current_vote(self, reader_id: str, paper_id: str) -> int:
-        """The reader's standing vote on a paper: +1, -1, or 0 for none."""
-        value = self.redis.hget(self.key("tally", paper_id), reader_id)
-        return int(value) if value is not None else 0
-
-    def tally(self, paper_id: str) -> tuple[int, int]:
-        """(👍, 👎) counts of current votes on a paper."""
-        values = [int(v) for v in self.redis.hvals(self.key("tally", paper_id))]
-        return values.count(1), values.count(-1)
-
     # export, import, forget ------------------------------------------------------------
 
     def export(self, reader_id: str | None = None) -> Iterator[dict[str, Any]]:
@@ -291,35 +263,28 @@ class Store:
                 yield {"type": "vote", **vote.model_dump(mode="json")}
 
     def import_records(self, records: Iterable[dict[str, Any]]) -> tuple[int, int]:
-        """Load exported records; votes already in the log are not added twice."""
-        readers = votes = 0
-        known: dict[str, set[str]] = {}
+        """Load exported records; votes already in the log are not added twice, and an event
+        older than the standing one on its paper is kept in the log but does not stand."""
+        readers: list[Reader] = []
+        votes: list[Vote] = []
         for record in records:
             kind = record.get("type")
             body = {k: v for k, v in record.items() if k != "type"}
             if kind == "reader":
-                self.save_reader(Reader.model_validate(body))
-                readers += 1
+                readers.append(Reader.model_validate(body))
             elif kind == "vote":
-                vote = Vote.model_validate(body)
-                if vote.reader not in known:
-                    known[vote.reader] = {v.model_dump_json() for v in self.votes(vote.reader)}
-                line = vote.model_dump_json()
-                if line not in known[vote.reader]:
-                    self.append_vote(vote)
-                    known[vote.reader].add(line)
-                    votes += 1
+                votes.append(Vote.model_validate(body))
             else:
                 raise ValueError(f"unknown record type {kind!r}: expected 'reader' or 'vote'")
-        return readers, votes
+        for reader in readers:
+            self.save_reader(reader)
+        return len(readers), self.import_votes(votes)
 
     def forget(self, reader_id: str) -> None:
         """Remove a reader's settings, seeds, votes and their share of the tallies."""
-        papers = {vote.paper for vote in self.votes(reader_id)}
+        self.forget_votes(reader_id)
         with self.redis.pipeline() as pipe:
-            for paper in papers:
-                pipe.hdel(self.key("tally", paper), reader_id)
-            pipe.delete(self.key("votes", reader_id), self.key("reader", reader_id))
+            pipe.delete(self.key("reader", reader_id), self.key("shown", reader_id))
             pipe.srem(self.key("readers"), reader_id)
             pipe.execute()
 

@@ -12,15 +12,20 @@ from datetime import datetime
 from paperboy.models import Vote
 
 
-def standing_votes(events: Iterable[Vote]) -> list[Vote]:
-    """Each paper's latest vote, by time, where it is not an undo; papers in the order of the
-    log's first event about them."""
+def latest_events(events: Iterable[Vote]) -> list[Vote]:
+    """Each paper's newest event, by time (the log's order breaks ties), undos included;
+    papers in the order of the log's first event about them."""
     latest: dict[str, tuple[datetime, int, Vote]] = {}
     for order, event in enumerate(events):
-        key = (event.at, order)  # the log's order breaks ties between equal timestamps
+        key = (event.at, order)
         if event.paper not in latest or key >= latest[event.paper][:2]:
             latest[event.paper] = (event.at, order, event)
-    return [vote for _, _, vote in latest.values() if vote.value != 0]
+    return [vote for _, _, vote in latest.values()]
+
+
+def standing_votes(events: Iterable[Vote]) -> list[Vote]:
+    """Each paper's newest vote, by time, where it is not an undo."""
+    return [vote for vote in latest_events(events) if vote.value != 0]
 
 
 def current_votes(events: Iterable[Vote]) -> dict[str, int]:
