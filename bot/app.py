@@ -17,11 +17,12 @@ import redis
 from flask import Flask, Response, jsonify, request
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
-from bot import Deps, UserError, commands, home, votes
+from bot import Deps, UserError, commands, guard, home, votes
 from bot.jobs import Interactive
 from bot.links import links
 from paperboy.models import utc_now as _utc_now
@@ -81,17 +82,48 @@ class ActionShape(Middleware):
         return next()
 
 
+class Redelivery(Middleware):
+    """Answers an event delivered before (Slack retries one it got no timely answer for, with
+    the same `event_id`) without serving it again."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        event_id = req.body.get("event_id")
+        redelivered = (
+            req.body.get("type") == "event_callback"
+            and isinstance(event_id, str)
+            and not self.deps.store.first_delivery("event", event_id)
+        )
+        if redelivered:
+            log.info("event %s delivered again: served once", event_id)
+            return BoltResponse(status=200, body="")
+        return next()
+
+
 def build_bolt(deps: Deps, signing_secret: str) -> App:
     """The Bolt app with every listener and the one error handler."""
+    token = deps.client.token
+
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        # The bot token is known: no auth.test before a listener, so a vote is recorded and
+        # acknowledged even while Slack's Web API cannot be reached.
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
     app = App(
-        client=deps.client,
+        # Bolt's own client goes without a token: with one it would call auth.test first.
+        client=WebClient(base_url=deps.client.base_url, timeout=deps.client.timeout),
+        authorize=authorize,
         signing_secret=signing_secret,
         process_before_response=True,  # the ack listener runs in the request; slow work is lazy
         raise_error_for_unhandled_request=True,
-        token_verification_enabled=False,  # no auth.test at boot: the email links need no Slack
         listener_executor=deps.background,
         name="paperboy",
     )
+    app.use(Redelivery(deps))
     app.use(ActionShape(deps))
     votes.register(app, deps)
     home.register(app, deps)
@@ -159,13 +191,20 @@ def create_app(
     flask_app.extensions["paperboy_email_vote"] = lambda paper: votes.after_email_vote(deps, paper)
     if secret:  # without a signing secret nothing over HTTP can be trusted: Socket Mode only
         handler = SlackRequestHandler(bolt)
+        flask_app.config["MAX_CONTENT_LENGTH"] = guard.MAX_BODY  # beyond it: 413
 
         @flask_app.post("/slack/events")
         def slack_events() -> Response | tuple[str, int]:
-            try:
-                return handler.handle(request)
-            except ValueError:  # a body that is not Slack's form or JSON, signed or not
-                return "malformed request", 400
+            body = request.get_data()
+            try:  # before Bolt: nothing is done, nothing said, for a request that fails here
+                stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+                signature = request.headers.get("X-Slack-Signature", "")
+                guard.check_signature(secret, stamp, signature, body)
+                guard.check_shape(request.content_type or "", body)
+            except guard.Refused as refused:
+                log.info("refused a request to /slack/events: %s", refused)
+                return "refused", refused.status
+            return handler.handle(request)
 
     return flask_app
 

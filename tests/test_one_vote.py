@@ -90,7 +90,7 @@ def test_a_home_opened_event_delivered_again_is_served_once(web: Web) -> None:
 
 
 @pytest.mark.parametrize(
-    "timestamp", ["abc", "", "1e9", "-1", "17500000000000000000000", "１７５０"]
+    "timestamp", ["abc", "", "1e9", "-1", "17500000000000000000000", "1750000000.5", "0x68"]
 )
 def test_a_malformed_signature_header_is_refused_and_nothing_is_done(
     web: Web, timestamp: str
