@@ -89,23 +89,22 @@ def test_a_home_opened_event_delivered_again_is_served_once(web: Web) -> None:
     assert len([c for c in web.slack.calls("views.publish") if c["user_id"] == "U1"]) == 1
 
 
-@pytest.mark.parametrize(
-    "timestamp", ["abc", "", "1e9", "-1", "17500000000000000000000", "1750000000.5", "0x68"]
-)
-def test_a_malformed_signature_header_is_refused_and_nothing_is_done(
-    web: Web, timestamp: str
-) -> None:
+MALFORMED_STAMPS = ["abc", "", "1e9", "-1", "17500000000000000000000", "1750000000.5", "0x68"]
+
+
+def test_a_malformed_signature_header_is_refused_and_nothing_is_done(web: Web) -> None:
     payload = click("UVICTIM", blocks.VOTE_UP, web.replies[0], CHANNEL)
     body = interaction(payload)
-    headers = {**signed(SECRET, body), "X-Slack-Request-Timestamp": timestamp}
-    before = len(web.slack.received)
-    assert web.post(body, headers).status_code == 401
     home = event("app_home_opened", "UVICTIM")
-    home_headers = {
-        **signed(SECRET, home, content_type="application/json"),
-        "X-Slack-Request-Timestamp": timestamp,
-    }
-    assert web.post(home, home_headers).status_code == 401
+    before = len(web.slack.received)
+    for stamp in MALFORMED_STAMPS:
+        headers = {**signed(SECRET, body), "X-Slack-Request-Timestamp": stamp}
+        assert web.post(body, headers).status_code == 401, stamp
+        home_headers = {
+            **signed(SECRET, home, content_type="application/json"),
+            "X-Slack-Request-Timestamp": stamp,
+        }
+        assert web.post(home, home_headers).status_code == 401, stamp
     time.sleep(0.3)  # what a background task would have done by now
     assert web.store.votes("UVICTIM") == []
     assert web.slack.received[before:] == []  # no ephemeral, no Home, nothing
