@@ -1,4 +1,9 @@
-"""A local HTTP server standing in for arXiv's RSS: serves saved feeds, can fail on demand."""
+"""A local HTTP server standing in for arXiv's RSS: serves saved feeds, can fail on demand.
+
+Faults: `script` answers the next requests with the given statuses; `faults` answers a path
+with a fixed status, headers and body (a redirect to itself, a body that is not the gzip its
+header says); `drip` answers a path with a few bytes at a time, for ever.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +23,12 @@ class FeedServer:
 
     routes: dict[str, bytes] = field(default_factory=dict)
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    faults: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    drip: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Path -> (bytes a time, seconds between): a server that never finishes its answer."""
     requests: list[tuple[float, str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 @contextmanager
@@ -36,6 +45,27 @@ def serve(server_state: FeedServer) -> Iterator[FeedServer]:
                     self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                return
+            if self.path in server_state.faults:
+                status, headers, content = server_state.faults[self.path]
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+                return
+            if self.path in server_state.drip:
+                size, every = server_state.drip[self.path]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.end_headers()
+                while not server_state.stopping.wait(every):
+                    try:
+                        self.wfile.write(b"<" * size)
+                        self.wfile.flush()
+                    except OSError:  # the client gave up
+                        return
                 return
             body = server_state.routes.get(self.path)
             if body is None:
@@ -61,5 +91,6 @@ def serve(server_state: FeedServer) -> Iterator[FeedServer]:
     try:
         yield server_state
     finally:
+        server_state.stopping.set()
         httpd.shutdown()
         httpd.server_close()
