@@ -27,6 +27,8 @@ RETRIES = 3
 """How many times a request is retried after a 429, a 5xx or a connection fault."""
 BACKOFF_SECONDS = 5.0
 """The first retry's wait, in seconds; it doubles each time, with jitter."""
+DEADLINE_SECONDS = 60.0
+"""How long one feed may take, retries and waits included (FEED_DEADLINE_SECONDS)."""
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -62,44 +64,90 @@ class Arxiv:
     wait_turn: Callable[[], None]
     retries: int = RETRIES
     backoff: float = BACKOFF_SECONDS
+    deadline: float = DEADLINE_SECONDS
+    timeout: float = TIMEOUT_SECONDS
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
 
     def get(self, url: str) -> bytes:
-        """The body of `url`, after retries on 429, 5xx and network faults."""
+        """The body of `url`, after retries on 429, 5xx and network faults, within the deadline.
+
+        Every error the HTTP client can raise (a redirect loop, a body that does not decode, a
+        server that trickles bytes) is a FetchError naming the URL, never a crash of the day.
+        """
         attempt = 0
+        ends = time.monotonic() + self.deadline
         while True:
             self.wait_turn()
             try:
-                response = self.http.get(url)
-            except httpx.TransportError as exc:
-                reason, unreachable, wait = (
-                    f"cannot reach {urlparse(url).netloc} ({exc})",
-                    True,
-                    None,
-                )
-                if isinstance(exc, httpx.ConnectError):
-                    # A refused connection or a failed DNS look-up rarely heals in seconds:
-                    # look once more, soon, then say so.
-                    if attempt >= 1:
-                        raise FetchError(
-                            url, f"{reason} after {attempt + 1} attempts", True
-                        ) from exc
-                    wait = 1.0
-            else:
-                if response.status_code == 200:
-                    return response.content
-                if response.status_code != 429 and response.status_code < 500:
-                    raise FetchError(url, f"HTTP {response.status_code}")
-                reason, unreachable = f"HTTP {response.status_code}", False
-                wait = _retry_after(response)
-            if attempt >= self.retries:
-                raise FetchError(url, f"{reason} after {attempt + 1} attempts", unreachable)
+                return self._read(url, ends)
+            except _Retry as retry:
+                reason, unreachable, wait = retry.reason, retry.unreachable, retry.wait
+                if retry.final:
+                    raise FetchError(url, reason, unreachable) from retry.__cause__
+                if attempt >= self.retries or (retry.once and attempt >= 1):
+                    raise FetchError(
+                        url, f"{reason} after {attempt + 1} attempts", unreachable
+                    ) from retry.__cause__
             delay = wait if wait is not None else self.backoff * 2**attempt
             delay *= 1 + self.rng.random() * 0.25
+            if time.monotonic() + delay > ends:  # waiting would pass the deadline
+                raise FetchError(
+                    url, f"{reason}; no time left for another try ({self.deadline:g} s)"
+                )
             log.warning("fetch %s: %s; retrying in %.1f s", url, reason, delay)
             self.sleep(delay)
             attempt += 1
+
+    def _read(self, url: str, ends: float) -> bytes:
+        """One request, read within the deadline; _Retry for what another try may mend."""
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise _Retry(f"took longer than {self.deadline:g} s", final=True)
+        try:
+            with self.http.stream("GET", url, timeout=min(self.timeout, left)) as response:
+                if response.status_code != 200:
+                    response.read()
+                    status = f"HTTP {response.status_code}"
+                    permanent = response.status_code != 429 and response.status_code < 500
+                    raise _Retry(status, final=permanent, wait=_retry_after(response))
+                chunks = []
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    if time.monotonic() > ends:
+                        raise _Retry(f"took longer than {self.deadline:g} s", final=True)
+                return b"".join(chunks)
+        except httpx.ConnectError as exc:
+            # A refused connection or a failed DNS look-up rarely heals in seconds: look once
+            # more, soon, then say so.
+            raise _Retry(
+                f"cannot reach {urlparse(url).netloc} ({exc})",
+                unreachable=True,
+                wait=1.0,
+                once=True,
+            ) from exc
+        except httpx.TransportError as exc:  # timeouts, dropped connections
+            raise _Retry(f"cannot reach {urlparse(url).netloc} ({exc})", unreachable=True) from exc
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            # too many redirects, a body that does not decode: the same answer next time
+            raise _Retry(f"{type(exc).__name__}: {exc}", final=True) from exc
+
+
+class _Retry(Exception):
+    """One request's failure, and whether another try may mend it."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        final: bool = False,
+        unreachable: bool = False,
+        wait: float | None = None,
+        once: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason, self.final, self.unreachable, self.wait = reason, final, unreachable, wait
+        self.once = once
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -1,9 +1,10 @@
 """The email channel: each subscribed reader's own digest of the day, mailed once.
 
 It receives the readers' digests as data (the pipeline ranks them) and sends each over SMTP
-(`paperboy.smtp`), a few connections at once. Each reader and day is claimed in Redis before
-sending and marked once the server accepted the message, so a second run (or a second worker)
-sends nothing more; a reader whose message fails is logged and released for a later run while
+(`paperboy.smtp`), a few connections at once. Each reader and day is claimed in Redis for the
+attempt (a lease, renewed while it lasts) and marked once the server accepted the message, so a
+second run (or a second worker) sends nothing more, a crash frees its readers within
+LOCK_SECONDS, and a reader whose message fails is logged and released for a later run while
 the others go on. What each reader's digest showed them is recorded: their model counts the
 papers they let pass.
 """
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from paperboy import emails
+from paperboy.leases import LEASE_SECONDS, Busy, held
 from paperboy.models import Delivery, Digest, Reader, ReaderDigest, utc_now
 from paperboy.smtp import SendError, ServerUnavailable, Smtp
 from paperboy.store import Store
@@ -68,6 +70,7 @@ class EmailDeliverer:
     link_ttl_days: int = 14
     connections: int = CONNECTIONS
     now: Callable[[], datetime] = utc_now
+    lock_seconds: float = LEASE_SECONDS
     name: str = "email"
 
     def readers(self, day: date) -> list[Reader]:
@@ -93,11 +96,16 @@ class EmailDeliverer:
                 counts["sent"],
             )
             raise problems[0]  # type: ignore[misc]
-        return (
+        said = (
             f"emailed {counts['sent']} of {len(delivery.readers)} readers"
             + (f" ({counts['before']} had today's already)" if counts["before"] else "")
             + (f"; {counts['failed']} failed (see the log)" if counts["failed"] else "")
         )
+        if counts["held"]:
+            # Not done while a reader is held by another sender, or by one killed moments ago:
+            # the job fails and its retry mails them once their claim has expired.
+            raise Busy(f"{said}; {counts['held']} reader(s) held by another sender for now")
+        return said
 
     def _work(self, run: _Run) -> None:
         """One connection's share: readers taken one by one until none is left."""
@@ -110,28 +118,31 @@ class EmailDeliverer:
                     raise
 
     def _send(self, session: Smtp, run: _Run, mine: ReaderDigest) -> str:
-        """Claim, write and send one reader's message; 'sent', 'before' or 'failed'."""
+        """Claim, write and send one reader's message; 'sent', 'before', 'held' or 'failed'."""
         day, reader = run.digest.day, mine.reader
-        if not self.store.claim_email(day, reader.id):
-            return "before"
-        try:
-            message = emails.outgoing(
-                reader, run.digest, mine.entries, sender=self.sender, links_=run.links
-            )
-            session.send(message)
-        except ServerUnavailable:
-            self.store.release_email(day, reader.id)
-            raise
-        except (SendError, ValueError) as exc:
-            self.store.release_email(day, reader.id)
-            log.warning("day %s: email to reader %s failed: %s", day, reader.id, exc)
-            return "failed"
-        except Exception:
-            self.store.release_email(day, reader.id)
-            log.exception("day %s: email to reader %s failed", day, reader.id)
-            return "failed"
-        self.store.mark_emailed(day, reader.id, message.message_id)
-        self.store.mark_shown(reader.id, day, [entry.paper.id for entry in mine.entries])
+        claim = self.store.claim_email(day, reader.id, self.lock_seconds)
+        if claim is None:
+            return "held"  # being sent elsewhere, or by a sender killed moments ago
+        with held(claim):  # released at the end: a failed reader may be tried again later
+            if self.store.was_emailed(day, reader.id):
+                return "before"
+            try:
+                message = emails.outgoing(
+                    reader, run.digest, mine.entries, sender=self.sender, links_=run.links
+                )
+                session.send(message)
+            except ServerUnavailable:
+                raise
+            except (SendError, ValueError) as exc:
+                log.warning("day %s: email to reader %s failed: %s", day, reader.id, exc)
+                return "failed"
+            except Exception:
+                log.exception("day %s: email to reader %s failed", day, reader.id)
+                return "failed"
+            # Between the server's acceptance and this mark, a crash would send the message
+            # again on the retry: at most one duplicate, for the readers in flight; never a miss.
+            self.store.mark_emailed(day, reader.id, message.message_id)
+            self.store.mark_shown(reader.id, day, [entry.paper.id for entry in mine.entries])
         log.info("day %s: emailed reader %s (%d papers)", day, reader.id, len(mine.entries))
         return "sent"
 
@@ -173,4 +184,5 @@ def from_settings(
         settings.public_url,
         settings.link_secret,
         settings.link_ttl_days,
+        lock_seconds=settings.lock_seconds,
     )

@@ -31,6 +31,7 @@ def arxiv_client(
         http=http_client(),
         wait_turn=lambda: store.wait_turn("arxiv", spacing, sleep),
         sleep=sleep,
+        deadline=settings.feed_deadline_seconds,
     )
 
 
@@ -134,4 +135,11 @@ def slack_channel(
         settings.slack_bot_token.get_secret_value(), settings.slack_api_url, connection_retries=0
     )
     spacing = POST_SPACING_SECONDS * settings.pacing
-    return SlackDeliverer(client, store, settings.slack_channel, spacing=spacing, sleep=sleep)
+    return SlackDeliverer(
+        client,
+        store,
+        settings.slack_channel,
+        spacing=spacing,
+        sleep=sleep,
+        lock_seconds=settings.lock_seconds,
+    )

@@ -60,7 +60,17 @@ class Settings(BaseSettings):
     """Multiplies the waits kept between requests to arXiv (3 s) and between posts to one Slack
     channel (1.05 s); 0 only against local stand-ins."""
 
-    @field_validator("slack_admins", "arxiv_categories", "arxiv_announce_types", mode="before")
+    lock_seconds: float = Field(default=60.0, gt=0)
+    """How long a worker's hold on a step (posting a day, mailing a reader) lasts unless it
+    renews it: after a crash the work resumes this long after."""
+    retry_seconds: Annotated[list[int], NoDecode] = [60, 300, 900]
+    """The waits before a failed step runs again, one a retry (empty: no retry)."""
+    feed_deadline_seconds: float = Field(default=60.0, gt=0)
+    """How long one feed may take, its retries and waits included."""
+
+    @field_validator(
+        "slack_admins", "arxiv_categories", "arxiv_announce_types", "retry_seconds", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from paperboy import blocks
+from paperboy.leases import LEASE_SECONDS, Busy, held
 from paperboy.models import Delivery, Digest, Reader, SlackThread
 from paperboy.store import Store
 
@@ -30,8 +31,6 @@ RATE_LIMIT_RETRIES = 5
 """How many times a call that met a 429 is retried after its `Retry-After`."""
 POST_SPACING_SECONDS = 1.05
 """Seconds between two posts to one channel: Slack allows about one message a second."""
-POST_LOCK_SECONDS = 15 * 60
-"""How long a posting job holds the day's lock, in seconds, should it die without releasing."""
 HISTORY_PAGES = 5
 """Pages of channel history searched for a parent whose `ts` was never stored."""
 
@@ -189,6 +188,7 @@ class SlackDeliverer:
     channel: str
     spacing: float = POST_SPACING_SECONDS
     sleep: Callable[[float], None] = time.sleep
+    lock_seconds: float = LEASE_SECONDS
     name: str = "slack"
 
     def readers(self, day: date) -> list[Reader]:
@@ -199,28 +199,28 @@ class SlackDeliverer:
         if not digest.entries:
             return "nothing to post to Slack"
         step = f"slack:{self.channel}"
-        if not self.store.claim(digest.day, step, ttl_seconds=POST_LOCK_SECONDS):
-            if self.store.is_done(digest.day, step):
-                return f"already posted to Slack {self.channel}"
-            return f"another worker is posting to Slack {self.channel}"
-        try:
+        if self.store.is_done(digest.day, step):
+            return f"already posted to Slack {self.channel}"
+        lock = self.store.step_lease(digest.day, step, self.lock_seconds)
+        if not lock.acquire(blocking=False):
+            # Never reported as posted: the job fails and RQ retries it; a lease left by a
+            # killed worker expires within LOCK_SECONDS and the retry posts what is missing.
+            raise Busy(f"another worker is posting to Slack {self.channel}, or was killed doing so")
+        with held(lock):
             result = post_day(
                 self.client, self.store, self.channel, digest, self.spacing, self.sleep
             )
-        except Exception:
-            self.store.release(digest.day, step)
-            raise
-        self.store.update_day(
-            digest.day,
-            slack=SlackThread(
-                channel=result.channel,
-                parent=result.parent,
-                picked=len(digest.entries),
-                read=digest.read,
-                cost_usd=digest.cost_usd,
-            ),
-        )
-        self.store.finish(digest.day, step)
+            self.store.update_day(
+                digest.day,
+                slack=SlackThread(
+                    channel=result.channel,
+                    parent=result.parent,
+                    picked=len(digest.entries),
+                    read=digest.read,
+                    cost_usd=digest.cost_usd,
+                ),
+            )
+            self.store.finish(digest.day, step)
         earlier = f", {result.found} of them found from an earlier run" if result.found else ""
         return (
             f"posted to Slack {self.channel}: {len(digest.entries)} papers in one thread{earlier}"

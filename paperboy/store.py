@@ -15,7 +15,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import redis
+from redis.lock import Lock
 
+from paperboy.leases import lease
 from paperboy.models import DAY_FIELDS, DayRecord, Paper, Reader, SeedPaper, Vote
 from paperboy.settings import Settings
 from paperboy.vote_log import VoteLog
@@ -35,8 +37,6 @@ HOME_WANTED_TTL = 600
 """Seconds a request for a reader's Home refresh waits for a worker before it may be asked
 again (should the job be lost)."""
 
-GUARD_TTL_SECONDS = 6 * 3600
-"""How long a claimed (running) day step holds its lock, in seconds, should its worker die."""
 
 RESERVE_TURN = """
 local clock = redis.call('TIME')
@@ -194,26 +194,15 @@ class Store(VoteLog):
     def is_done(self, day: date, step: str) -> bool:
         return bool(self.redis.exists(self.key("done", day.isoformat(), step)))
 
-    def claim(self, day: date, step: str, ttl_seconds: int = GUARD_TTL_SECONDS) -> bool:
-        """Take the lock on a day's step; False when it is done or another worker holds it."""
-        if self.is_done(day, step):
-            return False
-        return bool(
-            self.redis.set(self.key("lock", day.isoformat(), step), "1", nx=True, ex=ttl_seconds)
-        )
+    def step_lease(self, day: date, step: str, seconds: float) -> Lock:
+        """The lease a worker takes to run a day's step (see `paperboy.leases`)."""
+        return lease(self.redis, self.key("lock", day.isoformat(), step), seconds)
 
     def finish(self, day: date, step: str) -> None:
-        """Mark a day's step done and free its lock."""
-        with self.redis.pipeline() as pipe:
-            pipe.set(
-                self.key("done", day.isoformat(), step), "1", ex=timedelta(days=RETENTION_DAYS)
-            )
-            pipe.delete(self.key("lock", day.isoformat(), step))
-            pipe.execute()
-
-    def release(self, day: date, step: str) -> None:
-        """Free a day's step after a failure, so that a retry can take it."""
-        self.redis.delete(self.key("lock", day.isoformat(), step))
+        """Mark a day's step done."""
+        self.redis.set(
+            self.key("done", day.isoformat(), step), "1", ex=timedelta(days=RETENTION_DAYS)
+        )
 
     # polite spacing shared by every worker ------------------------------------------------
 
@@ -290,16 +279,15 @@ class Store(VoteLog):
 
     # email: one message per reader and day --------------------------------------------------
 
-    def claim_email(self, day: date, reader_id: str, ttl_seconds: int = GUARD_TTL_SECONDS) -> bool:
-        """Take the right to mail a reader their digest of `day`; False if sent or being sent."""
-        lock = self.key("mailing", day.isoformat(), reader_id)
-        if not self.redis.set(lock, "1", nx=True, ex=ttl_seconds):
-            return False
-        # Checked after locking: a sender that finished in between has recorded it by now.
-        if self.redis.hexists(self.key("mailed", day.isoformat()), reader_id):
-            self.redis.delete(lock)
-            return False
-        return True
+    def claim_email(self, day: date, reader_id: str, seconds: float) -> Lock | None:
+        """Take the right to mail a reader their digest of `day`, for one attempt: a lease the
+        sender holds while it sends (see `paperboy.leases`); None when it is held elsewhere.
+        Check `emailed` after taking it: a sender that just finished has recorded it."""
+        claim = lease(self.redis, self.key("mailing", day.isoformat(), reader_id), seconds)
+        return claim if claim.acquire(blocking=False) else None
+
+    def was_emailed(self, day: date, reader_id: str) -> bool:
+        return bool(self.redis.hexists(self.key("mailed", day.isoformat()), reader_id))
 
     def mark_emailed(self, day: date, reader_id: str, message_id: str) -> None:
         """Record that the reader's digest of `day` was accepted by the mail server."""
@@ -307,12 +295,7 @@ class Store(VoteLog):
         with self.redis.pipeline() as pipe:
             pipe.hset(mailed, reader_id, message_id)
             pipe.expire(mailed, timedelta(days=RETENTION_DAYS))
-            pipe.delete(self.key("mailing", day.isoformat(), reader_id))
             pipe.execute()
-
-    def release_email(self, day: date, reader_id: str) -> None:
-        """Give up a claim after a failure, so that a later run may try again."""
-        self.redis.delete(self.key("mailing", day.isoformat(), reader_id))
 
     def emailed(self, day: date) -> dict[str, str]:
         """Reader id to Message-ID of every digest of `day` that was sent."""

@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from paperboy import days, mailer, pipeline
+from paperboy.leases import Busy
 from paperboy.models import Delivery, Reader, ReaderDigest, Score
 from paperboy.order import top_entries
 from paperboy.smtp import ServerUnavailable, Smtp, transmit
@@ -179,10 +180,14 @@ def test_a_claim_held_elsewhere_is_respected(
     server: SmtpServer, store: Store, day: days.Context
 ) -> None:
     subscribe(store, ADA, BOB)
-    assert store.claim_email(DAY, "UADA")  # another worker is sending to Ada right now
-    result = mail(deliverer(server, Clock(), store))
-    assert result == "emailed 1 of 2 readers (1 had today's already)"
+    elsewhere = store.claim_email(DAY, "UADA", 60)  # another worker is sending to Ada now
+    assert elsewhere is not None
+    with pytest.raises(Busy, match="emailed 1 of 2 readers; 1 reader"):  # not done: RQ retries
+        mail(deliverer(server, Clock(), store))
     assert [r for item in server.received for r in item.rcpt_tos] == ["bob@example.org"]
+    elsewhere.release()  # that worker finished without a message (it failed): Ada's turn
+    assert mail(deliverer(server, Clock(), store)) == "emailed 1 of 1 readers"
+    assert len(server.to("ada@example.org")) == 1
 
 
 def test_temporary_refusals_are_retried_with_backoff(
@@ -240,7 +245,7 @@ def test_an_unreachable_server_stops_the_run_and_claims_nobody(
     assert stopped.value.temporary
     assert clock.waits == [2.0, 4.0, 8.0]
     assert store.emailed(DAY) == {}
-    assert store.claim_email(DAY, "UADA") and store.claim_email(DAY, "UBOB")
+    assert store.claim_email(DAY, "UADA", 60) and store.claim_email(DAY, "UBOB", 60)
 
 
 def test_pipeline_delivery_logs_an_unreachable_server_and_goes_on(

@@ -12,7 +12,9 @@ import pytest
 import redis
 from pydantic import ValidationError
 from redis import Redis
+from redis.exceptions import LockError
 
+from paperboy.leases import held
 from paperboy.models import DayRecord, Paper, Reader, Score, Vote
 from paperboy.store import Store, in_process
 
@@ -77,15 +79,24 @@ def test_forget_removes_a_reader_and_their_share_of_tallies(store: Store) -> Non
     assert store.reader_ids() == ["U2"]
 
 
-def test_a_step_claimed_once_per_day(store: Store) -> None:
+def test_a_step_is_leased_to_one_worker_and_frees_itself_when_it_dies(store: Store) -> None:
     day = date(2025, 6, 3)
-    assert store.claim(day, "score")
-    assert not store.claim(day, "score")  # running elsewhere
-    store.release(day, "score")  # it failed: a retry may take it
-    assert store.claim(day, "score")
+    mine = store.step_lease(day, "score", 0.5)
+    assert mine.acquire(blocking=False)
+    theirs = store.step_lease(day, "score", 0.5)
+    assert not theirs.acquire(blocking=False)  # running elsewhere
+    with pytest.raises(LockError):
+        theirs.release()  # only its holder can let it go
+    with held(mine):
+        time.sleep(0.8)  # longer than the lease: renewed while its holder works
+        assert not theirs.acquire(blocking=False)
+    assert theirs.acquire(blocking=False)  # released at the end
+    dead = store.step_lease(day, "fetch", 0.3)
+    assert dead.acquire(blocking=False)  # a holder killed now renews nothing
+    time.sleep(0.4)
+    assert store.step_lease(day, "fetch", 0.3).acquire(blocking=False)
     store.finish(day, "score")
-    assert not store.claim(day, "score")  # done
-    assert store.claim(day + timedelta(days=1), "score")
+    assert store.is_done(day, "score") and not store.is_done(day + timedelta(days=1), "score")
 
 
 def test_first_seen_keeps_the_earliest_day(store: Store) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from rq import cron
 
 from paperboy.settings import Settings
-from workers.jobs import JOB_TIMEOUT, QUEUE, backup, catch_up, start_day
+from workers.jobs import QUEUE, on_the_clock
 
-cron.register(start_day, QUEUE, cron=Settings().schedule_cron, job_timeout=JOB_TIMEOUT)
-cron.register(catch_up, QUEUE, interval=3600, job_timeout=JOB_TIMEOUT)
-cron.register(backup, QUEUE, cron="30 5 * * *", job_timeout=JOB_TIMEOUT)
+# Each entry enqueues its step with retries and a failure callback (rq's cron takes neither).
+cron.register(on_the_clock, QUEUE, args=("start_day",), cron=Settings().schedule_cron)
+cron.register(on_the_clock, QUEUE, args=("catch_up",), interval=3600)
+cron.register(on_the_clock, QUEUE, args=("backup",), cron="30 5 * * *")

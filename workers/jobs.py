@@ -16,26 +16,23 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rq import Queue, Retry
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from paperboy import pipeline, schedule
 from paperboy.arxiv import fetch_feeds
 from paperboy.days import load_batch, load_order, save_order
+from paperboy.leases import LEASE_SECONDS, Busy, held
 from paperboy.models import utc_now
 from paperboy.pipeline import feed_day
 from paperboy.services import arxiv_client, channels, context
 from paperboy.settings import Settings
 from paperboy.store import Store, open_store
+from workers import steps
 from workers.queues import DAY as QUEUE
 
 log = logging.getLogger(__name__)
-
-JOB_TIMEOUT = 1800
-"""Seconds a step may run: above every client timeout and their retries."""
-RETRY = Retry(max=3, interval=[60, 300, 900])
-"""A step that failed after its clients' own retries runs again later, three times at most."""
 
 
 def _settings_and_store() -> tuple[Settings, Store]:
@@ -43,17 +40,22 @@ def _settings_and_store() -> tuple[Settings, Store]:
     return settings, open_store(settings, allow_in_process=False)
 
 
-def guarded(store: Store, day: date, step: str, work: Callable[[], Any]) -> Any:
-    """Run `work` once per day and step; a second run, or one racing another, does nothing."""
-    if not store.claim(day, step):
-        log.info("day %s: step %s is done or running elsewhere; nothing to do", day, step)
+def guarded(
+    store: Store, day: date, step: str, work: Callable[[], Any], seconds: float = LEASE_SECONDS
+) -> Any:
+    """Run `work` once per day and step: None when it is done already; Busy (so that RQ tries
+    again later) while another worker holds the step, or held it until killed moments ago."""
+    if store.is_done(day, step):
+        log.info("day %s: step %s is done; nothing to do", day, step)
         return None
-    try:
+    lock = store.step_lease(day, step, seconds)
+    if not lock.acquire(blocking=False):
+        raise Busy(f"day {day}: step {step} is running elsewhere (or its worker died moments ago)")
+    with held(lock):
+        if store.is_done(day, step):  # finished between the look and the lease
+            return None
         result = work()
-    except BaseException:
-        store.release(day, step)
-        raise
-    store.finish(day, step)
+        store.finish(day, step)
     return result
 
 
@@ -71,7 +73,7 @@ def score_day(day: str) -> int:
         save_order(ctx, when, order)
         return len(order)
 
-    return guarded(store, when, "score", work) or 0
+    return guarded(store, when, "score", work, settings.lock_seconds) or 0
 
 
 def deliver_day(day: str) -> list[str]:
@@ -137,10 +139,8 @@ def enqueue_day(queue: Queue, day: date) -> list[str]:
             day.isoformat(),
             job_id=jid,
             depends_on=previous,
-            retry=RETRY,
-            job_timeout=JOB_TIMEOUT,
-            failure_ttl=int(timedelta(days=30).total_seconds()),
             description=f"paperboy {step} {day}",
+            **steps.options(Settings()),
         )
         ids.append(jid)
     return ids
@@ -174,7 +174,8 @@ def start_day(attempt: int = 0, now: str | None = None) -> str:
                 start_day,
                 attempt + 1,
                 job_id=retry_id,
-                job_timeout=JOB_TIMEOUT,
+                description=f"paperboy start {today} (look {attempt + 1})",
+                **steps.options(settings),
             )
         log.info(
             "day %s: the feed is still dated %s; looking again in %d minutes",
@@ -190,7 +191,9 @@ def start_day(attempt: int = 0, now: str | None = None) -> str:
             ", ".join(map(str, missed)),
         )
     ctx = context(settings, store)
-    batch = guarded(store, day, "fetch", lambda: pipeline.ingest(ctx, fetched, day))
+    batch = guarded(
+        store, day, "fetch", lambda: pipeline.ingest(ctx, fetched, day), settings.lock_seconds
+    )
     if batch is not None and not batch.papers:
         log.info("day %s: no announcement; nothing will be posted", day)
         return "empty"
@@ -240,3 +243,36 @@ def backup(folder: str = "backups", now: str | None = None) -> str:
         old.unlink()
     log.info("backup of %s written to %s", day, path)
     return str(path)
+
+
+# the clock's wrapper -----------------------------------------------------------------------
+
+ON_THE_CLOCK: dict[str, Callable[..., Any]] = {}
+"""The steps the clock starts, by name (filled below)."""
+
+
+def enqueue_step(queue: Queue, step: str, *args: Any) -> Job:
+    """Enqueue a step by name with its retries and failure callback (see `workers.steps`)."""
+    func = ON_THE_CLOCK[step]
+    return queue.enqueue(
+        func,
+        *args,
+        description=f"paperboy {step} {' '.join(map(str, args))}".strip(),
+        **steps.options(Settings()),
+    )
+
+
+def on_the_clock(step: str, *args: Any) -> str:
+    """What the clock runs: rq's cron registration takes no retry, so it enqueues the step
+    with them and returns at once."""
+    queue = Queue(QUEUE, connection=open_store(Settings(), allow_in_process=False).redis)
+    return enqueue_step(queue, step, *args).id
+
+
+ON_THE_CLOCK.update(
+    start_day=start_day,
+    catch_up=catch_up,
+    backup=backup,
+    score_day=score_day,
+    deliver_day=deliver_day,
+)
