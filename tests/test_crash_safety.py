@@ -34,7 +34,7 @@ from workers import jobs
 
 DAY_FEED = FIXTURES / "days" / "cs.SD+eess.AS-2025-06-04.xml"
 DAY = date(2025, 6, 4)
-LOCK_SECONDS = 1.0
+LOCK_SECONDS = 0.5
 
 
 @pytest.fixture
@@ -131,20 +131,20 @@ FAULTY = {
 @pytest.mark.parametrize("fault", ["/rss/loop", "/rss/badgzip", "/rss/drip"])
 def test_a_feed_that_fails_in_any_way_is_that_feed_missing(store: Store, fault: str) -> None:
     state = FeedServer(routes={"/rss/good": DAY_FEED.read_bytes()}, faults=dict(FAULTY))
-    state.drip = {"/rss/drip": (16, 0.5)}  # 16 bytes every half second, for ever
+    state.drip = {"/rss/drip": (16, 0.2)}  # 16 bytes every fifth of a second, for ever
     with serve(state) as server:
         arxiv = Arxiv(
             http=http_client(timeout=1.0),
             wait_turn=lambda: None,
             sleep=lambda _: None,
-            deadline=3.0,
+            deadline=1.5,
         )
         started = time.monotonic()
         fetched = fetch_feeds([server.url + "/rss/good", server.url + fault], arxiv)
         took = time.monotonic() - started
     assert [f.name for f in fetched.feeds] == ["good"]
     assert list(fetched.missing) == [server.url + fault]
-    assert took < 10  # the deadline, not each read's timeout, bounds a feed
+    assert took < 5  # the deadline, not each read's timeout, bounds a feed
     ctx = Context(store=store, prior=Prior(), local=LocalScorer(Prior()))
     batch = pipeline.ingest(ctx, fetched, DAY)
     assert len(batch.papers) == 49 and batch.missing == [server.url + fault]
