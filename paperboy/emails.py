@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from email import message_from_bytes, policy
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 import css_inline
 import jinja2
 
-from paperboy import tokens
+from paperboy import addresses, tokens
 from paperboy.models import Digest, Ranked, Reader
 from paperboy.render import SCORER_NAMES, score_labels, shorten_authors, templates, trim, why
 
@@ -58,7 +57,7 @@ class Links:
         return f"{self.public_url.rstrip('/')}/feedback/{token}"
 
     def unsubscribe(self, reader: str) -> str:
-        token = tokens.unsubscribe_token(self.secret, reader, self.now, self.ttl_days)
+        token = tokens.unsubscribe_token(self.secret, reader)
         return f"{self.public_url.rstrip('/')}/unsubscribe/{token}"
 
 
@@ -140,7 +139,8 @@ def context(reader: Reader, digest: Digest, entries: list[Ranked], links_: Links
             "notes": [_wrap("Note: " + note, "", "") for note in notes],
             "votes": _wrap(
                 f"Your 👍 and 👎 teach Paperboy what you like: each opens a page "
-                f"where one click confirms. Links work for {links_.ttl_days} days.",
+                f"where one click confirms. They work for {links_.ttl_days} days; the "
+                "unsubscribe link always works.",
                 "",
                 "",
             ),
@@ -310,6 +310,20 @@ def _folded(name: str, value: str) -> bytes:
     return policy.SMTP.fold_binary(*policy.SMTP.header_store_parse(name, value))
 
 
+def list_id(sender: str) -> str:
+    """RFC 2919's List-Id: the group's list, named after EMAIL_FROM (`Paperboy digest
+    <paperboy.lab.example.org>`), so that readers can filter it and providers group it."""
+    name, address = parseaddr(sender)
+    local, _, domain = address.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii") if domain else "paperboy.invalid"
+    except UnicodeError:
+        domain = "paperboy.invalid"
+    label = re.sub(r"[^A-Za-z0-9-]+", "-", local).strip("-") or "paperboy"
+    phrase = " ".join(re.sub(r'[()<>@,;:\\".\[\]]', " ", name).split()) or "Paperboy"
+    return f"{phrase} digest <{label.lower()}.{domain.lower()}>"
+
+
 def message_id(sender: str, reader_id: str, day: date) -> str:
     """One stable id per reader and day, so that receiving systems can drop a duplicate."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "paperboy.invalid"
@@ -347,25 +361,28 @@ def outgoing(
     """
     if not reader.email:
         raise ValueError(f"reader {reader.id} has no email address")
-    to = Address(addr_spec=reader.email)  # refuses what is not an address
+    recipient = addresses.for_sending(reader.email)  # refuses what is not an address
+    envelope, from_ = addresses.sender(sender)
     ctx = context(reader, digest, entries, links_)
     text, html = PAGES.render(ctx)
     (text_cte, text_body), (html_cte, html_body) = _body(text), _body(html)
     boundary = "=" * 15 + secrets.token_hex(12) + "=="
     while boundary.encode() in text_body or boundary.encode() in html_body:
         boundary = "=" * 15 + secrets.token_hex(12) + "=="
-    mid = message_id(sender, reader.id, digest.day)
+    mid = message_id(envelope, reader.id, digest.day)
     part = '--%s\r\nContent-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: %s\r\n\r\n'
     data = b"".join(
         [
             _header("Subject", ctx["subject"]),
-            _folded("From", sender),
-            _header("To", str(to)),
+            _folded("From", from_),
+            # RFC 6532: an address beyond ASCII is written as it is, never as an encoded-word.
+            f"To: {recipient}\r\n".encode(),
             _header("Date", format_datetime(links_.now)),
             _header("Message-ID", mid),
             # RFC 2369 and 8058: the URL in angle brackets on one line, never an encoded-word.
             _header("List-Unsubscribe", f"<{ctx['unsubscribe']}>"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            _header("List-Id", list_id(sender)),
             b"Auto-Submitted: auto-generated\r\n",  # RFC 3834: no out-of-office replies
             b"MIME-Version: 1.0\r\n",
             f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'.encode(),
@@ -376,7 +393,7 @@ def outgoing(
             f"--{boundary}--\r\n".encode(),
         ]
     )
-    return Outgoing(parseaddr(sender)[1], reader.email, mid, data)
+    return Outgoing(envelope, recipient, mid, data)
 
 
 def message(

@@ -201,8 +201,14 @@ class Smtp:
 
 
 def seven_bit(message: emails.Outgoing) -> bytes:
-    """The message with its 8bit parts re-encoded (base64), for a server without 8BITMIME."""
-    return message.message().as_bytes(policy=policy.SMTP.clone(cte_type="7bit"))
+    """The message with its 8bit parts re-encoded (base64), for a server without 8BITMIME.
+
+    Its headers go as they were written: re-folded, a short List-Unsubscribe would move to a
+    line of its own.
+    """
+    head = message.data.partition(b"\r\n\r\n")[0]
+    again = message.message().as_bytes(policy=policy.SMTP.clone(cte_type="7bit"))
+    return head + b"\r\n\r\n" + again.partition(b"\r\n\r\n")[2]
 
 
 def transmit(conn: smtplib.SMTP, message: emails.Outgoing) -> None:

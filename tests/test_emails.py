@@ -75,13 +75,30 @@ def test_headers_for_mail_clients_and_one_click_unsubscribe() -> None:
         r"<paperboy\.2025-06-03\.[0-9a-f]{20}@lab\.example\.org>", msg["Message-ID"]
     )
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # Re-serialised here, a header this short may be folded after its colon: RFC 2369 allows it.
     unsubscribe = re.fullmatch(
-        r"<(https://paperboy\.example\.org/unsubscribe/([^>]+))>", msg["List-Unsubscribe"]
+        r"<(https://paperboy\.example\.org/unsubscribe/([^>]+))>", msg["List-Unsubscribe"].strip()
     )
     assert unsubscribe, msg["List-Unsubscribe"]
     link = tokens.verify(SECRET.encode(), unsubscribe.group(2), NOW, "unsubscribe")
     assert link.reader == "U123"
     assert msg["Date"] == "Tue, 03 Jun 2025 06:00:00 +0000"
+    assert msg["List-Id"] == "Paperboy digest <paperboy.lab.example.org>"  # RFC 2919
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        ("p@lab.example.org", "Paperboy digest <p.lab.example.org>"),
+        ('"Vision, ML" <Digest.Bot@Lab.Example.org>', "Vision ML digest <digest-bot.lab.example.org>"),
+        ("Équipe <digest@bücher.example>", "Équipe digest <digest.xn--bcher-kva.example>"),
+    ],
+)
+def test_list_id_names_the_groups_list(sender: str, expected: str) -> None:
+    assert emails.list_id(sender) == expected
+    day = digest()
+    out = emails.outgoing(READER, day, day.entries, sender=sender, links_=LINKS)
+    assert str(out.message()["List-Id"]) == expected
 
 
 def test_message_id_is_stable_per_reader_and_day() -> None:
