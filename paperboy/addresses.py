@@ -15,6 +15,7 @@ from email.utils import formataddr, parseaddr
 
 import email_validator
 
+
 class AddressError(ValueError):
     """An address Paperboy cannot mail, with why in words a reader understands."""
 

@@ -1,8 +1,10 @@
 """A reader's digest as an email message: text and HTML from jinja2 templates (pure).
 
-The HTML part has its CSS inlined for clients that drop `<style>`, while the `@media` rules for
-phones and dark mode stay in a `<style>` block (css-inline's `keep_at_rules`) for those that
-keep it. Every link a reader can act on is signed (see `tokens.py`); none needs a login.
+The HTML part stays under Gmail's 102 KB clip at every digest size Home offers: the whole look,
+with the `@media` rules for phones and dark mode, is in `<style>` blocks in the head, which most
+clients keep, and only its essentials (`templates/email-inline.css`) are inlined into each
+element, for the clients that drop `<style>`. The template's indentation is not sent. Every link
+a reader can act on is signed (see `tokens.py`); none needs a login.
 
 Most of a message is the same for every reader, so `Pages` inlines the day's frame and each
 paper's card once and fills in each reader's rank, links and address (byte for byte what
@@ -40,7 +42,8 @@ TEXT_WIDTH = 72
 MAX_8BIT_LINE = 990
 """Longest line, in bytes, sent as 8bit (SMTP's limit is 998 plus CRLF)."""
 
-_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+INLINE_CSS = "email-inline.css"
+"""The essentials of the look, inlined into each element (the head keeps the whole look)."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ def render(ctx: dict[str, Any]) -> tuple[str, str]:
     The reference for `Pages.render`, which gives the same from pieces inlined once a day.
     """
     text = _template("email.txt").render(ctx)
-    html = _unmark(_INLINER.inline(_template("email.html").render(ctx)))
+    html = _unmark(_inliner().inline(_template("email.html").render(ctx)))
     return text, html
 
 
@@ -179,7 +182,27 @@ _CARDS = "<!--cards-->"
 
 @functools.cache
 def _template(name: str) -> jinja2.Template:
-    return templates().get_template(name)
+    env = templates()
+    if not name.endswith(".html"):
+        return env.get_template(name)
+    # Indentation is for whoever edits the template; in a 30-paper message it is 5 KB.
+    assert env.loader is not None
+    source = env.loader.get_source(env, name)[0]
+    return env.from_string(re.sub(r"(?m)^[ \t]+", "", source))
+
+
+@functools.cache
+def _inliner() -> css_inline.CSSInliner:
+    """Inlines `INLINE_CSS` only, leaving the head's `<style>` blocks as they are."""
+    assert templates().loader is not None
+    css = templates().loader.get_source(templates(), INLINE_CSS)[0]  # type: ignore[union-attr]
+    return css_inline.CSSInliner(
+        inline_style_tags=False,
+        keep_style_tags=True,
+        extra_css=css,
+        minify_css=True,
+        load_remote_stylesheets=False,
+    )
 
 
 def _unmark(html: str) -> str:
@@ -249,7 +272,7 @@ class Pages:
         frame_key = repr(sorted(frame_ctx.items()))
 
         def frame() -> tuple[str, str]:
-            page = _INLINER.inline(_template("email.html").render({**frame_ctx, "items": []}))
+            page = _inliner().inline(_template("email.html").render({**frame_ctx, "items": []}))
             head, marker, tail = page.partition(_CARDS)
             if not marker:
                 raise ValueError(f"templates/email.html lacks {_CARDS} after the cards")
@@ -275,7 +298,7 @@ class Pages:
 
     @staticmethod
     def _card(frame_ctx: dict[str, Any], item: dict[str, Any]) -> str:
-        page = _INLINER.inline(_template("email.html").render({**frame_ctx, "items": [item]}))
+        page = _inliner().inline(_template("email.html").render({**frame_ctx, "items": [item]}))
         start, end = page.find(_CARD), page.find(_CARDS)
         if start < 0 or end < start:
             raise ValueError(f"templates/email.html lacks {_CARD} before each card")
