@@ -8,19 +8,18 @@ no interactive worker runs, the web process publishes Home without the learned p
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import Deps, UserError
 from paperboy import blocks
+from paperboy.addresses import AddressError, checked
 from paperboy.home import home_view
 from paperboy.models import Reader
 
 log = logging.getLogger(__name__)
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 REFRESH_HOME = "workers.interactive.refresh_home"
 
 
@@ -66,8 +65,11 @@ def register(app: App, deps: Deps) -> None:
     def set_email(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         reader = _reader(deps, body)
         address = str(body["actions"][0].get("value") or "").strip()
-        if address and not EMAIL.fullmatch(address):
-            raise UserError(f"“{address}” does not look like an email address.")
+        if address:
+            try:
+                address = checked(address, deps.store.smtputf8())
+            except AddressError as exc:
+                raise UserError(str(exc)) from None
         update: dict[str, Any] = {"email": address or None}
         if not address:
             update["email_enabled"] = False

@@ -32,13 +32,13 @@ def checked(address: str, smtputf8: bool | None = False) -> str:
             address, check_deliverability=False, allow_smtputf8=True
         )
     except email_validator.EmailNotValidError as exc:
-        raise AddressError(f"“{address}” is not an email address: {exc}") from None
+        raise AddressError(f"“{address}” does not look like an email address: {exc}") from None
     if not found.local_part.isascii() and not smtputf8:
         why = (
             "this Paperboy does not know yet whether its mail server offers SMTPUTF8, which such "
             "an address needs (it learns when it next sends mail, or from `paperboy doctor`)"
             if smtputf8 is None
-            else "its mail server cannot deliver to it (it does not offer SMTPUTF8)"
+            else "this Paperboy's mail server cannot deliver to it: it does not offer SMTPUTF8"
         )
         raise AddressError(
             f"“{address}” has letters beyond ASCII before the @ ({found.local_part}): {why}. "

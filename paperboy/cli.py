@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from paperboy import __version__
+from paperboy.addresses import AddressError, checked
 from paperboy.arxiv import FetchError
 from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
@@ -206,11 +207,13 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_subscribe(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
-    if "@" not in args.email or args.email.startswith("@") or args.email.endswith("@"):
-        raise UsageError(f"{args.email!r} is not an email address")
+    try:
+        address = checked(args.email, store.smtputf8())
+    except AddressError as exc:
+        raise UsageError(str(exc)) from None
     reader = store.reader(args.user) or Reader(id=args.user)
-    store.save_reader(reader.model_copy(update={"email": args.email, "email_enabled": True}))
-    print(f"{args.user} will get the digest at {args.email}.")
+    store.save_reader(reader.model_copy(update={"email": address, "email_enabled": True}))
+    print(f"{args.user} will get the digest at {address}.")
     return 0
 
 

@@ -164,6 +164,7 @@ def from_settings(
             settings.smtp_user,
             settings.smtp_password,
             ssl_context=ssl_context or ssl.create_default_context(),
+            learned=store.set_smtputf8,
         )
 
     return EmailDeliverer(

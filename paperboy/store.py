@@ -354,6 +354,15 @@ class Store:
         raw = self.redis.hgetall(self.key("mailed", day.isoformat()))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
+    def set_smtputf8(self, offered: bool) -> None:
+        """Remember whether the mail server offers SMTPUTF8, as its EHLO said."""
+        self.redis.set(self.key("smtp", "smtputf8"), "1" if offered else "0")
+
+    def smtputf8(self) -> bool | None:
+        """Whether the mail server offers SMTPUTF8; None until the mailer or doctor asked it."""
+        raw = self.redis.get(self.key("smtp", "smtputf8"))
+        return None if raw is None else raw == b"1"
+
     # Claude: cached judgments, the day's budget, the cost ledger ---------------------------
 
     def judgments(self, model: str, prompt_key: str, ids: list[str]) -> dict[str, dict[str, Any]]:
