@@ -64,9 +64,11 @@ class Links:
         return f"{self.public_url.rstrip('/')}/unsubscribe/{token}"
 
 
-def subject(count: int, day: date) -> str:
-    """'12 papers for you, Tue 18 Feb'."""
+def subject(count: int, day: date, since: date | None = None) -> str:
+    """'12 papers for you, Tue 18 Feb', or for a week 'Your week: 15 papers, 16 to 20 Feb'."""
     noun = "paper" if count == 1 else "papers"
+    if since is not None:
+        return f"Your week: {count} {noun}, {since.day} {since:%b} to {day.day} {day:%b}"
     return f"{count} {noun} for you, {day:%a} {day.day:02d} {day:%b}"
 
 
@@ -123,15 +125,26 @@ def context(reader: Reader, digest: Digest, entries: list[Ranked], links_: Links
             }
         )
     scorer = SCORER_NAMES.get(digest.scorer, digest.scorer)
-    lede = f"{len(items)} of {digest.read:,} new arXiv papers, ranked for you" + (
-        f" with {scorer}'s judgment" if digest.scorer != "local" else ""
+    week = digest.since is not None
+    lede = (
+        f"{len(items)} of {digest.read:,} new arXiv papers"
+        + (" this week" if week else "")
+        + ", ranked for you"
+        + (f" with {scorer}'s judgment" if digest.scorer != "local" else "")
     )
+    rhythm = "weekly" if week else "daily"
+    day_long = f"{digest.day:%A} {digest.day.day} {digest.day:%B}"
+    if digest.since is not None:
+        day_long = (
+            f"Your week, {digest.since.day} {digest.since:%B} to {digest.day.day} {digest.day:%B}"
+        )
     notes = list(digest.notes)
     if digest.missing_feeds:
         notes.append("Missing today: " + ", ".join(digest.missing_feeds) + ".")
     return {
-        "subject": subject(len(items), digest.day),
-        "day_long": f"{digest.day:%A} {digest.day.day} {digest.day:%B}",
+        "subject": subject(len(items), digest.day, digest.since),
+        "day_long": day_long,
+        "rhythm": rhythm,
         "lede": lede,
         "preheader": " · ".join(entry.paper.title for entry in entries[:3]),
         "notes": notes,
@@ -148,7 +161,7 @@ def context(reader: Reader, digest: Digest, entries: list[Ranked], links_: Links
                 "",
             ),
             "why": _wrap(
-                f"You get this because {reader.email} is subscribed to Paperboy's daily digest.",
+                f"You get this because {reader.email} is subscribed to Paperboy's {rhythm} digest.",
                 "",
                 "",
             ),
@@ -392,7 +405,9 @@ def outgoing(
     boundary = "=" * 15 + secrets.token_hex(12) + "=="
     while boundary.encode() in text_body or boundary.encode() in html_body:
         boundary = "=" * 15 + secrets.token_hex(12) + "=="
-    mid = message_id(envelope, reader.id, digest.day)
+    mid = message_id(envelope, reader.id, digest.day if digest.since is None else digest.since)
+    if digest.since is not None:
+        mid = mid.replace("<paperboy.", "<paperboy.week.", 1)
     part = '--%s\r\nContent-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: %s\r\n\r\n'
     data = b"".join(
         [

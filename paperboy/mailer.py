@@ -1,11 +1,13 @@
-"""The email channel: each subscribed reader's own digest of the day, mailed once.
+"""The email channel: each subscribed reader's own digest of a day (or a week), mailed once.
 
 It receives the readers' digests as data (the pipeline ranks them) and sends each over SMTP
-(`paperboy.smtp`), a few connections at once. Each reader and day is claimed in Redis before
-sending and marked once the server accepted the message, so a second run (or a second worker)
-sends nothing more; a reader whose message fails is logged and released for a later run while
-the others go on. What each reader's digest showed them is recorded: their model counts the
-papers they let pass.
+(`paperboy.smtp`), a few connections at once. Each reader and day (a weekly reader's week) is
+claimed in Redis before sending and marked once the server accepted the message, so a second
+run (or a second worker) sends nothing more; a reader whose message fails is logged and
+released for a later run while the others go on. What each reader's digest showed them is
+recorded: their model counts the papers they let pass. Readers with an hour of their own or a
+weekly digest are mailed by the hourly job (`paperboy.hourly`) through this same channel; the
+day's deliver step leaves them out.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from paperboy import emails
+from paperboy import emails, rhythm
 from paperboy.models import Delivery, Digest, Reader, ReaderDigest, utc_now
 from paperboy.smtp import SendError, ServerUnavailable, Smtp
 from paperboy.store import Store
@@ -71,9 +73,14 @@ class EmailDeliverer:
     name: str = "email"
 
     def readers(self, day: date) -> list[Reader]:
-        """The subscribed readers whose digest of `day` has not gone out yet."""
+        """The subscribed readers mailed with the group's digest whose digest of `day` has not
+        gone out yet (those with an hour of their own, or weekly, wait for the hourly job)."""
         sent = self.store.emailed(day)
-        return [r for r in self.store.readers() if r.email_enabled and r.email and r.id not in sent]
+        return [
+            r
+            for r in self.store.readers()
+            if r.email_enabled and r.email and r.id not in sent and not rhythm.own_time(r)
+        ]
 
     def deliver(self, delivery: Delivery) -> str:
         if not delivery.readers:
@@ -111,7 +118,7 @@ class EmailDeliverer:
 
     def _send(self, session: Smtp, run: _Run, mine: ReaderDigest) -> str:
         """Claim, write and send one reader's message; 'sent', 'before' or 'failed'."""
-        day, reader = run.digest.day, mine.reader
+        day, reader = rhythm.period(run.digest), mine.reader
         if not self.store.claim_email(day, reader.id):
             return "before"
         try:
@@ -131,7 +138,12 @@ class EmailDeliverer:
             log.exception("day %s: email to reader %s failed", day, reader.id)
             return "failed"
         self.store.mark_emailed(day, reader.id, message.message_id)
-        self.store.mark_shown(reader.id, day, [entry.paper.id for entry in mine.entries])
+        shown: dict[date, list[str]] = {}
+        for entry in mine.entries:  # a week's papers, each under its own day
+            shown.setdefault(entry.paper.day or run.digest.day, []).append(entry.paper.id)
+        for when, ids in shown.items():
+            earlier = self.store.shown(reader.id, when) if run.digest.since else []
+            self.store.mark_shown(reader.id, when, list(dict.fromkeys([*earlier, *ids])))
         log.info("day %s: emailed reader %s (%d papers)", day, reader.id, len(mine.entries))
         return "sent"
 

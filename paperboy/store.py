@@ -323,35 +323,37 @@ class Store:
             pipe.srem(self.key("readers"), reader_id)
             pipe.execute()
 
-    # email: one message per reader and day --------------------------------------------------
+    # email: one message per reader and period (a day, or a week: 2025-W23) ------------------
 
-    def claim_email(self, day: date, reader_id: str, ttl_seconds: int = GUARD_TTL_SECONDS) -> bool:
+    def claim_email(
+        self, day: date | str, reader_id: str, ttl_seconds: int = GUARD_TTL_SECONDS
+    ) -> bool:
         """Take the right to mail a reader their digest of `day`; False if sent or being sent."""
-        lock = self.key("mailing", day.isoformat(), reader_id)
+        lock = self.key("mailing", str(day), reader_id)
         if not self.redis.set(lock, "1", nx=True, ex=ttl_seconds):
             return False
         # Checked after locking: a sender that finished in between has recorded it by now.
-        if self.redis.hexists(self.key("mailed", day.isoformat()), reader_id):
+        if self.redis.hexists(self.key("mailed", str(day)), reader_id):
             self.redis.delete(lock)
             return False
         return True
 
-    def mark_emailed(self, day: date, reader_id: str, message_id: str) -> None:
+    def mark_emailed(self, day: date | str, reader_id: str, message_id: str) -> None:
         """Record that the reader's digest of `day` was accepted by the mail server."""
-        mailed = self.key("mailed", day.isoformat())
+        mailed = self.key("mailed", str(day))
         with self.redis.pipeline() as pipe:
             pipe.hset(mailed, reader_id, message_id)
             pipe.expire(mailed, timedelta(days=RETENTION_DAYS))
-            pipe.delete(self.key("mailing", day.isoformat(), reader_id))
+            pipe.delete(self.key("mailing", str(day), reader_id))
             pipe.execute()
 
-    def release_email(self, day: date, reader_id: str) -> None:
+    def release_email(self, day: date | str, reader_id: str) -> None:
         """Give up a claim after a failure, so that a later run may try again."""
-        self.redis.delete(self.key("mailing", day.isoformat(), reader_id))
+        self.redis.delete(self.key("mailing", str(day), reader_id))
 
-    def emailed(self, day: date) -> dict[str, str]:
+    def emailed(self, day: date | str) -> dict[str, str]:
         """Reader id to Message-ID of every digest of `day` that was sent."""
-        raw = self.redis.hgetall(self.key("mailed", day.isoformat()))
+        raw = self.redis.hgetall(self.key("mailed", str(day)))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
     def set_smtputf8(self, offered: bool) -> None:
