@@ -6,7 +6,10 @@ from rq import cron
 
 from paperboy.settings import Settings
 from workers.jobs import JOB_TIMEOUT, QUEUE, backup, catch_up, start_day
+from workers.mailing import mail_hour
 
 cron.register(start_day, QUEUE, cron=Settings().schedule_cron, job_timeout=JOB_TIMEOUT)
 cron.register(catch_up, QUEUE, interval=3600, job_timeout=JOB_TIMEOUT)
 cron.register(backup, QUEUE, cron="30 5 * * *", job_timeout=JOB_TIMEOUT)
+# Readers with an hour of their own, or a weekly digest: at the top of every hour.
+cron.register(mail_hour, QUEUE, cron="0 * * * *", job_timeout=JOB_TIMEOUT)
