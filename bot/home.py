@@ -1,4 +1,5 @@
-"""The App Home tab: opened, and the settings controls on it (or in `/paperboy settings`).
+"""The App Home tab: opened, and the settings controls on it (or in `/paperboy settings`):
+email on and off, the address (checked at once), the digest size, daily or weekly, the hour.
 
 Home shows what the reader's profile has learned, which takes ranking: the interactive worker
 builds and publishes it. Requests that come while one is queued are served by that one. When
@@ -87,6 +88,25 @@ def register(app: App, deps: Deps) -> None:
         context["changed"] = True
         ack()
 
+    def set_cadence(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        reader = _reader(deps, body)
+        value = str((body["actions"][0].get("selected_option") or {}).get("value"))
+        if value not in ("daily", "weekly"):
+            raise UserError("Sorry, Paperboy could not read that choice.")
+        deps.store.save_reader(reader.model_copy(update={"cadence": value}))
+        context["changed"] = True
+        ack()
+
+    def set_hour(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        reader = _reader(deps, body)
+        value = str((body["actions"][0].get("selected_option") or {}).get("value"))
+        if value != blocks.GROUP_HOUR and not (value.isdigit() and 0 <= int(value) <= 23):
+            raise UserError("Sorry, Paperboy could not read that hour.")
+        hour = None if value == blocks.GROUP_HOUR else int(value)
+        deps.store.save_reader(reader.model_copy(update={"hour": hour}))
+        context["changed"] = True
+        ack()
+
     def refresh(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         if not context.get("changed"):
             return  # the error handler has told them what went wrong
@@ -105,3 +125,5 @@ def register(app: App, deps: Deps) -> None:
     app.action(blocks.HOME_EMAIL_TOGGLE)(ack=toggle_email, lazy=[refresh])
     app.action(blocks.HOME_EMAIL)(ack=set_email, lazy=[refresh])
     app.action(blocks.HOME_DIGEST_SIZE)(ack=set_size, lazy=[refresh])
+    app.action(blocks.HOME_CADENCE)(ack=set_cadence, lazy=[refresh])
+    app.action(blocks.HOME_HOUR)(ack=set_hour, lazy=[refresh])

@@ -11,6 +11,7 @@ import trustme
 from pydantic import SecretStr
 
 from paperboy import days, hourly, mailer, rhythm
+from paperboy.cli import main
 from paperboy.local import LocalScorer
 from paperboy.models import Prior, Reader
 from paperboy.smtp import Smtp
@@ -172,3 +173,26 @@ def test_a_reader_in_tokyo_is_mailed_at_their_hour_by_the_hourly_job(
         assert mail_hour("2025-06-04T23:00:00+00:00") == []  # no new day: nothing more
     assert [item.rcpt_tos for item in server.received] == [["tokyo@example.org"]]
     assert list(store.emailed(TUESDAY)) == ["UTOKYO"]  # the group's reader waits for the day's step
+
+
+def test_subscribe_sets_the_rhythm_hour_and_time_zone(
+    unconfigured: Path, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["subscribe", "--user", "UT", "--email", "t@example.org", "--weekly", "--hour", "8"]
+    assert main([*argv, "--tz", "Asia/Tokyo"]) == 0
+    assert "weekly digest at t@example.org, at 08:00 Asia/Tokyo" in capsys.readouterr().out
+    reader = store.reader("UT")
+    assert reader and (reader.cadence, reader.hour, reader.tz) == ("weekly", 8, "Asia/Tokyo")
+    assert main(["subscribe", "--user", "UT", "--daily", "--hour", "group"]) == 0
+    reader = store.reader("UT")
+    assert reader and (reader.cadence, reader.hour, reader.email) == (
+        "daily",
+        None,
+        "t@example.org",
+    )
+    assert main(["subscribe", "--user", "UT", "--tz", "Mars/Olympus"]) == 1
+    assert "IANA name like Europe/Paris" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["subscribe", "--user", "UT", "--hour", "24"])
+    assert main(["subscribe", "--user", "UNEW", "--weekly"]) == 1
+    assert "add --email" in capsys.readouterr().err
