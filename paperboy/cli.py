@@ -177,7 +177,9 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(record, ensure_ascii=False, indent=1))
         return 0
     print(f"Reader {record['user']}" + (f" <{record['email']}>" if record["email"] else ""))
-    print(f"Email digest: {'on' if record['email_enabled'] else 'off'}")
+    reader = store.reader(args.user) or Reader(id=args.user)
+    state = f"on, {reader.cadence}, {when(reader)}" if record["email_enabled"] else "off"
+    print(f"Email digest: {state}")
     shown = "" if len(record["votes"]) <= 10 else ", the latest 10 below"
     print(f"Votes: {len(record['votes'])} standing ({record['events']} events in the log{shown})")
     for vote in record["votes"][-10:]:

@@ -45,14 +45,21 @@ def due(ctx: Context, now: datetime) -> tuple[dict[date, list[Reader]], dict[dat
     if not readers:
         return daily, weekly
     ready = ready_days(ctx, now)
+    sent: dict[date | str, set[str]] = {}
+
+    def mailed(period: date | str) -> set[str]:
+        if period not in sent:
+            sent[period] = set(ctx.store.emailed(period))
+        return sent[period]
+
     for reader in readers:
         if reader.cadence == "weekly":
             first = rhythm.due_week(reader, ready, now)
-            if first and reader.id not in ctx.store.emailed(rhythm.week_key(first)):
+            if first and reader.id not in mailed(rhythm.week_key(first)):
                 weekly[first].append(reader)
         else:
             day = rhythm.due_day(reader, ready, now)
-            if day and reader.id not in ctx.store.emailed(day):
+            if day and reader.id not in mailed(day):
                 daily[day].append(reader)
     return daily, weekly
 

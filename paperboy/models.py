@@ -190,6 +190,9 @@ class Profile(BaseModel):
     email: str | None
     email_enabled: bool
     digest_size: int | None
+    cadence: Cadence = "daily"
+    hour: int | None = None
+    tz: str | None = None
     votes: list[ProfileVote]
     events: int
     seed_papers: list[SeedPaper]

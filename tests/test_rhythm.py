@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -183,6 +184,9 @@ def test_subscribe_sets_the_rhythm_hour_and_time_zone(
     assert "weekly digest at t@example.org, at 08:00 Asia/Tokyo" in capsys.readouterr().out
     reader = store.reader("UT")
     assert reader and (reader.cadence, reader.hour, reader.tz) == ("weekly", 8, "Asia/Tokyo")
+    assert main(["profile", "--user", "UT", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["cadence"], shown["hour"], shown["tz"]) == ("weekly", 8, "Asia/Tokyo")
     assert main(["subscribe", "--user", "UT", "--daily", "--hour", "group"]) == 0
     reader = store.reader("UT")
     assert reader and (reader.cadence, reader.hour, reader.email) == (
