@@ -262,7 +262,11 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
     chosen = GROUP_HOUR if reader.hour is None else str(reader.hour)
     where = str(zone(reader))
     if reader.hour is None:
-        when = "with the group's digest" if reader.cadence == "daily" else "once the week is done"
+        when = (
+            "with the group's digest"
+            if reader.cadence == "daily"
+            else "on Friday, once its digest is made"
+        )
     else:
         when = f"at {reader.hour:02d}:00 your time ({escape(where)})"
     address: dict[str, Any] = {
@@ -278,7 +282,7 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
             + (f" to {escape(email)}" if email else "")
             + f"\n*Digest size:* {size} papers"
             + f"\n*When:* {reader.cadence}"
-            + (", on Fridays" if reader.cadence == "weekly" else "")
+            + (", on Fridays" if reader.cadence == "weekly" and reader.hour is not None else "")
             + f", {when}"
         ),
         {

@@ -239,7 +239,11 @@ def cmd_subscribe(args: argparse.Namespace, settings: Settings) -> int:
 def when(reader: Reader) -> str:
     """When a reader's email comes, in words."""
     if reader.hour is None:
-        return "with the group's digest" if reader.cadence == "daily" else "once the week is done"
+        return (
+            "with the group's digest"
+            if reader.cadence == "daily"
+            else "on Friday, once its digest is made"
+        )
     return f"at {reader.hour:02d}:00 {zone(reader)}"
 
 

@@ -140,7 +140,8 @@ def context(reader: Reader, digest: Digest, entries: list[Ranked], links_: Links
         )
     notes = list(digest.notes)
     if digest.missing_feeds:
-        notes.append("Missing today: " + ", ".join(digest.missing_feeds) + ".")
+        when = "this week" if digest.since is not None else "today"
+        notes.append(f"Missing {when}: " + ", ".join(digest.missing_feeds) + ".")
     return {
         "subject": subject(len(items), digest.day, digest.since),
         "day_long": day_long,
