@@ -1,4 +1,5 @@
-"""The App Home tab: opened, and the settings controls on it (or in `/paperboy settings`).
+"""The App Home tab: opened, and the settings controls on it (or in `/paperboy settings`):
+email on and off, the address (checked at once), the digest size, daily or weekly, the hour.
 
 Home shows what the reader's profile has learned, which takes ranking: the interactive worker
 builds and publishes it. Requests that come while one is queued are served by that one. When
@@ -8,19 +9,18 @@ no interactive worker runs, the web process publishes Home without the learned p
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import Deps, UserError
 from paperboy import blocks
+from paperboy.addresses import AddressError, checked
 from paperboy.home import home_view
 from paperboy.models import Reader
 
 log = logging.getLogger(__name__)
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 REFRESH_HOME = "workers.interactive.refresh_home"
 
 
@@ -66,8 +66,11 @@ def register(app: App, deps: Deps) -> None:
     def set_email(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         reader = _reader(deps, body)
         address = str(body["actions"][0].get("value") or "").strip()
-        if address and not EMAIL.fullmatch(address):
-            raise UserError(f"“{address}” does not look like an email address.")
+        if address:
+            try:
+                address = checked(address, deps.store.smtputf8())
+            except AddressError as exc:
+                raise UserError(str(exc)) from None
         update: dict[str, Any] = {"email": address or None}
         if not address:
             update["email_enabled"] = False
@@ -82,6 +85,25 @@ def register(app: App, deps: Deps) -> None:
         except (KeyError, TypeError, ValueError):
             raise UserError("Sorry, Paperboy could not read that digest size.") from None
         deps.store.save_reader(reader.model_copy(update={"digest_size": max(1, min(size, 50))}))
+        context["changed"] = True
+        ack()
+
+    def set_cadence(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        reader = _reader(deps, body)
+        value = str((body["actions"][0].get("selected_option") or {}).get("value"))
+        if value not in ("daily", "weekly"):
+            raise UserError("Sorry, Paperboy could not read that choice.")
+        deps.store.save_reader(reader.model_copy(update={"cadence": value}))
+        context["changed"] = True
+        ack()
+
+    def set_hour(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        reader = _reader(deps, body)
+        value = str((body["actions"][0].get("selected_option") or {}).get("value"))
+        if value != blocks.GROUP_HOUR and not (value.isdigit() and 0 <= int(value) <= 23):
+            raise UserError("Sorry, Paperboy could not read that hour.")
+        hour = None if value == blocks.GROUP_HOUR else int(value)
+        deps.store.save_reader(reader.model_copy(update={"hour": hour}))
         context["changed"] = True
         ack()
 
@@ -103,3 +125,5 @@ def register(app: App, deps: Deps) -> None:
     app.action(blocks.HOME_EMAIL_TOGGLE)(ack=toggle_email, lazy=[refresh])
     app.action(blocks.HOME_EMAIL)(ack=set_email, lazy=[refresh])
     app.action(blocks.HOME_DIGEST_SIZE)(ack=set_size, lazy=[refresh])
+    app.action(blocks.HOME_CADENCE)(ack=set_cadence, lazy=[refresh])
+    app.action(blocks.HOME_HOUR)(ack=set_hour, lazy=[refresh])

@@ -16,6 +16,7 @@ from typing import Any
 
 from paperboy.models import Digest, Explanation, Paper, Ranked, Reader, SeedPaper, Vote
 from paperboy.render import header, score_labels, shorten_authors, summary, trim, why
+from paperboy.rhythm import zone
 
 Block = dict[str, Any]
 
@@ -39,6 +40,10 @@ VOTE_BLOCK = "vote:"
 HOME_EMAIL_TOGGLE = "settings_email_toggle"
 HOME_EMAIL = "settings_email"
 HOME_DIGEST_SIZE = "settings_digest_size"
+HOME_CADENCE = "settings_cadence"
+HOME_HOUR = "settings_hour"
+GROUP_HOUR = "group"
+"""The hour select's value for "with the group's digest"."""
 FORGET_CONFIRM = "forget_confirm"
 FORGET_CANCEL = "forget_cancel"
 DIGEST_SIZES = (5, 10, 15, 20, 30)
@@ -250,6 +255,20 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
     toggle = "Turn email off" if state == "on" else "Turn email on"
     sizes = sorted({*DIGEST_SIZES, size})
     option = {str(n): {"text": plain(f"{n} papers"), "value": str(n)} for n in sizes}
+    cadences = {c: {"text": plain(c.capitalize()), "value": c} for c in ("daily", "weekly")}
+    hours = {GROUP_HOUR: {"text": plain("With the group's digest"), "value": GROUP_HOUR}} | {
+        str(h): {"text": plain(f"{h:02d}:00 your time"), "value": str(h)} for h in range(24)
+    }
+    chosen = GROUP_HOUR if reader.hour is None else str(reader.hour)
+    where = str(zone(reader))
+    if reader.hour is None:
+        when = (
+            "with the group's digest"
+            if reader.cadence == "daily"
+            else "on Friday, once its digest is made"
+        )
+    else:
+        when = f"at {reader.hour:02d}:00 your time ({escape(where)})"
     address: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": HOME_EMAIL,
@@ -262,6 +281,9 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
             f"*Email digest:* {state}"
             + (f" to {escape(email)}" if email else "")
             + f"\n*Digest size:* {size} papers"
+            + f"\n*When:* {reader.cadence}"
+            + (", on Fridays" if reader.cadence == "weekly" and reader.hour is not None else "")
+            + f", {when}"
         ),
         {
             "type": "actions",
@@ -274,6 +296,20 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
                     "placeholder": plain("Digest size"),
                     "initial_option": option[str(size)],
                     "options": list(option.values()),
+                },
+                {
+                    "type": "static_select",
+                    "action_id": HOME_CADENCE,
+                    "placeholder": plain("How often"),
+                    "initial_option": cadences[reader.cadence],
+                    "options": list(cadences.values()),
+                },
+                {
+                    "type": "static_select",
+                    "action_id": HOME_HOUR,
+                    "placeholder": plain("When"),
+                    "initial_option": hours[chosen],
+                    "options": list(hours.values()),
                 },
             ],
         },

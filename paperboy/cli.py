@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from paperboy import __version__
+from paperboy.addresses import AddressError, checked
 from paperboy.arxiv import FetchError
 from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
 from paperboy.models import Reader, VoteValue, utc_now
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
+from paperboy.rhythm import zone, zone_named
 from paperboy.services import Channels, arxiv_client, channels, context
 from paperboy.settings import Settings
 from paperboy.store import ServiceError, Store, open_store
@@ -173,7 +175,9 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(record, ensure_ascii=False, indent=1))
         return 0
     print(f"Reader {record['user']}" + (f" <{record['email']}>" if record["email"] else ""))
-    print(f"Email digest: {'on' if record['email_enabled'] else 'off'}")
+    reader = store.reader(args.user) or Reader(id=args.user)
+    state = f"on, {reader.cadence}, {when(reader)}" if record["email_enabled"] else "off"
+    print(f"Email digest: {state}")
     shown = "" if len(record["votes"]) <= 10 else ", the latest 10 below"
     print(f"Votes: {len(record['votes'])} standing ({record['events']} events in the log{shown})")
     for vote in record["votes"][-10:]:
@@ -204,12 +208,47 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_subscribe(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
-    if "@" not in args.email or args.email.startswith("@") or args.email.endswith("@"):
-        raise UsageError(f"{args.email!r} is not an email address")
     reader = store.reader(args.user) or Reader(id=args.user)
-    store.save_reader(reader.model_copy(update={"email": args.email, "email_enabled": True}))
-    print(f"{args.user} will get the digest at {args.email}.")
+    address = reader.email
+    if args.email is not None:
+        try:
+            address = checked(args.email, store.smtputf8())
+        except AddressError as exc:
+            raise UsageError(str(exc)) from None
+    if not address:
+        raise UsageError(f"{args.user} has no email address yet: add --email ADDRESS")
+    update: dict[str, Any] = {"email": address, "email_enabled": True}
+    if args.cadence:
+        update["cadence"] = args.cadence
+    if args.hour is not None:
+        update["hour"] = None if args.hour == "group" else int(args.hour)
+    if args.tz is not None:
+        try:
+            zone_named(args.tz)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        update["tz"] = args.tz
+    reader = reader.model_copy(update=update)
+    store.save_reader(reader)
+    print(f"{args.user} will get the {reader.cadence} digest at {address}, {when(reader)}.")
     return 0
+
+
+def when(reader: Reader) -> str:
+    """When a reader's email comes, in words."""
+    if reader.hour is None:
+        return (
+            "with the group's digest"
+            if reader.cadence == "daily"
+            else "on Friday, once its digest is made"
+        )
+    return f"at {reader.hour:02d}:00 {zone(reader)}"
+
+
+def _hour(text: str) -> str:
+    if text == "group" or (text.isdigit() and 0 <= int(text) <= 23):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not an hour from 0 to 23 (or 'group')")
 
 
 def cmd_unsubscribe(args: argparse.Namespace, settings: Settings) -> int:
@@ -437,9 +476,42 @@ def parser() -> argparse.ArgumentParser:
         "about: a vote on them teaches it most",
     )
 
-    subscribe = add("subscribe", cmd_subscribe, "Send a reader the daily email digest.")
+    subscribe = add(
+        "subscribe",
+        cmd_subscribe,
+        "Send a reader the email digest: daily or weekly, with the group's or at their own hour.",
+    )
     subscribe.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
-    subscribe.add_argument("--email", required=True, metavar="A", help="their email address")
+    subscribe.add_argument(
+        "--email", metavar="A", help="their email address (needed the first time)"
+    )
+    rhythm_ = subscribe.add_mutually_exclusive_group()
+    rhythm_.add_argument(
+        "--daily",
+        dest="cadence",
+        action="store_const",
+        const="daily",
+        help="each announcement day's digest (the default)",
+    )
+    rhythm_.add_argument(
+        "--weekly",
+        dest="cadence",
+        action="store_const",
+        const="weekly",
+        help="once a week, their own best of the week (on Friday at their hour)",
+    )
+    subscribe.add_argument(
+        "--hour",
+        type=_hour,
+        metavar="H",
+        help="the hour (0 to 23, their time zone) their email comes, at the first hourly run "
+        "once the day's digest exists; 'group' to get it with the group's digest (the default)",
+    )
+    subscribe.add_argument(
+        "--tz",
+        metavar="AREA/CITY",
+        help="their time zone, an IANA name like Asia/Tokyo (default: Slack's, else UTC)",
+    )
 
     unsubscribe = add("unsubscribe", cmd_unsubscribe, "Stop a reader's email digest.")
     unsubscribe.add_argument("--user", required=True, metavar="U", help="the reader")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,7 +15,7 @@ from paperboy.arxiv import http_client
 from paperboy.prior import load_prior
 from paperboy.resources import example_profile_dir
 from paperboy.settings import Settings
-from paperboy.store import LOCAL_REDIS, connect
+from paperboy.store import LOCAL_REDIS, Store, connect
 
 Status = Literal["ok", "warn", "fail", "off"]
 
@@ -166,7 +166,13 @@ def check_slack(settings: Settings) -> Check:
     )
 
 
-def check_smtp(settings: Settings, context: ssl.SSLContext | None = None) -> Check:
+def check_smtp(
+    settings: Settings,
+    context: ssl.SSLContext | None = None,
+    remember: Callable[[bool], None] | None = None,
+) -> Check:
+    """Connect, STARTTLS and log in as the mailer does; what the server's EHLO says about
+    SMTPUTF8 goes to `remember` (the store, for the web process's address checks)."""
     if not settings.smtp_host:
         return Check("email", "off", "SMTP_HOST is not set: no email digest")
     missing = [
@@ -176,8 +182,13 @@ def check_smtp(settings: Settings, context: ssl.SSLContext | None = None) -> Che
     ]
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+            smtp.ehlo()
             if settings.smtp_starttls:
                 smtp.starttls(context=context or ssl.create_default_context())
+                smtp.ehlo()
+            utf8 = smtp.has_extn("smtputf8")
+            if remember is not None:
+                remember(utf8)
             if settings.smtp_user and settings.smtp_password:
                 smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
     except smtplib.SMTPAuthenticationError:
@@ -190,8 +201,15 @@ def check_smtp(settings: Settings, context: ssl.SSLContext | None = None) -> Che
         )
     if missing:
         return Check("email", "fail", f"SMTP works, but {' and '.join(missing)} unset")
+    offers = (
+        "offers SMTPUTF8 (addresses beyond ASCII before the @ are taken)"
+        if utf8
+        else "no SMTPUTF8 (addresses beyond ASCII before the @ are refused at subscribe)"
+    )
     return Check(
-        "email", "ok", f"{settings.smtp_host}:{settings.smtp_port}, from {settings.email_from}"
+        "email",
+        "ok",
+        f"{settings.smtp_host}:{settings.smtp_port}, from {settings.email_from}; {offers}",
     )
 
 
@@ -202,4 +220,14 @@ def checks(settings: Settings) -> Iterator[Check]:
     yield check_feeds(settings)
     yield check_anthropic(settings)
     yield check_slack(settings)
-    yield check_smtp(settings)
+    yield check_smtp(settings, remember=_remembering(settings))
+
+
+def _remembering(settings: Settings) -> Callable[[bool], None] | None:
+    """Where the SMTP check keeps what the server offers: the store, when Redis answers."""
+    try:
+        client = connect(settings.redis_url or LOCAL_REDIS)
+        client.ping()
+    except redis.RedisError:
+        return None
+    return Store(client).set_smtputf8

@@ -1,8 +1,10 @@
 """A reader's digest as an email message: text and HTML from jinja2 templates (pure).
 
-The HTML part has its CSS inlined for clients that drop `<style>`, while the `@media` rules for
-phones and dark mode stay in a `<style>` block (css-inline's `keep_at_rules`) for those that
-keep it. Every link a reader can act on is signed (see `tokens.py`); none needs a login.
+The HTML part stays under Gmail's 102 KB clip at every digest size Home offers: the whole look,
+with the `@media` rules for phones and dark mode, is in `<style>` blocks in the head, which most
+clients keep, and only its essentials (`templates/email-inline.css`) are inlined into each
+element, for the clients that drop `<style>`. The template's indentation is not sent. Every link
+a reader can act on is signed (see `tokens.py`); none needs a login.
 
 Most of a message is the same for every reader, so `Pages` inlines the day's frame and each
 paper's card once and fills in each reader's rank, links and address (byte for byte what
@@ -23,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from email import message_from_bytes, policy
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
@@ -31,7 +32,7 @@ from typing import Any
 import css_inline
 import jinja2
 
-from paperboy import tokens
+from paperboy import addresses, tokens
 from paperboy.models import Digest, Ranked, Reader
 from paperboy.render import SCORER_NAMES, score_labels, shorten_authors, templates, trim, why
 
@@ -41,7 +42,8 @@ TEXT_WIDTH = 72
 MAX_8BIT_LINE = 990
 """Longest line, in bytes, sent as 8bit (SMTP's limit is 998 plus CRLF)."""
 
-_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+INLINE_CSS = "email-inline.css"
+"""The essentials of the look, inlined into each element (the head keeps the whole look)."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,15 @@ class Links:
         return f"{self.public_url.rstrip('/')}/feedback/{token}"
 
     def unsubscribe(self, reader: str) -> str:
-        token = tokens.unsubscribe_token(self.secret, reader, self.now, self.ttl_days)
+        token = tokens.unsubscribe_token(self.secret, reader)
         return f"{self.public_url.rstrip('/')}/unsubscribe/{token}"
 
 
-def subject(count: int, day: date) -> str:
-    """'12 papers for you, Tue 18 Feb'."""
+def subject(count: int, day: date, since: date | None = None) -> str:
+    """'12 papers for you, Tue 18 Feb', or for a week 'Your week: 15 papers, 16 to 20 Feb'."""
     noun = "paper" if count == 1 else "papers"
+    if since is not None:
+        return f"Your week: {count} {noun}, {since.day} {since:%b} to {day.day} {day:%b}"
     return f"{count} {noun} for you, {day:%a} {day.day:02d} {day:%b}"
 
 
@@ -121,15 +125,27 @@ def context(reader: Reader, digest: Digest, entries: list[Ranked], links_: Links
             }
         )
     scorer = SCORER_NAMES.get(digest.scorer, digest.scorer)
-    lede = f"{len(items)} of {digest.read:,} new arXiv papers, ranked for you" + (
-        f" with {scorer}'s judgment" if digest.scorer != "local" else ""
+    week = digest.since is not None
+    lede = (
+        f"{len(items)} of {digest.read:,} new arXiv papers"
+        + (" this week" if week else "")
+        + ", ranked for you"
+        + (f" with {scorer}'s judgment" if digest.scorer != "local" else "")
     )
+    rhythm = "weekly" if week else "daily"
+    day_long = f"{digest.day:%A} {digest.day.day} {digest.day:%B}"
+    if digest.since is not None:
+        day_long = (
+            f"Your week, {digest.since.day} {digest.since:%B} to {digest.day.day} {digest.day:%B}"
+        )
     notes = list(digest.notes)
     if digest.missing_feeds:
-        notes.append("Missing today: " + ", ".join(digest.missing_feeds) + ".")
+        when = "this week" if digest.since is not None else "today"
+        notes.append(f"Missing {when}: " + ", ".join(digest.missing_feeds) + ".")
     return {
-        "subject": subject(len(items), digest.day),
-        "day_long": f"{digest.day:%A} {digest.day.day} {digest.day:%B}",
+        "subject": subject(len(items), digest.day, digest.since),
+        "day_long": day_long,
+        "rhythm": rhythm,
         "lede": lede,
         "preheader": " · ".join(entry.paper.title for entry in entries[:3]),
         "notes": notes,
@@ -140,12 +156,13 @@ def context(reader: Reader, digest: Digest, entries: list[Ranked], links_: Links
             "notes": [_wrap("Note: " + note, "", "") for note in notes],
             "votes": _wrap(
                 f"Your 👍 and 👎 teach Paperboy what you like: each opens a page "
-                f"where one click confirms. Links work for {links_.ttl_days} days.",
+                f"where one click confirms. They work for {links_.ttl_days} days; the "
+                "unsubscribe link always works.",
                 "",
                 "",
             ),
             "why": _wrap(
-                f"You get this because {reader.email} is subscribed to Paperboy's daily digest.",
+                f"You get this because {reader.email} is subscribed to Paperboy's {rhythm} digest.",
                 "",
                 "",
             ),
@@ -161,7 +178,7 @@ def render(ctx: dict[str, Any]) -> tuple[str, str]:
     The reference for `Pages.render`, which gives the same from pieces inlined once a day.
     """
     text = _template("email.txt").render(ctx)
-    html = _unmark(_INLINER.inline(_template("email.html").render(ctx)))
+    html = _unmark(_inliner().inline(_template("email.html").render(ctx)))
     return text, html
 
 
@@ -179,7 +196,27 @@ _CARDS = "<!--cards-->"
 
 @functools.cache
 def _template(name: str) -> jinja2.Template:
-    return templates().get_template(name)
+    env = templates()
+    if not name.endswith(".html"):
+        return env.get_template(name)
+    # Indentation is for whoever edits the template; in a 30-paper message it is 5 KB.
+    assert env.loader is not None
+    source = env.loader.get_source(env, name)[0]
+    return env.from_string(re.sub(r"(?m)^[ \t]+", "", source))
+
+
+@functools.cache
+def _inliner() -> css_inline.CSSInliner:
+    """Inlines `INLINE_CSS` only, leaving the head's `<style>` blocks as they are."""
+    assert templates().loader is not None
+    css = templates().loader.get_source(templates(), INLINE_CSS)[0]  # type: ignore[union-attr]
+    return css_inline.CSSInliner(
+        inline_style_tags=False,
+        keep_style_tags=True,
+        extra_css=css,
+        minify_css=True,
+        load_remote_stylesheets=False,
+    )
 
 
 def _unmark(html: str) -> str:
@@ -249,7 +286,7 @@ class Pages:
         frame_key = repr(sorted(frame_ctx.items()))
 
         def frame() -> tuple[str, str]:
-            page = _INLINER.inline(_template("email.html").render({**frame_ctx, "items": []}))
+            page = _inliner().inline(_template("email.html").render({**frame_ctx, "items": []}))
             head, marker, tail = page.partition(_CARDS)
             if not marker:
                 raise ValueError(f"templates/email.html lacks {_CARDS} after the cards")
@@ -275,7 +312,7 @@ class Pages:
 
     @staticmethod
     def _card(frame_ctx: dict[str, Any], item: dict[str, Any]) -> str:
-        page = _INLINER.inline(_template("email.html").render({**frame_ctx, "items": [item]}))
+        page = _inliner().inline(_template("email.html").render({**frame_ctx, "items": [item]}))
         start, end = page.find(_CARD), page.find(_CARDS)
         if start < 0 or end < start:
             raise ValueError(f"templates/email.html lacks {_CARD} before each card")
@@ -308,6 +345,20 @@ def _header(name: str, value: str) -> bytes:
 @functools.lru_cache(maxsize=64)
 def _folded(name: str, value: str) -> bytes:
     return policy.SMTP.fold_binary(*policy.SMTP.header_store_parse(name, value))
+
+
+def list_id(sender: str) -> str:
+    """RFC 2919's List-Id: the group's list, named after EMAIL_FROM (`Paperboy digest
+    <paperboy.lab.example.org>`), so that readers can filter it and providers group it."""
+    name, address = parseaddr(sender)
+    local, _, domain = address.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii") if domain else "paperboy.invalid"
+    except UnicodeError:
+        domain = "paperboy.invalid"
+    label = re.sub(r"[^A-Za-z0-9-]+", "-", local).strip("-") or "paperboy"
+    phrase = " ".join(re.sub(r'[()<>@,;:\\".\[\]]', " ", name).split()) or "Paperboy"
+    return f"{phrase} digest <{label.lower()}.{domain.lower()}>"
 
 
 def message_id(sender: str, reader_id: str, day: date) -> str:
@@ -347,25 +398,30 @@ def outgoing(
     """
     if not reader.email:
         raise ValueError(f"reader {reader.id} has no email address")
-    to = Address(addr_spec=reader.email)  # refuses what is not an address
+    recipient = addresses.for_sending(reader.email)  # refuses what is not an address
+    envelope, from_ = addresses.sender(sender)
     ctx = context(reader, digest, entries, links_)
     text, html = PAGES.render(ctx)
     (text_cte, text_body), (html_cte, html_body) = _body(text), _body(html)
     boundary = "=" * 15 + secrets.token_hex(12) + "=="
     while boundary.encode() in text_body or boundary.encode() in html_body:
         boundary = "=" * 15 + secrets.token_hex(12) + "=="
-    mid = message_id(sender, reader.id, digest.day)
+    mid = message_id(envelope, reader.id, digest.day if digest.since is None else digest.since)
+    if digest.since is not None:
+        mid = mid.replace("<paperboy.", "<paperboy.week.", 1)
     part = '--%s\r\nContent-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: %s\r\n\r\n'
     data = b"".join(
         [
             _header("Subject", ctx["subject"]),
-            _folded("From", sender),
-            _header("To", str(to)),
+            _folded("From", from_),
+            # RFC 6532: an address beyond ASCII is written as it is, never as an encoded-word.
+            f"To: {recipient}\r\n".encode(),
             _header("Date", format_datetime(links_.now)),
             _header("Message-ID", mid),
             # RFC 2369 and 8058: the URL in angle brackets on one line, never an encoded-word.
             _header("List-Unsubscribe", f"<{ctx['unsubscribe']}>"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            _header("List-Id", list_id(sender)),
             b"Auto-Submitted: auto-generated\r\n",  # RFC 3834: no out-of-office replies
             b"MIME-Version: 1.0\r\n",
             f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'.encode(),
@@ -376,7 +432,7 @@ def outgoing(
             f"--{boundary}--\r\n".encode(),
         ]
     )
-    return Outgoing(parseaddr(sender)[1], reader.email, mid, data)
+    return Outgoing(envelope, recipient, mid, data)
 
 
 def message(

@@ -1,12 +1,14 @@
-"""The email channel: each subscribed reader's own digest of the day, mailed once.
+"""The email channel: each subscribed reader's own digest of a day (or a week), mailed once.
 
 It receives the readers' digests as data (the pipeline ranks them) and sends each over SMTP
-(`paperboy.smtp`), a few connections at once. Each reader and day is claimed in Redis for the
-attempt (a lease, renewed while it lasts) and marked once the server accepted the message, so a
-second run (or a second worker) sends nothing more, a crash frees its readers within
-LOCK_SECONDS, and a reader whose message fails is logged and released for a later run while
-the others go on. What each reader's digest showed them is recorded: their model counts the
-papers they let pass.
+(`paperboy.smtp`), a few connections at once. Each reader and day (a weekly reader's week) is
+claimed in Redis for the attempt (a lease, renewed while it lasts) and marked once the server
+accepted the message, so a second run (or a second worker) sends nothing more, a crash frees its
+readers within LOCK_SECONDS, and a reader whose message fails is logged and released for a later
+run while the others go on. What each reader's digest showed them is recorded: their model
+counts the papers they let pass. Readers with an hour of their own or a weekly digest are mailed
+by the hourly job (`paperboy.hourly`) through this same channel; the day's deliver step leaves
+them out.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from paperboy import emails
+from paperboy import emails, rhythm
 from paperboy.leases import LEASE_SECONDS, Busy, held
 from paperboy.models import Delivery, Digest, Reader, ReaderDigest, utc_now
 from paperboy.smtp import SendError, ServerUnavailable, Smtp
@@ -74,9 +76,14 @@ class EmailDeliverer:
     name: str = "email"
 
     def readers(self, day: date) -> list[Reader]:
-        """The subscribed readers whose digest of `day` has not gone out yet."""
+        """The subscribed readers mailed with the group's digest whose digest of `day` has not
+        gone out yet (those with an hour of their own, or weekly, wait for the hourly job)."""
         sent = self.store.emailed(day)
-        return [r for r in self.store.readers() if r.email_enabled and r.email and r.id not in sent]
+        return [
+            r
+            for r in self.store.readers()
+            if r.email_enabled and r.email and r.id not in sent and not rhythm.own_time(r)
+        ]
 
     def deliver(self, delivery: Delivery) -> str:
         if not delivery.readers:
@@ -119,7 +126,7 @@ class EmailDeliverer:
 
     def _send(self, session: Smtp, run: _Run, mine: ReaderDigest) -> str:
         """Claim, write and send one reader's message; 'sent', 'before', 'held' or 'failed'."""
-        day, reader = run.digest.day, mine.reader
+        day, reader = rhythm.period(run.digest), mine.reader
         claim = self.store.claim_email(day, reader.id, self.lock_seconds)
         if claim is None:
             return "held"  # being sent elsewhere, or by a sender killed moments ago
@@ -142,7 +149,12 @@ class EmailDeliverer:
             # Between the server's acceptance and this mark, a crash would send the message
             # again on the retry: at most one duplicate, for the readers in flight; never a miss.
             self.store.mark_emailed(day, reader.id, message.message_id)
-            self.store.mark_shown(reader.id, day, [entry.paper.id for entry in mine.entries])
+            shown: dict[date, list[str]] = {}
+            for entry in mine.entries:  # a week's papers, each under its own day
+                shown.setdefault(entry.paper.day or run.digest.day, []).append(entry.paper.id)
+            for when, ids in shown.items():
+                earlier = self.store.shown(reader.id, when) if run.digest.since else []
+                self.store.mark_shown(reader.id, when, list(dict.fromkeys([*earlier, *ids])))
         log.info("day %s: emailed reader %s (%d papers)", day, reader.id, len(mine.entries))
         return "sent"
 
@@ -175,6 +187,7 @@ def from_settings(
             settings.smtp_user,
             settings.smtp_password,
             ssl_context=ssl_context or ssl.create_default_context(),
+            learned=store.set_smtputf8,
         )
 
     return EmailDeliverer(

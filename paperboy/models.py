@@ -14,6 +14,7 @@ def utc_now() -> datetime:
 
 
 VoteValue = Literal[1, -1, 0]
+Cadence = Literal["daily", "weekly"]
 VoteSource = Literal["slack", "email", "cli"]
 
 
@@ -94,6 +95,14 @@ class Reader(BaseModel):
     digest_size: int | None = None
     seed_papers: list[SeedPaper] = Field(default_factory=list)
     authors: list[str] = Field(default_factory=list)
+    cadence: Cadence = "daily"
+    """Daily: each announcement day's digest; weekly: their own best of the week."""
+    hour: int | None = Field(default=None, ge=0, le=23)
+    """The hour their email comes, in their time zone; None: with the group's digest."""
+    tz: str | None = None
+    """Their time zone as they set it (`paperboy subscribe --tz`), an IANA name."""
+    slack_tz: str | None = None
+    """Their time zone as Slack knows it (users.info), used when they set none."""
 
 
 class Digest(BaseModel):
@@ -106,6 +115,8 @@ class Digest(BaseModel):
     cost_usd: float = 0.0
     missing_feeds: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    since: date | None = None
+    """The first day of a digest over several days (a reader's week, which ends on `day`)."""
 
 
 class WeightyVote(BaseModel):
@@ -179,6 +190,9 @@ class Profile(BaseModel):
     email: str | None
     email_enabled: bool
     digest_size: int | None
+    cadence: Cadence = "daily"
+    hour: int | None = None
+    tz: str | None = None
     votes: list[ProfileVote]
     events: int
     seed_papers: list[SeedPaper]

@@ -195,5 +195,7 @@ def run_day(
     if not dry_run:
         save_order(ctx, batch.day, order)
     result = digest(ctx, batch, order)
+    if not dry_run:  # the hourly mail reads it back for readers with an hour of their own
+        ctx.store.update_day(batch.day, digest=result)
     delivered = deliver(ctx, result, batch, order)
     return batch, result, delivered

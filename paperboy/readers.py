@@ -196,6 +196,9 @@ def profile(store: Store, reader_id: str, ctx: Context | None, suggest: bool = F
         email=reader.email,
         email_enabled=reader.email_enabled,
         digest_size=reader.digest_size,
+        cadence=reader.cadence,
+        hour=reader.hour,
+        tz=reader.tz or reader.slack_tz,
         votes=[
             ProfileVote(paper=v.paper, value=v.value, at=v.at, source=v.source)
             for v in standing_votes(events)

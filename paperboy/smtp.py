@@ -95,6 +95,8 @@ class Smtp:
     attempts: int = ATTEMPTS
     backoff: float = BACKOFF_SECONDS
     per_connection: int = MESSAGES_PER_CONNECTION
+    learned: Callable[[bool], None] | None = None
+    """Told, at each connection, whether the server offers SMTPUTF8 (the store keeps it)."""
     connections: int = 0
     _conn: smtplib.SMTP | None = field(default=None, init=False, repr=False)
     _sent_here: int = field(default=0, init=False, repr=False)
@@ -130,6 +132,8 @@ class Smtp:
                     f"or use port {IMPLICIT_TLS_PORT}",
                     temporary=False,
                 )
+            if self.learned is not None:
+                self.learned(conn.has_extn("smtputf8"))
             if self.user:
                 secret = self.password.get_secret_value() if self.password else ""
                 conn.login(self.user, secret)
@@ -201,14 +205,25 @@ class Smtp:
 
 
 def seven_bit(message: emails.Outgoing) -> bytes:
-    """The message with its 8bit parts re-encoded (base64), for a server without 8BITMIME."""
-    return message.message().as_bytes(policy=policy.SMTP.clone(cte_type="7bit"))
+    """The message with its 8bit parts re-encoded (base64), for a server without 8BITMIME.
+
+    Its headers go as they were written: re-folded, a short List-Unsubscribe would move to a
+    line of its own.
+    """
+    head = message.data.partition(b"\r\n\r\n")[0]
+    again = message.message().as_bytes(policy=policy.SMTP.clone(cte_type="7bit"))
+    return head + b"\r\n\r\n" + again.partition(b"\r\n\r\n")[2]
 
 
 def transmit(conn: smtplib.SMTP, message: emails.Outgoing) -> None:
     """Hand a written-out message to the server: 8BITMIME declared when the body needs it."""
     data, options = message.data, []
     if not (message.sender + message.recipient).isascii():
+        if not conn.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError(
+                f"the mail server does not offer SMTPUTF8, which {message.recipient} needs: "
+                "ask the reader for an address with only ASCII letters before the @"
+            )
         options += ["SMTPUTF8", "BODY=8BITMIME"]
     elif not data.isascii():
         if conn.has_extn("8bitmime"):

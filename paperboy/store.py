@@ -277,30 +277,40 @@ class Store(VoteLog):
             pipe.srem(self.key("readers"), reader_id)
             pipe.execute()
 
-    # email: one message per reader and day --------------------------------------------------
+    # email: one message per reader and period (a day, or a week: 2025-W23) ------------------
 
-    def claim_email(self, day: date, reader_id: str, seconds: float) -> Lock | None:
-        """Take the right to mail a reader their digest of `day`, for one attempt: a lease the
-        sender holds while it sends (see `paperboy.leases`); None when it is held elsewhere.
-        Check `emailed` after taking it: a sender that just finished has recorded it."""
-        claim = lease(self.redis, self.key("mailing", day.isoformat(), reader_id), seconds)
+    def claim_email(self, day: date | str, reader_id: str, seconds: float) -> Lock | None:
+        """Take the right to mail a reader their digest of `day` (a day, or a week's key), for
+        one attempt: a lease the sender holds while it sends (see `paperboy.leases`); None when
+        it is held elsewhere. Check `was_emailed` after taking it: a sender that just finished
+        has recorded it."""
+        claim = lease(self.redis, self.key("mailing", str(day), reader_id), seconds)
         return claim if claim.acquire(blocking=False) else None
 
-    def was_emailed(self, day: date, reader_id: str) -> bool:
-        return bool(self.redis.hexists(self.key("mailed", day.isoformat()), reader_id))
+    def was_emailed(self, day: date | str, reader_id: str) -> bool:
+        return bool(self.redis.hexists(self.key("mailed", str(day)), reader_id))
 
-    def mark_emailed(self, day: date, reader_id: str, message_id: str) -> None:
+    def mark_emailed(self, day: date | str, reader_id: str, message_id: str) -> None:
         """Record that the reader's digest of `day` was accepted by the mail server."""
-        mailed = self.key("mailed", day.isoformat())
+        mailed = self.key("mailed", str(day))
         with self.redis.pipeline() as pipe:
             pipe.hset(mailed, reader_id, message_id)
             pipe.expire(mailed, timedelta(days=RETENTION_DAYS))
             pipe.execute()
 
-    def emailed(self, day: date) -> dict[str, str]:
+    def emailed(self, day: date | str) -> dict[str, str]:
         """Reader id to Message-ID of every digest of `day` that was sent."""
-        raw = self.redis.hgetall(self.key("mailed", day.isoformat()))
+        raw = self.redis.hgetall(self.key("mailed", str(day)))
         return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def set_smtputf8(self, offered: bool) -> None:
+        """Remember whether the mail server offers SMTPUTF8, as its EHLO said."""
+        self.redis.set(self.key("smtp", "smtputf8"), "1" if offered else "0")
+
+    def smtputf8(self) -> bool | None:
+        """Whether the mail server offers SMTPUTF8; None until the mailer or doctor asked it."""
+        raw = self.redis.get(self.key("smtp", "smtputf8"))
+        return None if raw is None else raw == b"1"
 
     # Claude: cached judgments, the day's budget, the cost ledger ---------------------------
 

@@ -1,8 +1,14 @@
 """Signed email links: a reader's vote on a paper, or their unsubscribe, as a token (pure).
 
-A token is `<payload>.<signature>`: the payload is base64url JSON (purpose, reader, paper, vote,
-expiry in Unix seconds) and the signature an HMAC-SHA256 of the payload text under LINK_SECRET.
-No login is needed: whoever holds the link may do what it says, until it expires.
+A token is `<payload>.<signature>`, both base64url. The payload is short text: for a vote,
+`v`, the vote (`+`, `-` or `0`) and the expiry (Unix seconds, base 36), then the reader and the
+paper, each on its own line; for an unsubscribe, `u` and the reader. The signature is the first
+16 bytes of an HMAC-SHA256 of the payload text under LINK_SECRET. Vote links expire after
+LINK_TTL_DAYS; unsubscribe links never do, so a reader can always leave from any old email.
+
+Links sent before this format carry a JSON payload (purpose, reader, paper, vote, expiry) and
+the whole HMAC; they are still read, and an unsubscribe among them works whatever its expiry.
+No login is needed: whoever holds the link may do what it says.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from paperboy.models import VoteValue
 
 Purpose = Literal["vote", "unsubscribe"]
 _CODES: dict[str, Purpose] = {"v": "vote", "u": "unsubscribe"}
+_VOTES: dict[str, VoteValue] = {"+": 1, "-": -1, "0": 0}
+SIGNATURE_BYTES = 16
+"""Bytes of the HMAC a token carries: 128 bits, beyond guessing, and half a link shorter."""
 
 
 class LinkError(Exception):
@@ -32,11 +41,11 @@ class LinkError(Exception):
 
 @dataclass(frozen=True)
 class Link:
-    """What a verified token allows."""
+    """What a verified token allows; `expires` is None for a link that never expires."""
 
     purpose: Purpose
     reader: str
-    expires: datetime
+    expires: datetime | None = None
     paper: str | None = None
     vote: VoteValue = 0
 
@@ -49,21 +58,36 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _signature(secret: bytes, payload: str) -> str:
-    # Signed over the payload's text, compared as text: a changed character always shows,
-    # even one in the unused low bits of base64's last character.
-    return _b64(hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest())
+def _mac(secret: bytes, payload: str) -> bytes:
+    return hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest()
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out
 
 
 def sign(secret: bytes, link: Link) -> str:
     """The token for `link`."""
     if not secret:
         raise ValueError("no link secret: set LINK_SECRET")
-    body = {"a": link.purpose[0], "r": link.reader, "e": int(link.expires.timestamp())}
-    if link.paper is not None:
-        body.update(p=link.paper, v=link.vote)
-    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-    return f"{payload}.{_signature(secret, payload)}"
+    for part in (link.reader, link.paper or ""):
+        if "\n" in part:
+            raise ValueError(f"a reader or paper id has no line break: {part!r}")
+    if link.purpose == "vote":
+        if link.expires is None or link.paper is None:
+            raise ValueError("a vote link needs a paper and an expiry")
+        sign_ = {1: "+", -1: "-", 0: "0"}[link.vote]
+        text = f"v{sign_}{_base36(int(link.expires.timestamp()))}\n{link.reader}\n{link.paper}"
+    else:
+        text = f"u\n{link.reader}"
+    payload = _b64(text.encode())
+    return f"{payload}.{_b64(_mac(secret, payload)[:SIGNATURE_BYTES])}"
 
 
 def vote_token(
@@ -77,9 +101,29 @@ def vote_token(
     )
 
 
-def unsubscribe_token(secret: bytes, reader: str, now: datetime, ttl_days: int) -> str:
-    """A token that turns `reader`'s email digest off."""
-    return sign(secret, Link("unsubscribe", reader, now + timedelta(days=ttl_days)))
+def unsubscribe_token(secret: bytes, reader: str) -> str:
+    """A token that turns `reader`'s email digest off; it never expires."""
+    return sign(secret, Link("unsubscribe", reader))
+
+
+def _read(raw: bytes) -> Link:
+    """The link a signed payload describes, in either format."""
+    if raw.startswith(b"{"):  # sent before the short format: JSON
+        body = json.loads(raw)
+        return Link(
+            purpose=_CODES[body["a"]],
+            reader=str(body["r"]),
+            expires=datetime.fromtimestamp(int(body["e"]), UTC),
+            paper=str(body["p"]) if "p" in body else None,
+            vote=cast(VoteValue, int(body.get("v", 0))),
+        )
+    head, *rest = raw.decode().split("\n")
+    if head == "u" and len(rest) == 1:
+        return Link("unsubscribe", rest[0])
+    if head[:1] == "v" and len(rest) == 2:
+        expires = datetime.fromtimestamp(int(head[2:], 36), UTC)
+        return Link("vote", rest[0], expires, rest[1], _VOTES[head[1:2]])
+    raise ValueError("unknown payload")
 
 
 def verify(secret: bytes, token: str, now: datetime, purpose: Purpose | None = None) -> Link:
@@ -87,26 +131,27 @@ def verify(secret: bytes, token: str, now: datetime, purpose: Purpose | None = N
     payload, dot, signature = token.partition(".")
     if not dot or not payload or not signature:
         raise LinkError("This link is incomplete: it may have been cut when it was copied.")
-    expected = _signature(secret, payload)
-    if not hmac.compare_digest(
-        expected.encode("ascii"), signature.encode("ascii", errors="replace")
-    ):
+    mac = _mac(secret, payload)
+    # Signed over the payload's text, compared as text: a changed character always shows,
+    # even one in the unused low bits of base64's last character. Short links carry the first
+    # SIGNATURE_BYTES of the HMAC, links in the earlier format all of it.
+    given = signature.encode("ascii", errors="replace")
+    if not any(hmac.compare_digest(_b64(mac[:n]).encode(), given) for n in (SIGNATURE_BYTES, 32)):
         raise LinkError("This link is not valid: it was altered, or it was not made by Paperboy.")
     try:
-        body = json.loads(_unb64(payload))
-        link = Link(
-            purpose=_CODES[body["a"]],
-            reader=str(body["r"]),
-            expires=datetime.fromtimestamp(int(body["e"]), UTC),
-            paper=str(body["p"]) if "p" in body else None,
-            vote=cast(VoteValue, int(body.get("v", 0))),
-        )
+        raw = _unb64(payload)
+        legacy = raw.startswith(b"{")
+        if legacy != (len(signature) > len(_b64(mac[:SIGNATURE_BYTES]))):
+            raise ValueError("a signature of the other format's length")
+        link = _read(raw)
         if link.vote not in (1, -1, 0):
             raise ValueError(f"vote {link.vote}")
     except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         # Signed by us yet unreadable: only a changed secret or format gets here.
         raise LinkError("This link is not valid: Paperboy cannot read it.") from exc
-    if now >= link.expires:
+    if link.purpose == "unsubscribe":
+        link = Link("unsubscribe", link.reader)  # never expires, whenever it was sent
+    elif link.expires is not None and now >= link.expires:
         raise LinkError(
             f"This link expired on {link.expires:%d %b %Y}: links in Paperboy's "
             "emails work for a limited time. Use the links in a newer email.",

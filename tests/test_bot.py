@@ -262,6 +262,34 @@ def test_settings_from_home(web: Web) -> None:
     assert "Email digest:* on to u5@example.org" in home_text(web, "U5")
 
 
+def test_home_sets_the_rhythm_in_the_readers_time_zone_from_slack(web: Web) -> None:
+    web.slack.users["U6"] = {"name": "kenji", "real_name": "Kenji", "tz": "Asia/Tokyo"}
+    address = settings_action(
+        blocks.HOME_EMAIL, "U6", "view", type="plain_text_input", value="kenji@example.org"
+    )
+    web.post(interaction(address))
+    web.work()  # Home refreshed: Slack's time zone learned on the way
+    assert web.store.reader("U6").slack_tz == "Asia/Tokyo"  # type: ignore[union-attr]
+    weekly = settings_action(
+        blocks.HOME_CADENCE, "U6", "view", type="static_select", selected_option={"value": "weekly"}
+    )
+    eight = settings_action(
+        blocks.HOME_HOUR, "U6", "view", type="static_select", selected_option={"value": "8"}
+    )
+    bad = settings_action(
+        blocks.HOME_HOUR, "U6", "view", type="static_select", selected_option={"value": "25"}
+    )
+    for action in (weekly, eight, bad):
+        assert web.post(interaction(action)).status_code == 200
+    web.work()
+    reader = web.store.reader("U6")
+    assert reader and (reader.cadence, reader.hour) == ("weekly", 8)
+    web.work(wait=False)
+    assert "weekly, on Fridays, at 08:00 your time (Asia/Tokyo)" in home_text(web, "U6")
+    published = json.dumps(web.slack.calls("views.publish"), ensure_ascii=False)
+    assert "could not read that hour" in published  # the bad choice was told, and not kept
+
+
 # the slash command ------------------------------------------------------------------------
 
 

@@ -123,7 +123,7 @@ def test_subscribe_export_import_round_trip(
     "argv, says",
     [
         (["vote", "--user", "U1", "--paper", "not-an-id", "--up"], "not an arXiv id"),
-        (["subscribe", "--user", "U1", "--email", "nobody"], "not an email address"),
+        (["subscribe", "--user", "U1", "--email", "nobody"], "does not look like an email"),
         (["rank", "--feed", "/no/such/feed.xml"], "cannot read the file"),
         (["run", "--date", "yesterday", "--dry-run"], "not a date"),
     ],

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +24,7 @@ def test_a_vote_token_carries_reader_paper_vote_and_expiry() -> None:
 
 
 def test_an_unsubscribe_token_carries_the_reader_only() -> None:
-    link = tokens.verify(SECRET, tokens.unsubscribe_token(SECRET, "U9", NOW, 14), NOW)
+    link = tokens.verify(SECRET, tokens.unsubscribe_token(SECRET, "U9"), NOW)
     assert (link.purpose, link.reader, link.paper) == ("unsubscribe", "U9", None)
 
 
@@ -74,7 +78,7 @@ def test_an_expired_token_is_refused_and_says_so() -> None:
 
 def test_a_vote_link_cannot_unsubscribe_and_the_reverse() -> None:
     vote = tokens.vote_token(SECRET, "U1", "2506.01158", 1, NOW, 14)
-    leave = tokens.unsubscribe_token(SECRET, "U1", NOW, 14)
+    leave = tokens.unsubscribe_token(SECRET, "U1")
     with pytest.raises(tokens.LinkError, match="for vote, not for unsubscribe"):
         tokens.verify(SECRET, vote, NOW, "unsubscribe")
     with pytest.raises(tokens.LinkError, match="for unsubscribe, not for vote"):
@@ -86,3 +90,38 @@ def test_signing_needs_a_secret_and_a_real_vote() -> None:
         tokens.vote_token(b"", "U1", "2506.01158", 1, NOW, 14)
     with pytest.raises(ValueError, match="a vote is"):
         tokens.vote_token(SECRET, "U1", "2506.01158", 2, NOW, 14)
+
+
+def legacy_token(purpose: str, reader: str, expires: datetime, **extra: object) -> str:
+    """A token as links sent before the short format carry it: JSON, the whole HMAC."""
+    body = {"a": purpose[0], "r": reader, "e": int(expires.timestamp()), **extra}
+    payload = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode())
+    text = payload.rstrip(b"=").decode()
+    mac = hmac.new(SECRET, text.encode(), hashlib.sha256).digest()
+    return f"{text}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def test_an_unsubscribe_link_never_expires() -> None:
+    token = tokens.unsubscribe_token(SECRET, "U9")
+    link = tokens.verify(SECRET, token, NOW + timedelta(days=3650), "unsubscribe")
+    assert (link.reader, link.expires) == ("U9", None)
+
+
+def test_links_already_in_mailboxes_keep_working() -> None:
+    vote = legacy_token("vote", "U1", NOW + timedelta(days=14), p="2506.01158", v=-1)
+    link = tokens.verify(SECRET, vote, NOW + timedelta(days=13), "vote")
+    assert (link.reader, link.paper, link.vote) == ("U1", "2506.01158", -1)
+    with pytest.raises(tokens.LinkError, match="expired"):
+        tokens.verify(SECRET, vote, NOW + timedelta(days=14), "vote")
+    # An unsubscribe link of the earlier format works long after the expiry it carries.
+    leave = legacy_token("unsubscribe", "U1", NOW + timedelta(days=14))
+    assert tokens.verify(SECRET, leave, NOW + timedelta(days=400), "unsubscribe").reader == "U1"
+    # Its signature cut to the short length proves nothing: the lengths follow the formats.
+    payload, signature = leave.split(".")
+    with pytest.raises(tokens.LinkError):
+        tokens.verify(SECRET, f"{payload}.{signature[:22]}", NOW, "unsubscribe")
+
+
+def test_links_are_short() -> None:
+    vote = tokens.vote_token(SECRET, "U0123ABCDEF", "2506.01158", 1, NOW, 14)
+    assert len(vote) <= 66 and len(tokens.unsubscribe_token(SECRET, "U0123ABCDEF")) <= 42

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import unescape
 from urllib.parse import urljoin
 
@@ -221,6 +225,31 @@ def test_one_click_unsubscribe_without_cookies(mail: Mail) -> None:
     reader = mail.store.reader("UADA")
     assert reader is not None and not reader.email_enabled and reader.email == "ada@example.org"
     assert "You are unsubscribed" in fetch(url).body
+
+
+def test_an_unsubscribe_link_works_however_old_it_is(mail: Mail) -> None:
+    # An email sent 15 days ago: its vote links have expired, its unsubscribe link has not,
+    # in the short format and in the one sent before it (which carried an expiry).
+    url = unsubscribe_url(mail)
+    with web_app(mail.store, settings(), lambda: NOW + timedelta(days=15)) as later:
+        old = tokens.verify(SECRET.encode(), url.rsplit("/", 1)[1], NOW, "unsubscribe")
+        assert old.expires is None
+        _, up = vote_links(mail)[0]
+        assert fetch(later + up[len(mail.app) :]).status == 410
+        legacy = legacy_unsubscribe("UADA", NOW + timedelta(days=14))
+        page = fetch(f"{later}/unsubscribe/{legacy}")
+        assert page.status == 200 and "Stop the daily email?" in page.body
+        done = fetch(later + url[len(mail.app) :], data=b"List-Unsubscribe=One-Click")
+    assert done.status == 200 and "You are unsubscribed" in done.body
+    assert not mail.store.reader("UADA").email_enabled  # type: ignore[union-attr]
+
+
+def legacy_unsubscribe(reader: str, expires: datetime) -> str:
+    """An unsubscribe token as emails sent before the short format carry it."""
+    body = json.dumps({"a": "u", "r": reader, "e": int(expires.timestamp())}, separators=(",", ":"))
+    payload = base64.urlsafe_b64encode(body.encode()).rstrip(b"=").decode()
+    mac = hmac.new(SECRET.encode(), payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
 def test_unsubscribed_readers_get_no_more_mail(mail: Mail) -> None:

@@ -11,3 +11,5 @@ from workers.jobs import QUEUE, on_the_clock
 cron.register(on_the_clock, QUEUE, args=("start_day",), cron=Settings().schedule_cron)
 cron.register(on_the_clock, QUEUE, args=("catch_up",), interval=3600)
 cron.register(on_the_clock, QUEUE, args=("backup",), cron="30 5 * * *")
+# Readers with an hour of their own, or a weekly digest: at the top of every hour.
+cron.register(on_the_clock, QUEUE, args=("mail_hour",), cron="0 * * * *")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from paperboy import blocks, seeds
@@ -58,10 +59,28 @@ def refresh_home(user: str, notice: str | None = None) -> str:
     except Exception:  # the rest of Home is still worth showing
         log.exception("explaining %s's profile failed; Home shows it without", user)
         learned = None
+    client = _slack(settings)
+    learn_time_zone(client, store, user)
     view = home_view(settings, store, user, learned, notice)
     store.wait_turn("slack-home", HOME_SPACING_SECONDS * settings.pacing)
-    _slack(settings).views_publish(user_id=user, view=view)
+    client.views_publish(user_id=user, view=view)
     return f"Home of {user} published"
+
+
+def learn_time_zone(client: WebClient, store: Store, user: str) -> None:
+    """Keep the reader's time zone as Slack knows it (users.info's `tz`), for the hour their
+    email comes; a reader Paperboy keeps nothing about stays unknown."""
+    reader = store.reader(user)
+    if reader is None:
+        return
+    try:
+        found = client.users_info(user=user).get("user") or {}
+    except SlackApiError as exc:
+        log.warning("users.info for %s failed (%s): their time zone stays as it was", user, exc)
+        return
+    tz = found.get("tz")
+    if isinstance(tz, str) and tz and tz != reader.slack_tz:
+        store.save_reader(reader.model_copy(update={"slack_tz": tz}))
 
 
 def top_reply(settings: Settings, store: Store, user: str) -> dict[str, object]:

@@ -247,8 +247,9 @@ def backup(folder: str = "backups", now: str | None = None) -> str:
 
 # the clock's wrapper -----------------------------------------------------------------------
 
-ON_THE_CLOCK: dict[str, Callable[..., Any]] = {}
-"""The steps the clock starts, by name (filled below)."""
+ON_THE_CLOCK: dict[str, Callable[..., Any] | str] = {}
+"""The steps the clock starts, by name (filled below); a dotted name where importing the
+function here would be circular."""
 
 
 def enqueue_step(queue: Queue, step: str, *args: Any) -> Job:
@@ -275,4 +276,5 @@ ON_THE_CLOCK.update(
     backup=backup,
     score_day=score_day,
     deliver_day=deliver_day,
+    mail_hour="workers.mailing.mail_hour",
 )

@@ -22,9 +22,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from slack_sdk.signature import SignatureVerifier
 
@@ -49,7 +51,7 @@ class SlackStandIn:
     """Conversation type by id, where the id does not say it: a private channel's id starts with
     C like a public one's. Otherwise C is a public_channel, G a private_channel, D an im."""
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """The people users.info knows, by id: {"name", "real_name", "email"}."""
+    """The people users.info knows, by id: {"name", "real_name", "email", "tz"}."""
     url: str = ""
     """The Web API base URL, for SLACK_API_URL (ends with /api/)."""
     root: str = ""
@@ -289,6 +291,10 @@ class SlackStandIn:
         if person.get("email") and "users:read.email" in self.app.scopes:
             profile["email"] = person["email"]  # users:read alone does not show it
         found = {"id": user, "name": person.get("name", ""), "real_name": profile["real_name"]}
+        # Slack gives every person a time zone: theirs, or their workspace's.
+        tz = str(person.get("tz") or "America/Los_Angeles")
+        offset = datetime.now(ZoneInfo(tz)).utcoffset()
+        found.update(tz=tz, tz_label=tz, tz_offset=int(offset.total_seconds()) if offset else 0)
         return 200, {"ok": True, "user": {**found, "profile": profile}}, {}
 
     def _files_getUploadURLExternal(self, args: dict[str, Any]) -> Answer:

@@ -1,7 +1,8 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd): STARTTLS with a test CA's certificate, AUTH.
 
 It keeps what it receives, counts logins (one per connection), and can answer a recipient
-with scripted replies ("451 ..." then accept, or "550 ...") to exercise retries.
+with scripted replies ("451 ..." then accept, or "550 ...") to exercise retries. It offers
+SMTPUTF8 only when asked to.
 """
 
 from __future__ import annotations
@@ -115,8 +116,9 @@ class _Authenticator:
 
 
 @contextmanager
-def smtp_server(ca: trustme.CA | None = None) -> Iterator[SmtpServer]:
-    """Serve SMTP with required STARTTLS and AUTH on a free port for the block's duration.
+def smtp_server(ca: trustme.CA | None = None, smtputf8: bool = False) -> Iterator[SmtpServer]:
+    """Serve SMTP with required STARTTLS and AUTH on a free port for the block's duration;
+    with `smtputf8`, the server offers SMTPUTF8 (RFC 6531: addresses beyond ASCII).
 
     `client_context` on the yielded state trusts the test CA, and nothing else.
     """
@@ -135,6 +137,7 @@ def smtp_server(ca: trustme.CA | None = None) -> Iterator[SmtpServer]:
         authenticator=_Authenticator(state),
         auth_require_tls=True,
         data_size_limit=10 * 1024 * 1024,
+        enable_SMTPUTF8=smtputf8,
     )
     controller.start()
     try:
