@@ -15,6 +15,7 @@ import pytest
 import trustme
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.cron import CronScheduler
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from paperboy import pipeline
@@ -22,6 +23,7 @@ from paperboy.arxiv import Arxiv, fetch_feeds, http_client
 from paperboy.days import Context
 from paperboy.local import LocalScorer
 from paperboy.models import Prior, Reader
+from paperboy.settings import Settings
 from paperboy.store import Store
 from tests.conftest import FIXTURES
 from tests.standins.feeds import FeedServer, serve
@@ -184,3 +186,20 @@ def test_admins_are_told_when_a_step_fails_after_its_retries(
         assert len(told) == 2
         assert all("2025-06-04" in c["text"] and "score" in c["text"] for c in told)
         assert all("has not been fetched" in c["text"] for c in told)
+
+
+def test_every_clock_entry_names_a_step_that_resolves(
+    unconfigured: Path, redis_client: Redis
+) -> None:
+    clock = CronScheduler(connection=redis_client)
+    clock.load_config_from_file(str(Path(jobs.__file__).with_name("cron.py")))
+    entries = clock.get_jobs()
+    names = [entry.args[0] for entry in entries]
+    assert {"start_day", "catch_up", "backup", "mail_hour"} <= set(names)
+    queue = Queue(jobs.QUEUE, connection=redis_client)
+    for entry in entries:
+        assert entry.func is jobs.on_the_clock
+        job = jobs.enqueue_step(queue, entry.args[0])
+        assert callable(job.func) and job.func.__name__ == entry.args[0]
+        assert job.retries_left == len(Settings().retry_seconds)
+    queue.empty()

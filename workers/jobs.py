@@ -9,6 +9,7 @@ after a crash, a manual re-run) does its work once. The calendar rules live in
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from collections.abc import Callable
@@ -255,6 +256,9 @@ function here would be circular."""
 def enqueue_step(queue: Queue, step: str, *args: Any) -> Job:
     """Enqueue a step by name with its retries and failure callback (see `workers.steps`)."""
     func = ON_THE_CLOCK[step]
+    if isinstance(func, str):
+        module, name = func.rsplit(".", 1)
+        func = getattr(importlib.import_module(module), name)
     return queue.enqueue(
         func,
         *args,
