@@ -22,6 +22,9 @@ from paperboy.models import Reader
 log = logging.getLogger(__name__)
 
 REFRESH_HOME = "workers.interactive.refresh_home"
+CONFIRM_ADDRESS = "workers.interactive.confirm_address"
+CONFIRMATIONS_A_DAY = 5
+"""Confirmation emails a reader may ask for in a day: a member cannot flood an address."""
 
 
 def request_home(deps: Deps, user: str, notice: str | None = None) -> None:
@@ -54,7 +57,7 @@ def register(app: App, deps: Deps) -> None:
     def toggle_email(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         reader = _reader(deps, body)
         turn_on = not reader.email_enabled
-        if turn_on and not reader.email:
+        if turn_on and not (reader.email or reader.pending_email):
             raise UserError(
                 "Add your email address first (press Enter in the field), then turn "
                 "the email digest on."
@@ -64,18 +67,42 @@ def register(app: App, deps: Deps) -> None:
         ack()
 
     def set_email(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        """A new address is kept aside until its owner follows the link mailed to it; until
+        then digests go on to the address confirmed before, if any."""
         reader = _reader(deps, body)
         address = str(body["actions"][0].get("value") or "").strip()
-        if address:
-            try:
-                address = checked(address, deps.store.smtputf8())
-            except AddressError as exc:
-                raise UserError(str(exc)) from None
-        update: dict[str, Any] = {"email": address or None}
         if not address:
-            update["email_enabled"] = False
-        deps.store.save_reader(reader.model_copy(update=update))
+            update = {"email": None, "pending_email": None, "email_enabled": False}
+            deps.store.save_reader(reader.model_copy(update=update))
+            context["changed"] = True
+            ack()
+            return
+        try:
+            address = checked(address, deps.store.smtputf8())
+        except AddressError as exc:
+            raise UserError(str(exc)) from None
+        if address == reader.email:  # back to the confirmed one: nothing to confirm
+            deps.store.save_reader(reader.model_copy(update={"pending_email": None}))
+            context["changed"] = True
+            ack()
+            return
+        settings = deps.settings
+        if not (settings.smtp_host and settings.email_from and settings.link_secret):
+            raise UserError(
+                "Paperboy's email is not set up here, so it cannot send a digest (or confirm "
+                "an address). Ask your Paperboy admin."
+            )
+        if deps.store.count_confirmation(reader.id) > CONFIRMATIONS_A_DAY:
+            raise UserError(
+                f"You have asked for {CONFIRMATIONS_A_DAY} confirmation emails today: "
+                "try again tomorrow."
+            )
+        deps.store.save_reader(reader.model_copy(update={"pending_email": address}))
+        deps.interactive.enqueue(CONFIRM_ADDRESS, reader.id, address)
+        # The job publishes Home with the confirmation's outcome; when no interactive worker
+        # runs, it waits in the queue, and Home is published here, showing the address pending.
         context["changed"] = True
+        context["confirming"] = deps.interactive.alive()
         ack()
 
     def set_size(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
@@ -112,7 +139,8 @@ def register(app: App, deps: Deps) -> None:
             return  # the error handler has told them what went wrong
         user = str(body["user"]["id"])
         if (body.get("container") or {}).get("type") == "view":
-            request_home(deps, user)
+            if not context.get("confirming"):  # else the confirmation's job publishes Home
+                request_home(deps, user)
             return
         reader = deps.store.reader(user) or Reader(id=user)
         respond(

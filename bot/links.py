@@ -1,4 +1,4 @@
-"""The web pages behind the links in emails: confirm a vote, unsubscribe.
+"""The web pages behind the links in emails: confirm a vote, unsubscribe, confirm an address.
 
 Mail security scanners fetch every link in a message before its reader does, so a GET never
 changes anything: it shows a page whose one button POSTs. The unsubscribe URL also takes
@@ -44,8 +44,8 @@ def _page(template: str, status: int = 200, **values: Any) -> Response:
     return Response(html, status=status, mimetype="text/html", headers=_HEADERS)
 
 
-def _error(status: int, heading: str, message: str) -> Response:
-    return _page("link_error.html", status, heading=heading, message=message)
+def _error(status: int, heading: str, message: str, hint: str | None = None) -> Response:
+    return _page("link_error.html", status, heading=heading, message=message, hint=hint)
 
 
 def _settings() -> Settings:
@@ -175,3 +175,49 @@ def unsubscribe(token: str) -> Response:
         store.save_reader(reader.model_copy(update={"email_enabled": False}))
         log.info("reader %s unsubscribed from email", reader.id)
     return _page("unsubscribe.html", done=True, email=reader.email, confirm_url="")
+
+
+@links.get("/confirm/<token>")
+def confirm_page(token: str) -> Response:
+    """Ask the address's owner to confirm it; confirming needs the POST."""
+    link = _verify(token, "confirm")
+    if isinstance(link, Response):
+        return link
+    reader = _store().reader(link.reader)
+    assert reader is not None and link.address is not None
+    if reader.email == link.address:
+        return _page("confirm.html", done=True, address=link.address, confirm_url="")
+    if reader.pending_email != link.address:
+        return _replaced()
+    return _page(
+        "confirm.html",
+        done=False,
+        address=link.address,
+        confirm_url=url_for("links.confirm", token=token),
+    )
+
+
+@links.post("/confirm/<token>")
+def confirm(token: str) -> Response:
+    """Make the link's address the reader's: digests go there from now on."""
+    link = _verify(token, "confirm")
+    if isinstance(link, Response):
+        return link
+    store = _store()
+    reader = store.reader(link.reader)
+    assert reader is not None and link.address is not None
+    if reader.email != link.address:
+        if reader.pending_email != link.address:
+            return _replaced()
+        store.save_reader(reader.model_copy(update={"email": link.address, "pending_email": None}))
+        log.info("reader %s confirmed a new address", reader.id)
+    return _page("confirm.html", done=True, address=link.address, confirm_url="")
+
+
+def _replaced() -> Response:
+    return _error(
+        409,
+        "This address was replaced",
+        "This link is for an address the reader has since changed on Paperboy's Home.",
+        hint="The link in the newest confirmation email works.",
+    )

@@ -251,7 +251,8 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
     """Email on/off and address, digest size: controls that act at once."""
     size = reader.digest_size or group_size
     email = reader.email or ""
-    state = "on" if reader.email_enabled and email else "off"
+    pending = reader.pending_email or ""
+    state = "on" if reader.email_enabled and (email or pending) else "off"
     toggle = "Turn email off" if state == "on" else "Turn email on"
     sizes = sorted({*DIGEST_SIZES, size})
     option = {str(n): {"text": plain(f"{n} papers"), "value": str(n)} for n in sizes}
@@ -274,12 +275,20 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
         "action_id": HOME_EMAIL,
         "placeholder": plain("you@example.org"),
     }
-    if email:
-        address["initial_value"] = email
+    if pending or email:
+        address["initial_value"] = pending or email
+    waiting = ""
+    if pending:
+        waiting = (
+            f"\n:envelope: Waiting for you to confirm {escape(pending)}: follow the link "
+            "Paperboy mailed there"
+            + (f" (until then your digest goes to {escape(email)})." if email else ".")
+        )
     return [
         section(
             f"*Email digest:* {state}"
             + (f" to {escape(email)}" if email else "")
+            + waiting
             + f"\n*Digest size:* {size} papers"
             + f"\n*When:* {reader.cadence}"
             + (", on Fridays" if reader.cadence == "weekly" and reader.hour is not None else "")

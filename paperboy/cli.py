@@ -217,7 +217,8 @@ def cmd_subscribe(args: argparse.Namespace, settings: Settings) -> int:
             raise UsageError(str(exc)) from None
     if not address:
         raise UsageError(f"{args.user} has no email address yet: add --email ADDRESS")
-    update: dict[str, Any] = {"email": address, "email_enabled": True}
+    # An admin's word: the address needs no confirmation link (one set on Home does).
+    update: dict[str, Any] = {"email": address, "pending_email": None, "email_enabled": True}
     if args.cadence:
         update["cadence"] = args.cadence
     if args.hour is not None:
@@ -483,7 +484,10 @@ def parser() -> argparse.ArgumentParser:
     )
     subscribe.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
     subscribe.add_argument(
-        "--email", metavar="A", help="their email address (needed the first time)"
+        "--email",
+        metavar="A",
+        help="their email address (needed the first time); set at once, without the "
+        "confirmation email an address set on Home gets",
     )
     rhythm_ = subscribe.add_mutually_exclusive_group()
     rhythm_.add_argument(

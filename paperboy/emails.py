@@ -63,6 +63,10 @@ class Links:
         token = tokens.unsubscribe_token(self.secret, reader)
         return f"{self.public_url.rstrip('/')}/unsubscribe/{token}"
 
+    def confirm(self, reader: str, address: str) -> str:
+        token = tokens.confirm_token(self.secret, reader, address, self.now)
+        return f"{self.public_url.rstrip('/')}/confirm/{token}"
+
 
 def subject(count: int, day: date, since: date | None = None) -> str:
     """'12 papers for you, Tue 18 Feb', or for a week 'Your week: 15 papers, 16 to 20 Feb'."""
@@ -430,6 +434,45 @@ def outgoing(
             (part % (boundary, "html", html_cte)).encode(),
             html_body,
             f"--{boundary}--\r\n".encode(),
+        ]
+    )
+    return Outgoing(envelope, recipient, mid, data)
+
+
+CONFIRMATION = """\
+Hello,
+
+Someone in your Slack workspace, most likely you, asked Paperboy to send its research-paper
+digest to this address. To confirm that it is yours, open this link and press the button:
+
+{url}
+
+The link works for {hours} hours. If you did not ask for this, ignore this email: Paperboy
+sends nothing more to this address unless the link is followed.
+"""
+
+
+def confirmation(reader_id: str, address: str, *, sender: str, links_: Links) -> Outgoing:
+    """The email asking the owner of `address` to confirm it as `reader_id`'s: plain text, one
+    link, and none of the digest's list headers (it is not a digest)."""
+    recipient = addresses.for_sending(address)  # refuses what is not an address
+    envelope, from_ = addresses.sender(sender)
+    text = CONFIRMATION.format(url=links_.confirm(reader_id, address), hours=tokens.CONFIRM_HOURS)
+    cte, body = _body(text)
+    domain = envelope.rpartition("@")[2]
+    mid = f"<paperboy.confirm.{secrets.token_hex(10)}@{domain}>"
+    data = b"".join(
+        [
+            _header("Subject", "Confirm your address for Paperboy's digest"),
+            _folded("From", from_),
+            f"To: {recipient}\r\n".encode(),
+            _header("Date", format_datetime(links_.now)),
+            _header("Message-ID", mid),
+            b"Auto-Submitted: auto-generated\r\n",
+            b"MIME-Version: 1.0\r\n",
+            f'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n'
+            "\r\n".encode(),
+            body,
         ]
     )
     return Outgoing(envelope, recipient, mid, data)

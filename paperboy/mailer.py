@@ -114,6 +114,16 @@ class EmailDeliverer:
             raise Busy(f"{said}; {counts['held']} reader(s) held by another sender for now")
         return said
 
+    def confirm(self, reader_id: str, address: str) -> None:
+        """Mail `address` the link that confirms it as the reader's (no digest goes to an
+        address set on Home before); SendError or ValueError when it cannot go."""
+        secret = self.link_secret.get_secret_value().encode()
+        links = emails.Links(self.public_url, secret, self.now(), self.link_ttl_days)
+        message = emails.confirmation(reader_id, address, sender=self.sender, links_=links)
+        with self.smtp() as session:
+            session.send(message)
+        log.info("sent reader %s the confirmation of a new address", reader_id)
+
     def _work(self, run: _Run) -> None:
         """One connection's share: readers taken one by one until none is left."""
         with self.smtp() as session:

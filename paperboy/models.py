@@ -91,6 +91,9 @@ class Reader(BaseModel):
 
     id: str
     email: str | None = None
+    """The address digests go to: set by an admin, or confirmed by its owner's link."""
+    pending_email: str | None = None
+    """An address set on Home, waiting for its confirmation link; nothing goes to it before."""
     email_enabled: bool = False
     digest_size: int | None = None
     seed_papers: list[SeedPaper] = Field(default_factory=list)

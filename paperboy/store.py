@@ -303,6 +303,16 @@ class Store(VoteLog):
         raw = self.redis.hgetall(self.key("mailed", str(day)))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
+    def count_confirmation(self, reader_id: str) -> int:
+        """Count a confirmation email asked for by the reader; how many in the last day
+        (counted from the first)."""
+        key = self.key("confirmations", reader_id)
+        with self.redis.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, timedelta(days=1), nx=True)
+            count, _ = pipe.execute()
+        return int(count)
+
     def set_smtputf8(self, offered: bool) -> None:
         """Remember whether the mail server offers SMTPUTF8, as its EHLO said."""
         self.redis.set(self.key("smtp", "smtputf8"), "1" if offered else "0")

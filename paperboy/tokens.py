@@ -1,10 +1,13 @@
-"""Signed email links: a reader's vote on a paper, or their unsubscribe, as a token (pure).
+"""Signed email links: a reader's vote on a paper, their unsubscribe, or the confirmation of an
+address they set on Home, as a token (pure).
 
 A token is `<payload>.<signature>`, both base64url. The payload is short text: for a vote,
 `v`, the vote (`+`, `-` or `0`) and the expiry (Unix seconds, base 36), then the reader and the
-paper, each on its own line; for an unsubscribe, `u` and the reader. The signature is the first
-16 bytes of an HMAC-SHA256 of the payload text under LINK_SECRET. Vote links expire after
-LINK_TTL_DAYS; unsubscribe links never do, so a reader can always leave from any old email.
+paper, each on its own line; for an unsubscribe, `u` and the reader; for a confirmation, `c`
+and the expiry, then the reader and the address. The signature is the first 16 bytes of an
+HMAC-SHA256 of the payload text under LINK_SECRET. Vote links expire after LINK_TTL_DAYS,
+confirmation links after CONFIRM_HOURS; unsubscribe links never do, so a reader can always
+leave from any old email.
 
 Links sent before this format carry a JSON payload (purpose, reader, paper, vote, expiry) and
 the whole HMAC; they are still read, and an unsubscribe among them works whatever its expiry.
@@ -24,11 +27,13 @@ from typing import Literal, cast
 
 from paperboy.models import VoteValue
 
-Purpose = Literal["vote", "unsubscribe"]
+Purpose = Literal["vote", "unsubscribe", "confirm"]
 _CODES: dict[str, Purpose] = {"v": "vote", "u": "unsubscribe"}
 _VOTES: dict[str, VoteValue] = {"+": 1, "-": -1, "0": 0}
 SIGNATURE_BYTES = 16
 """Bytes of the HMAC a token carries: 128 bits, beyond guessing, and half a link shorter."""
+CONFIRM_HOURS = 48
+"""How long a link confirming an address works: long enough for a weekend's mail."""
 
 
 class LinkError(Exception):
@@ -48,6 +53,7 @@ class Link:
     expires: datetime | None = None
     paper: str | None = None
     vote: VoteValue = 0
+    address: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -76,14 +82,18 @@ def sign(secret: bytes, link: Link) -> str:
     """The token for `link`."""
     if not secret:
         raise ValueError("no link secret: set LINK_SECRET")
-    for part in (link.reader, link.paper or ""):
+    for part in (link.reader, link.paper or "", link.address or ""):
         if "\n" in part:
-            raise ValueError(f"a reader or paper id has no line break: {part!r}")
+            raise ValueError(f"a reader, paper or address has no line break: {part!r}")
     if link.purpose == "vote":
         if link.expires is None or link.paper is None:
             raise ValueError("a vote link needs a paper and an expiry")
         sign_ = {1: "+", -1: "-", 0: "0"}[link.vote]
         text = f"v{sign_}{_base36(int(link.expires.timestamp()))}\n{link.reader}\n{link.paper}"
+    elif link.purpose == "confirm":
+        if link.expires is None or not link.address:
+            raise ValueError("a confirmation link needs an address and an expiry")
+        text = f"c{_base36(int(link.expires.timestamp()))}\n{link.reader}\n{link.address}"
     else:
         text = f"u\n{link.reader}"
     payload = _b64(text.encode())
@@ -106,6 +116,14 @@ def unsubscribe_token(secret: bytes, reader: str) -> str:
     return sign(secret, Link("unsubscribe", reader))
 
 
+def confirm_token(secret: bytes, reader: str, address: str, now: datetime) -> str:
+    """A token that confirms `address` as `reader`'s, for CONFIRM_HOURS."""
+    return sign(
+        secret,
+        Link("confirm", reader, now + timedelta(hours=CONFIRM_HOURS), address=address),
+    )
+
+
 def _read(raw: bytes) -> Link:
     """The link a signed payload describes, in either format."""
     if raw.startswith(b"{"):  # sent before the short format: JSON
@@ -123,6 +141,9 @@ def _read(raw: bytes) -> Link:
     if head[:1] == "v" and len(rest) == 2:
         expires = datetime.fromtimestamp(int(head[2:], 36), UTC)
         return Link("vote", rest[0], expires, rest[1], _VOTES[head[1:2]])
+    if head[:1] == "c" and len(rest) == 2:
+        expires = datetime.fromtimestamp(int(head[1:], 36), UTC)
+        return Link("confirm", rest[0], expires, address=rest[1])
     raise ValueError("unknown payload")
 
 
@@ -152,9 +173,14 @@ def verify(secret: bytes, token: str, now: datetime, purpose: Purpose | None = N
     if link.purpose == "unsubscribe":
         link = Link("unsubscribe", link.reader)  # never expires, whenever it was sent
     elif link.expires is not None and now >= link.expires:
+        again = (
+            "Enter your address on Paperboy's Home in Slack again for a new one."
+            if link.purpose == "confirm"
+            else "Use the links in a newer email."
+        )
         raise LinkError(
             f"This link expired on {link.expires:%d %b %Y}: links in Paperboy's "
-            "emails work for a limited time. Use the links in a newer email.",
+            f"emails work for a limited time. {again}",
             expired=True,
         )
     if purpose is not None and link.purpose != purpose:

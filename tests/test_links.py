@@ -28,6 +28,17 @@ def test_an_unsubscribe_token_carries_the_reader_only() -> None:
     assert (link.purpose, link.reader, link.paper) == ("unsubscribe", "U9", None)
 
 
+def test_a_confirmation_token_carries_reader_and_address_for_two_days() -> None:
+    token = tokens.confirm_token(SECRET, "U9", "jürgen@exämple.org", NOW)
+    link = tokens.verify(SECRET, token, NOW + timedelta(hours=47), "confirm")
+    assert (link.purpose, link.reader, link.address) == ("confirm", "U9", "jürgen@exämple.org")
+    with pytest.raises(tokens.LinkError, match="Home in Slack again") as refused:
+        tokens.verify(SECRET, token, NOW + timedelta(hours=48), "confirm")
+    assert refused.value.expired
+    with pytest.raises(tokens.LinkError, match="for confirm, not for unsubscribe"):
+        tokens.verify(SECRET, token, NOW, "unsubscribe")
+
+
 def test_tokens_are_url_safe() -> None:
     token = tokens.vote_token(SECRET, "U/é?&", "hep-th/9901001", 1, NOW, 14)
     assert all(c.isalnum() or c in "-_." for c in token)

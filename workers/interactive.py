@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from paperboy import blocks, seeds
+from paperboy import blocks, mailer, seeds, tokens
 from paperboy.days import latest_ranked
 from paperboy.home import home_view
 from paperboy.models import Explanation, Reader
@@ -23,6 +23,7 @@ from paperboy.readers import explain_reader, ranking_for
 from paperboy.services import arxiv_client, context
 from paperboy.settings import Settings
 from paperboy.slack import web_client
+from paperboy.smtp import SendError
 from paperboy.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -121,3 +122,31 @@ def look_up_seed(user: str, paper_id: str, response_url: str) -> str:
     _respond(response_url, {"text": blocks.seed_added(added)})
     refresh_home(user)
     return f"seed {paper_id} added for {user}"
+
+
+def confirm_address(user: str, address: str) -> str:
+    """Mail the link that confirms an address the reader set on Home, then show on Home that
+    it went (or why it did not)."""
+    settings, store = _settings_and_store()
+    reader = store.reader(user)
+    if reader is None or reader.pending_email != address:
+        return f"{user}'s address changed since: no confirmation sent"
+    email = mailer.from_settings(settings, store)
+    if email is None:  # email was switched off since the address was set
+        notice = "Paperboy's email is not set up, so it cannot confirm your address."
+    else:
+        try:
+            email.confirm(user, address)
+        except (SendError, ValueError) as exc:
+            log.warning("the confirmation for reader %s could not be sent: %s", user, exc)
+            notice = (
+                f"Paperboy could not send the confirmation to {address} ({exc}). "
+                "Check the address and enter it again."
+            )
+        else:
+            notice = (
+                f"A confirmation link is on its way to {address}: follow it, and your digest "
+                f"goes there. It works for {tokens.CONFIRM_HOURS} hours."
+            )
+    refresh_home(user, notice)
+    return f"confirmation for {user}: {notice}"
