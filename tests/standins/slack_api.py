@@ -10,8 +10,9 @@ It refuses what Slack refuses: a bad token; a method whose scope the app's manif
 grant (`missing_scope`, see `slack_app.py`: by default the repository's `slack/manifest.json`);
 a message to a person while the app's Messages tab is off (`messages_tab_disabled`); a Home view
 while the Home tab is off (`not_enabled`); over 50 blocks, a section over 3,000 characters.
-Faults on demand: 429s with `Retry-After`, one message a second per channel, and a post that
-lands but never answers.
+Faults on demand: 429s with `Retry-After`, one message a second per channel, a post answered
+with a 500 before or after it lands, a slow answer, and a hook called as each post lands (the
+fault suite kills a worker there).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,8 @@ Answer = tuple[int, dict[str, Any], dict[str, str]]
 """(HTTP status, JSON body, extra headers)."""
 
 TOKEN = "xoxb-test-token"
+WAIT = "X-Stand-In-Wait"
+"""An answer's seconds to wait before it is sent (never sent itself)."""
 BOT_USER = "UPAPERBOY"
 
 
@@ -73,6 +76,14 @@ class SlackStandIn:
     """The n-th chat.postMessage (1-based) fails with a 500: after storing it ("after"), or
     before ("before")."""
     crash_mode: str = "after"
+    post_faults: dict[int, str] = field(default_factory=dict)
+    """By chat.postMessage number (1-based): "before" (a 500, nothing lands), "after" (it lands,
+    then a 500) or "slow" (it lands, and the answer waits `slow_seconds`)."""
+    slow_seconds: float = 5.0
+    """How long a "slow" post's answer waits."""
+    on_post: Callable[[int], None] | None = None
+    """Called as each chat.postMessage lands, before it is answered, with the number of thread
+    replies landed so far."""
     rate_limited: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
@@ -221,7 +232,8 @@ class SlackStandIn:
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
         self._posts += 1
         crash = self._posts == self.crash_on_post
-        if crash and self.crash_mode == "before":
+        fault = self.post_faults.get(self._posts) or (self.crash_mode if crash else None)
+        if fault == "before":
             return 500, {"ok": False, "error": "internal_error"}, {}
         self._last_post[channel] = now
         message = {
@@ -236,9 +248,13 @@ class SlackStandIn:
         if args.get("thread_ts"):
             message["thread_ts"] = args["thread_ts"]
         self.messages.setdefault(channel, []).append(message)
-        if crash:
+        if self.on_post is not None:
+            self.on_post(sum("thread_ts" in m for ms in self.messages.values() for m in ms))
+        if fault == "after":
             return 500, {"ok": False, "error": "internal_error"}, {}
-        return 200, {"ok": True, "channel": channel, "ts": message["ts"], "message": message}, {}
+        wait = {WAIT: str(self.slow_seconds)} if fault == "slow" else {}
+        reply = {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+        return 200, reply, wait
 
     def _chat_update(self, args: dict[str, Any]) -> Answer:
         error = invalid_blocks(args.get("blocks"), 50)
@@ -512,6 +528,8 @@ def serve(state: SlackStandIn | None = None, port: int = 0) -> Iterator[SlackSta
                 reply, headers, kind = text, {}, "text/plain; charset=utf-8"
             else:
                 status, reply, headers = state.handle(method, _args(self, body))
+            # A slow answer waits outside the lock: other calls go on meanwhile.
+            time.sleep(float(headers.pop(WAIT, 0)))
             data = (reply if isinstance(reply, str) else json.dumps(reply)).encode()
             self.send_response(status)
             self.send_header("Content-Type", kind)

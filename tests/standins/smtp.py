@@ -2,17 +2,21 @@
 
 It keeps what it receives, counts logins (one per connection), and can answer a recipient
 with scripted replies ("451 ..." then accept, or "550 ...") to exercise retries. It offers
-SMTPUTF8 only when asked to.
+SMTPUTF8 only when asked to. Faults on demand: refusing the next senders (421), dropping the
+connection in the middle of the next messages' DATA, a pause before each acceptance, and a
+hook called as each message is stored, before it is accepted (the fault suite kills a worker
+there).
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -59,6 +63,17 @@ class SmtpServer:
     failed_logins: int = 0
     rcpt_script: dict[str, list[str]] = field(default_factory=dict)
     client_context: ssl.SSLContext | None = None
+    eight_bit: bool = True
+    """Whether EHLO offers 8BITMIME (without it, a message must be 7-bit)."""
+    refuse_next: int = 0
+    """Answer this many of the next MAIL FROM with 421 (the server is shutting down)."""
+    drop_next: int = 0
+    """Drop the connection in the middle of this many of the next messages' DATA: nothing is
+    stored, and no reply comes."""
+    pause: float = 0.0
+    """Seconds each message waits before it is accepted."""
+    on_message: Callable[[int], None] | None = None
+    """Called with the number of messages stored so far, as each is stored."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def messages(self) -> list[EmailMessage]:
@@ -86,12 +101,49 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.state.eight_bit:
+            return responses
+        return [line for line in responses if line != "250-8BITMIME"]
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        with self.state.lock:
+            refuse = self.state.refuse_next > 0
+            self.state.refuse_next -= refuse
+        if refuse:
+            return "421 4.3.2 Service shutting down"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
+        with self.state.lock:
+            drop = self.state.drop_next > 0
+            self.state.drop_next -= drop
+        if drop:
+            assert server.transport is not None
+            server.transport.abort()  # the reply below is never sent
+            return "451 4.3.0 Dropped"
+        if self.state.pause:
+            await asyncio.sleep(self.state.pause)
         with self.state.lock:
             self.state.received.append(
                 Received(str(envelope.mail_from), list(envelope.rcpt_tos), bytes(content))
             )
+            stored = len(self.state.received)
+        if self.state.on_message is not None:
+            self.state.on_message(stored)
         return "250 Message accepted"
 
 
@@ -116,7 +168,9 @@ class _Authenticator:
 
 
 @contextmanager
-def smtp_server(ca: trustme.CA | None = None, smtputf8: bool = False) -> Iterator[SmtpServer]:
+def smtp_server(
+    ca: trustme.CA | None = None, smtputf8: bool = False, eight_bit: bool = True
+) -> Iterator[SmtpServer]:
     """Serve SMTP with required STARTTLS and AUTH on a free port for the block's duration;
     with `smtputf8`, the server offers SMTPUTF8 (RFC 6531: addresses beyond ASCII).
 
@@ -127,7 +181,7 @@ def smtp_server(ca: trustme.CA | None = None, smtputf8: bool = False) -> Iterato
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_context)
     client_context = ssl.create_default_context()
     ca.configure_trust(client_context)
-    state = SmtpServer(port=free_port(), client_context=client_context)
+    state = SmtpServer(port=free_port(), client_context=client_context, eight_bit=eight_bit)
     controller = Controller(
         _Handler(state),
         hostname=state.host,
