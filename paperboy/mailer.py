@@ -50,6 +50,9 @@ class _Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     counts: Counter[str] = field(default_factory=Counter)
+    gate: threading.Lock = field(default_factory=threading.Lock)
+    """Held from the end of a message's DATA until it is marked: at most one message of the
+    delivery is ever accepted by the server and not yet marked."""
 
     def next_reader(self) -> ReaderDigest | None:
         with self.lock:
@@ -147,7 +150,13 @@ class EmailDeliverer:
                 message = emails.outgoing(
                     reader, run.digest, mine.entries, sender=self.sender, links_=run.links
                 )
-                session.send(message)
+                # Marked as the server accepts it: a crash in between sends it again on the
+                # retry (at most one message of the delivery at a time); never a miss.
+                session.send(
+                    message,
+                    accepted=lambda: self.store.mark_emailed(day, reader.id, message.message_id),
+                    gate=run.gate,
+                )
             except ServerUnavailable:
                 raise
             except (SendError, ValueError) as exc:
@@ -156,9 +165,6 @@ class EmailDeliverer:
             except Exception:
                 log.exception("day %s: email to reader %s failed", day, reader.id)
                 return "failed"
-            # Between the server's acceptance and this mark, a crash would send the message
-            # again on the retry: at most one duplicate, for the readers in flight; never a miss.
-            self.store.mark_emailed(day, reader.id, message.message_id)
             shown: dict[date, list[str]] = {}
             for entry in mine.entries:  # a week's papers, each under its own day
                 shown.setdefault(entry.paper.day or run.digest.day, []).append(entry.paper.id)

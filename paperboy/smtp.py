@@ -4,17 +4,25 @@
 verified (always), or TLS from the first byte on port 465; login from settings; a timeout; and
 retries with backoff on temporary failures (4xx replies, dropped or refused connections) but
 none on permanent ones (5xx).
+
+A message is accepted when the server answers the end of its DATA. Whatever the sender does
+once it knows (mark the reader mailed) is done under the delivery's `gate`, with the end of the
+DATA: of the messages on a delivery's connections, at most one is ever accepted by the server
+and not yet marked, so a sender killed at any moment leaves at most one message to go twice.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -160,8 +168,16 @@ class Smtp:
             finally:
                 self._drop()
 
-    def send(self, message: EmailMessage | emails.Outgoing) -> None:
-        """Send one message, retrying temporary failures; SendError when it cannot go."""
+    def send(
+        self,
+        message: EmailMessage | emails.Outgoing,
+        accepted: Callable[[], None] | None = None,
+        gate: threading.Lock | None = None,
+    ) -> None:
+        """Send one message, retrying temporary failures; SendError when it cannot go.
+
+        `accepted` is called once the server accepted the message, holding `gate` (shared by
+        a delivery's sessions) from the end of the DATA until it returns."""
         for attempt in range(1, self.attempts + 1):
             connecting = self._conn is None
             try:
@@ -170,9 +186,11 @@ class Smtp:
                     self._sent_here = 0
                     connecting = False
                 if isinstance(message, emails.Outgoing):
-                    transmit(self._conn, message)
+                    transmit(self._conn, message, accepted, gate)
                 else:
                     self._conn.send_message(message)
+                    if accepted is not None:
+                        accepted()
             except ServerUnavailable:
                 raise
             except (smtplib.SMTPException, OSError) as exc:
@@ -215,8 +233,14 @@ def seven_bit(message: emails.Outgoing) -> bytes:
     return head + b"\r\n\r\n" + again.partition(b"\r\n\r\n")[2]
 
 
-def transmit(conn: smtplib.SMTP, message: emails.Outgoing) -> None:
-    """Hand a written-out message to the server: 8BITMIME declared when the body needs it."""
+def transmit(
+    conn: smtplib.SMTP,
+    message: emails.Outgoing,
+    accepted: Callable[[], None] | None = None,
+    gate: threading.Lock | None = None,
+) -> None:
+    """Hand a written-out message to the server: 8BITMIME declared when the body needs it;
+    `accepted` is called under `gate` with the end of the DATA (see the module's text)."""
     data, options = message.data, []
     if not (message.sender + message.recipient).isascii():
         if not conn.has_extn("smtputf8"):
@@ -230,4 +254,56 @@ def transmit(conn: smtplib.SMTP, message: emails.Outgoing) -> None:
             options.append("BODY=8BITMIME")
         else:
             data = seven_bit(message)
-    conn.sendmail(message.sender, [message.recipient], data, options)
+    _sendmail(conn, message.sender, message.recipient, data, options, accepted, gate)
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _refused(conn: smtplib.SMTP, code: int) -> None:
+    """After a refusal, as smtplib's `sendmail` does: a server closing (421) is closed, any
+    other is reset for the next message."""
+    if code == 421:
+        conn.close()
+    else:
+        with suppress(smtplib.SMTPServerDisconnected):
+            conn.rset()
+
+
+def _sendmail(
+    conn: smtplib.SMTP,
+    sender: str,
+    recipient: str,
+    data: bytes,
+    options: list[str],
+    accepted: Callable[[], None] | None,
+    gate: threading.Lock | None,
+) -> None:
+    """smtplib's `sendmail` for one recipient, the end of the DATA sent on its own, under
+    `gate`, followed by `accepted` once the server answered it."""
+    conn.ehlo_or_helo_if_needed()
+    esmtp = [f"size={len(data)}"] if conn.does_esmtp and conn.has_extn("size") else []
+    if conn.does_esmtp:
+        esmtp += options
+    code, reply = conn.mail(sender, esmtp)
+    if code != 250:
+        _refused(conn, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = conn.rcpt(recipient)
+    if code not in (250, 251):
+        _refused(conn, code)
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    code, reply = conn.docmd("data")
+    if code != 354:
+        _refused(conn, code)
+        raise smtplib.SMTPDataError(code, reply)
+    body = _LEADING_DOT.sub(b"..", data)
+    conn.send(body if body.endswith(b"\r\n") else body + b"\r\n")
+    with gate or nullcontext():
+        conn.send(b".\r\n")
+        code, reply = conn.getreply()
+        if code != 250:
+            _refused(conn, code)
+            raise smtplib.SMTPDataError(code, reply)
+        if accepted is not None:
+            accepted()

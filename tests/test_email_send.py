@@ -14,7 +14,7 @@ from paperboy import days, mailer, pipeline
 from paperboy.leases import Busy
 from paperboy.models import Delivery, Reader, ReaderDigest, Score
 from paperboy.order import top_entries
-from paperboy.smtp import ServerUnavailable, Smtp, transmit
+from paperboy.smtp import ServerUnavailable, Smtp
 from paperboy.store import Store, in_process
 from tests.emailing import DAY, NOW, SECRET, day_papers, digest, group_order, settings, store_day
 from tests.standins.smtp import PASSWORD, USER, SmtpServer, free_port, smtp_server
@@ -360,20 +360,6 @@ def test_from_settings_sends_with_the_configured_server(
     assert server.to("ada@example.org")[0]["From"] == "p@lab.example.org"
 
 
-class Conn:
-    """Just enough of smtplib.SMTP to see what `transmit` hands over."""
-
-    def __init__(self, *extensions: str) -> None:
-        self.extensions = extensions
-        self.sent: list[tuple[str, list[str], bytes, list[str]]] = []
-
-    def has_extn(self, name: str) -> bool:
-        return name.lower() in self.extensions
-
-    def sendmail(self, sender: str, to: list[str], data: bytes, options: list[str]) -> None:
-        self.sent.append((sender, to, data, options))
-
-
 @pytest.mark.parametrize("eight_bit", [True, False])
 def test_8bit_bodies_are_declared_or_re_encoded_for_the_server(eight_bit: bool) -> None:
     from email import message_from_bytes, policy
@@ -386,16 +372,32 @@ def test_8bit_bodies_are_declared_or_re_encoded_for_the_server(eight_bit: bool) 
     links = emails.Links("https://paperboy.example.org", SECRET.encode(), NOW, 14)
     out = emails.outgoing(reader, day, day.entries, sender="Paperboy <p@example.org>", links_=links)
     assert not out.data.isascii()  # 👍, accents in names
-    conn = Conn("8bitmime") if eight_bit else Conn()
-    transmit(conn, out)  # type: ignore[arg-type]
-    [(sender, to, data, options)] = conn.sent
-    assert (sender, to) == ("p@example.org", ["ada@example.org"])
+    accepted: list[int] = []
+    with smtp_server(eight_bit=eight_bit) as running:
+        with session_factory(running, Clock())() as session:
+            session.send(out, accepted=lambda: accepted.append(len(running.received)))
+        [received] = running.received
+    assert (received.mail_from, received.rcpt_tos) == ("p@example.org", ["ada@example.org"])
+    assert accepted == [1]  # told once, after the server had it
+    data = received.raw
     if eight_bit:
-        assert data == out.data and options == ["BODY=8BITMIME"]
+        assert data.replace(b"\r\n", b"\n") == out.data.replace(b"\r\n", b"\n")
     else:
-        assert data.isascii() and options == []
+        assert data.isascii()
     parsed = message_from_bytes(data, policy=policy.default)
     again = out.message()
     for kind in ("plain", "html"):
         assert parsed.get_body((kind,)).get_content() == again.get_body((kind,)).get_content()  # type: ignore[union-attr]
     assert parsed["List-Unsubscribe"] == again["List-Unsubscribe"]
+
+
+def test_lines_starting_with_a_dot_arrive_as_written() -> None:
+    from paperboy.emails import Outgoing
+
+    body = b"Subject: dots\r\n\r\n.leading\r\n.\r\n..two\r\nlast line without an end"
+    out = Outgoing("p@example.org", "ada@example.org", "<m@example.org>", body)
+    with smtp_server() as running:
+        with session_factory(running, Clock())() as session:
+            session.send(out)
+        [received] = running.received
+    assert received.raw.replace(b"\r\n", b"\n") == body.replace(b"\r\n", b"\n") + b"\n"
