@@ -30,7 +30,7 @@ class Check:
 def check_redis(settings: Settings) -> Check:
     url = settings.redis_url or LOCAL_REDIS
     try:
-        client = connect(url)
+        client = connect(url, patience=0)  # a check: Redis answers now, or it fails
         client.ping()
         info = client.info("persistence")
     except redis.RedisError as exc:
@@ -226,7 +226,7 @@ def checks(settings: Settings) -> Iterator[Check]:
 def _remembering(settings: Settings) -> Callable[[bool], None] | None:
     """Where the SMTP check keeps what the server offers: the store, when Redis answers."""
     try:
-        client = connect(settings.redis_url or LOCAL_REDIS)
+        client = connect(settings.redis_url or LOCAL_REDIS, patience=0)
         client.ping()
     except redis.RedisError:
         return None

@@ -15,7 +15,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff
 from redis.lock import Lock
+from redis.retry import Retry
 
 from paperboy.leases import lease
 from paperboy.models import DAY_FIELDS, DayRecord, Paper, Reader, SeedPaper, Vote
@@ -54,10 +56,45 @@ milliseconds until it. The key holds the last reserved slot (ms on Redis's clock
 once a new turn could not be held up by it."""
 
 
-def connect(url: str) -> redis.Redis:
-    """A Redis client for `url` that answers within a few seconds or raises."""
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30
+RESTART_SECONDS = 20.0
+"""How long a client waits for Redis to come back (a restart) before a call fails."""
+
+
+def steady_retry(patience: float = RESTART_SECONDS) -> Retry:
+    """Retries of a refused or dropped connection, 0.2 s apart at first and 2 s at most, for
+    about `patience` seconds in all (redis-py's own default may give up within a second)."""
+    backoff = ExponentialBackoff(cap=2.0, base=0.1)
+    tries, waited = 0, 0.0
+    while waited < patience:
+        tries += 1
+        waited += backoff.compute(tries)
+    # OSError too: a refused connection reaches the retry as the socket's own error.
+    return Retry(backoff, tries, (redis.ConnectionError, redis.TimeoutError, OSError))
+
+
+class SteadyRedis(redis.Redis):
+    """A Redis client that rides out a restart of Redis: connecting, and calls cut by one, are
+    retried for RESTART_SECONDS. rq's processes use it too (`--connection-class` in the
+    Procfile): without it, a worker whose Redis restarts while it watches a job quits."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if "connection_pool" not in kwargs:
+            kwargs.setdefault("retry", steady_retry())
+            kwargs.setdefault("socket_connect_timeout", 2)
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> SteadyRedis:
+        kwargs.setdefault("retry", steady_retry())
+        kwargs.setdefault("socket_connect_timeout", 2)
+        return super().from_url(url, **kwargs)  # type: ignore[return-value]
+
+
+def connect(url: str, patience: float = RESTART_SECONDS) -> redis.Redis:
+    """A Redis client for `url`: it waits out a restart of Redis for `patience` seconds (0: a
+    check that must answer now), and a call that gets no answer within 10 s raises."""
+    return SteadyRedis.from_url(
+        url, retry=steady_retry(patience), socket_timeout=10, health_check_interval=30
     )
 
 
@@ -534,25 +571,32 @@ class ServiceError(Exception):
     """A configured service that cannot be used, with how to fix it."""
 
 
+def _unanswered(url: str) -> redis.RedisError | None:
+    """Why Redis at `url` does not answer at once (no retries: a start-up check), or None."""
+    probe = connect(url, patience=0)
+    try:
+        probe.ping()
+        return None
+    except redis.RedisError as exc:
+        return exc
+    finally:
+        probe.close()
+
+
 def open_store(settings: Settings, *, allow_in_process: bool = True) -> Store:
     """Redis at REDIS_URL; without it, a local Redis if one answers, else an in-process store."""
     if settings.redis_url:
-        client = connect(settings.redis_url)
-        try:
-            client.ping()
-        except redis.RedisError as exc:
+        silent = _unanswered(settings.redis_url)
+        if silent is not None:
             raise ServiceError(
-                f"Redis at REDIS_URL does not answer ({exc}): start it, or fix REDIS_URL"
-            ) from exc
-        return Store(client)
-    client = connect(LOCAL_REDIS)
-    try:
-        client.ping()
-        return Store(client)
-    except redis.RedisError:
-        if not allow_in_process:
-            raise ServiceError(
-                "REDIS_URL is not set and no Redis answers on 127.0.0.1:6379: set REDIS_URL"
-            ) from None
+                f"Redis at REDIS_URL does not answer ({silent}): start it, or fix REDIS_URL"
+            ) from silent
+        return Store(connect(settings.redis_url))
+    if _unanswered(LOCAL_REDIS) is None:
+        return Store(connect(LOCAL_REDIS))
+    if not allow_in_process:
+        raise ServiceError(
+            "REDIS_URL is not set and no Redis answers on 127.0.0.1:6379: set REDIS_URL"
+        )
     log.warning("no Redis configured or running: using an in-process store, nothing persists")
     return Store(in_process(), persistent=False)
