@@ -7,7 +7,7 @@ DEV      = $(VENV)/.dev-tools
 SAMPLE   = examples/stat-2024-03-26.xml
 ARGS    ?=
 
-.PHONY: run test lint redis install dev lock
+.PHONY: run test faults lint redis install dev lock
 
 # What production runs: requirements.lock and Paperboy itself.
 $(BIN)/paperboy: pyproject.toml requirements.lock
@@ -45,6 +45,11 @@ redis:
 
 test: $(DEV) redis
 	$(BIN)/python -m pytest -q
+
+# The fault suite (faults/README.md): the real processes, killed and starved; a few minutes.
+# It starts a redis-server of its own (on a free port, with AOF).
+faults: $(DEV)
+	$(BIN)/python -m pytest -q -p no:cacheprovider faults
 
 lint: $(DEV)
 	$(BIN)/ruff check .

@@ -62,6 +62,12 @@ FIGURES: list[str] = []
 """What the tests measured, printed after the run."""
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if PRODUCTION:  # retries minutes apart: far beyond the suite's usual two minutes a test
+        for item in items:
+            item.add_marker(pytest.mark.timeout(1800))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if FIGURES:
         terminalreporter.section("fault suite figures" + (" (production)" if PRODUCTION else ""))
