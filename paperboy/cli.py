@@ -12,7 +12,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from paperboy import __version__
+from pydantic import ValidationError
+
+from paperboy import __version__, logs
 from paperboy.addresses import AddressError, checked
 from paperboy.arxiv import FetchError
 from paperboy.console import HtmlFile, Terminal
@@ -21,7 +23,7 @@ from paperboy.models import Reader, VoteValue, utc_now
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
 from paperboy.rhythm import zone, zone_named
 from paperboy.services import Channels, arxiv_client, channels, context
-from paperboy.settings import Settings
+from paperboy.settings import Settings, explain
 from paperboy.store import ServiceError, Store, open_store
 
 log = logging.getLogger("paperboy")
@@ -571,15 +573,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "httpx2", "httpcore", "anthropic", "slack_sdk", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure("text", "DEBUG" if args.verbose else "INFO")  # until the settings say
     try:
         settings = Settings()
+        logs.configure(settings.log_format, "DEBUG" if args.verbose else settings.log_level)
         return int(args.func(args, settings))
     except NoFeedError as exc:
         if exc.fetched.unreachable:
@@ -595,7 +592,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ServiceError, FetchError, FeedError, LookupError) as exc:
         print(f"paperboy: {exc}", file=sys.stderr)
         return 1
-    except ValueError as exc:  # bad settings or profile files, explained by the validator
+    except ValidationError as exc:
+        print(f"paperboy: a setting is wrong: {explain(exc)}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # bad profile files, explained by their reader
         print(f"paperboy: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

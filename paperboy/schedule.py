@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import CroniterBadDateError, CroniterError, croniter
 
 ARXIV_TZ = ZoneInfo("America/New_York")
 """The time zone that names arXiv's announcement days."""
@@ -19,6 +19,27 @@ STALE_RETRY_MINUTES = 30
 """How long to wait, in minutes, before looking again at a feed still dated the previous day."""
 STALE_RETRIES = 12
 """How many times to look again (12 x 30 min after a 06:00 UTC start: until about noon UTC)."""
+
+
+CRON_FIELDS = "minute hour day-of-month month day-of-week"
+_CRON_ANCHOR = datetime(2024, 1, 1)
+"""Where `checked_cron` looks for the next run from (a leap year's start: 29 February is there)."""
+
+
+def checked_cron(expression: str) -> str:
+    """A cron expression as the clock reads it (five fields, UTC), or ValueError saying why not:
+    one croniter refuses, one with another number of fields, or one that never runs (30 Feb)."""
+    text = " ".join(expression.split())
+    example = f"five fields, {CRON_FIELDS} (UTC), like '0 6 * * 1-5'"
+    if len(text.split()) != 5:
+        raise ValueError(f"{expression!r} is not a cron expression of {example}")
+    try:
+        croniter(text, _CRON_ANCHOR).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"{expression!r} names no date that exists: it would never run") from None
+    except (CroniterError, ValueError) as exc:
+        raise ValueError(f"{expression!r} is not a cron expression of {example}: {exc}") from None
+    return text
 
 
 def arxiv_today(now: datetime) -> date:

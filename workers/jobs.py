@@ -32,6 +32,7 @@ from paperboy.settings import Settings
 from paperboy.store import Store, open_store
 from workers import steps
 from workers.queues import DAY as QUEUE
+from workers.steps import logged
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def guarded(
 # the day's steps -------------------------------------------------------------------------
 
 
+@logged
 def score_day(day: str) -> int:
     """Score the fetched day and store the group order; returns how many papers it ordered."""
     settings, store = _settings_and_store()
@@ -77,6 +79,7 @@ def score_day(day: str) -> int:
     return guarded(store, when, "score", work, settings.lock_seconds) or 0
 
 
+@logged
 def deliver_day(day: str) -> list[str]:
     """Deliver the day's digest to every configured channel, each channel once."""
     settings, store = _settings_and_store()
@@ -150,6 +153,7 @@ def enqueue_day(queue: Queue, day: date) -> list[str]:
 # the clock's entry point -----------------------------------------------------------------
 
 
+@logged
 def start_day(attempt: int = 0, now: str | None = None) -> str:
     """Fetch today's feeds; when fresh, ingest them and enqueue the rest of the day.
 
@@ -203,6 +207,7 @@ def start_day(attempt: int = 0, now: str | None = None) -> str:
     return day.isoformat()
 
 
+@logged
 def catch_up(now: str | None = None) -> str:
     """Hourly: start today's run if the clock missed its scheduled time (it was down)."""
     settings, store = _settings_and_store()
@@ -224,6 +229,7 @@ BACKUPS_KEPT = 30
 """How many daily exports the backup job keeps."""
 
 
+@logged
 def backup(folder: str = "backups", now: str | None = None) -> str:
     """Export readers, the vote log and voted papers to `folder`, one JSON-lines file a day.
 

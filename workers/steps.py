@@ -1,19 +1,24 @@
-"""How a step of the day is enqueued: retried with backoff, and told to the admins when it fails
-for the last time.
+"""How a step of the day is enqueued: retried with backoff, logged, and told to the admins when
+it fails for the last time.
 
 A step that fails after its clients' own retries runs again after each of RETRY_SECONDS; a step
 that meets another worker's lease fails the same way (`paperboy.leases.Busy`), so it is never
 reported done while work is missing. When the last try fails, the admins (SLACK_ADMINS) get a
 direct message naming the day, the step and the error; without Slack the log says so at ERROR.
+Each step logs its start, its outcome and how long it took (`logged`), so a worker's log tells
+the day's story.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from rq import Callback, Retry
+from rq import Callback, Retry, get_current_job
 from rq.job import Job
 
 from paperboy.settings import Settings
@@ -24,6 +29,51 @@ JOB_TIMEOUT = 1800
 """Seconds a step may run: above every client timeout and their retries."""
 FAILURE_TTL = int(timedelta(days=30).total_seconds())
 """How long a failed step is kept for `rq info` and a re-run of its day, in seconds."""
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RESULT_CHARS = 200
+"""How much of a step's result its log line shows, in characters."""
+
+
+def logged(func: Callable[P, R]) -> Callable[P, R]:
+    """The step, logging its start, its outcome (the result, or the error and whether RQ tries
+    again) and its duration."""
+
+    @functools.wraps(func)
+    def step(*args: P.args, **kwargs: P.kwargs) -> R:
+        job = get_current_job()
+        if job is not None and not (job.func_name or "").endswith(f".{func.__name__}"):
+            job = None  # a step another step calls: named by itself, not by the running job
+        what = (job.description if job is not None else None) or " ".join(
+            [func.__name__, *map(str, args)]
+        )
+        log.info("%s: started%s", what, f" (job {job.id})" if job is not None else "")
+        started = time.monotonic()
+        try:
+            result = func(*args, **kwargs)
+        except Exception as exc:
+            took = time.monotonic() - started
+            again = job is not None and bool(job.retries_left)
+            log.log(
+                logging.WARNING if again else logging.ERROR,
+                "%s: failed after %.2f s%s: %s: %s",
+                what,
+                took,
+                ", RQ tries again later" if again else "",
+                type(exc).__name__,
+                exc,
+            )
+            raise
+        outcome = repr(result)
+        if len(outcome) > RESULT_CHARS:
+            outcome = outcome[: RESULT_CHARS - 1] + "…"
+        log.info("%s: done in %.2f s: %s", what, time.monotonic() - started, outcome)
+        return result
+
+    return step
 
 
 def options(settings: Settings) -> dict[str, Any]:
