@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -345,14 +346,18 @@ def cmd_follow(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from paperboy.doctor import checks
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Every check, printed as it completes; a wrong setting is one failed check among them."""
+    from paperboy.doctor import checks, load_settings
 
+    settings, found = load_settings()
     failed = 0
-    for check in checks(settings):
-        mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "off": "off "}[check.status]
-        print(f"[{mark}] {check.name}: {check.detail}")
-        failed += check.status == "fail"
+    # the checks report what the clients would log, in their own words
+    with logs.silenced((*logs.QUIET, "paperboy.slack.api")):
+        for check in itertools.chain(found, checks(settings)):
+            mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "off": "off "}[check.status]
+            print(f"[{mark}] {check.name}: {check.detail}", flush=True)
+            failed += check.status == "fail"
     return 1 if failed else 0
 
 
@@ -557,7 +562,13 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
         cmd.add_argument("name", nargs="+", metavar="NAME", help="the author's name, as on arXiv")
 
-    add("doctor", cmd_doctor, "Check every configured service and say what is missing.")
+    add(
+        "doctor",
+        cmd_doctor,
+        "Check every setting and configured service (Redis and its persistence and eviction "
+        "policy, the schedule, arXiv, Claude, Slack and its channel, email and PUBLIC_URL) "
+        "and say how to fix what is wrong.",
+    )
 
     costs = add("costs", cmd_costs, "Show what Claude cost per day: calls, tokens and dollars.")
     costs.add_argument(
@@ -575,6 +586,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logs.configure("text", "DEBUG" if args.verbose else "INFO")  # until the settings say
     try:
+        if args.func is cmd_doctor:  # it reports a wrong setting among its checks
+            return cmd_doctor(args)
         settings = Settings()
         logs.configure(settings.log_format, "DEBUG" if args.verbose else settings.log_level)
         return int(args.func(args, settings))

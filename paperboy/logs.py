@@ -13,6 +13,8 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal, TextIO
 
 LogFormat = Literal["text", "json"]
@@ -127,3 +129,18 @@ def configure(fmt: LogFormat = "text", level: str | int = "INFO") -> None:
     root.setLevel(level.upper() if isinstance(level, str) else level)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@contextmanager
+def silenced(names: tuple[str, ...] = QUIET) -> Iterator[None]:
+    """The libraries `names` say nothing while the block runs, errors included (`paperboy
+    doctor` reports their failures itself, in its own words)."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
