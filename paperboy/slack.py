@@ -179,6 +179,29 @@ def post_day(
     return result
 
 
+def post_status(
+    client: WebClient,
+    store: Store,
+    channel: str,
+    day: date,
+    text: str,
+    spacing: float = POST_SPACING_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Post `day`'s one status line (a day without a digest) to `channel`; False when the line
+    of that day went out already. A post that fails gives the day's claim back and raises."""
+    if not store.claim_status(channel, day):
+        return False
+    try:
+        store.wait_turn(f"slack-post:{channel}", spacing, sleep)
+        client.chat_postMessage(channel=channel, text=text, unfurl_links=False, unfurl_media=False)
+    except Exception:
+        store.release_status(channel, day)
+        raise
+    log.info("day %s: told channel %s: %s", day, channel, text)
+    return True
+
+
 @dataclass
 class SlackDeliverer:
     """The Deliverer that posts the day's thread to one channel, once per day."""
