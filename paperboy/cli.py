@@ -22,6 +22,7 @@ from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
 from paperboy.models import Reader, VoteValue, utc_now
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
+from paperboy.progress import Meter
 from paperboy.rhythm import zone, zone_named
 from paperboy.services import Channels, arxiv_client, channels, context
 from paperboy.settings import Settings, explain
@@ -58,8 +59,9 @@ def _paper_id(text: str) -> str:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     html = HtmlFile(Path(args.out))
-    found = Channels() if args.dry_run else channels(settings, store)
-    ctx = context(settings, store, [Terminal(), html, *found.ready])
+    meter = Meter()  # on a terminal, a line redrawn in place; otherwise a few log lines
+    found = Channels() if args.dry_run else channels(settings, store, meter)
+    ctx = context(settings, store, [Terminal(), html, *found.ready], meter)
     _say_prior(ctx, settings)
     sources = args.feed or settings.feed_urls
     arxiv = arxiv_client(settings, store)

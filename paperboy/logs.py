@@ -31,6 +31,9 @@ QUIET = (
 )
 """Libraries whose INFO lines (each HTTP request, each retry) would drown the day's story."""
 
+CLEAR_LINE = "\r\x1b[2K"
+"""Back to the start of a terminal's line, erasing it."""
+
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
@@ -91,6 +94,13 @@ class Stderr(logging.StreamHandler):
     @stream.setter
     def stream(self, _: object) -> None:
         pass
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # On a terminal, a progress line may be drawn (`paperboy.progress.Meter`): the log line
+        # takes its place, and the meter draws itself again below.
+        if self.stream.isatty():
+            self.stream.write(CLEAR_LINE)
+        super().emit(record)
 
 
 def dict_config(fmt: LogFormat = "text", level: str = "INFO") -> dict[str, Any]:

@@ -28,6 +28,7 @@ from paperboy.feed import Feed
 from paperboy.leases import LEASE_SECONDS, Busy, held
 from paperboy.models import utc_now
 from paperboy.pipeline import feed_day
+from paperboy.progress import Meter
 from paperboy.services import arxiv_client, channels, context
 from paperboy.settings import Settings
 from paperboy.store import Store, open_store
@@ -69,7 +70,7 @@ def guarded(
 def score_day(day: str) -> int:
     """Score the fetched day and store the group order; returns how many papers it ordered."""
     settings, store = _settings_and_store()
-    ctx = context(settings, store)
+    ctx = context(settings, store, progress=Meter(tty=False))
     when = date.fromisoformat(day)
 
     def work() -> int:
@@ -84,7 +85,7 @@ def score_day(day: str) -> int:
 def deliver_day(day: str) -> list[str]:
     """Deliver the day's digest to every configured channel, each channel once."""
     settings, store = _settings_and_store()
-    found = channels(settings, store)
+    found = channels(settings, store, Meter(tty=False))  # a log line each quarter of the way
     ctx = context(settings, store, found.ready)
     when = date.fromisoformat(day)
     batch = load_batch(ctx, when)
