@@ -50,7 +50,8 @@ def procfile(name: str, **env: str) -> list[str]:
 
 
 def environment(tmp_path: Path, **more: str) -> dict[str, str]:
-    """This process's environment less Paperboy's settings, with the tests' Redis."""
+    """This process's environment less Paperboy's settings, with the tests' Redis (processes
+    run in `tmp_path`, so no `.env` of the checkout is read)."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SMTP_", "LOG_"))}
     return {**keep, "REDIS_URL": TEST_REDIS_URL, "PACING": "0", **more}
 
@@ -130,9 +131,8 @@ def test_the_web_process_logs_in_the_same_format(redis_client: Redis, tmp_path: 
     command = procfile("web", PORT=str(port))
     command[command.index("--workers") + 1] = "1"
     log = (tmp_path / "web.log").open("w")
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=environment(tmp_path, PORT=str(port)), stdout=log, stderr=log
-    )
+    env = environment(tmp_path, PORT=str(port))
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -155,7 +155,9 @@ def test_the_web_process_logs_in_the_same_format(redis_client: Redis, tmp_path: 
 def test_the_clock_refuses_to_start_on_a_schedule_it_cannot_run(tmp_path: Path) -> None:
     command = procfile("clock", REDIS_URL=TEST_REDIS_URL)
     env = environment(tmp_path, SCHEDULE_CRON="0 25 * * 1-5")
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
     assert "SCHEDULE_CRON: '0 25 * * 1-5' is not a cron expression" in done.stderr
 
