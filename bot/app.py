@@ -25,8 +25,9 @@ from slack_sdk import WebClient
 from bot import Deps, UserError, commands, guard, home, votes
 from bot.jobs import Interactive
 from bot.links import links
+from paperboy import logs
 from paperboy.models import utc_now as _utc_now
-from paperboy.settings import Settings
+from paperboy.settings import Settings, load_or_exit
 from paperboy.slack import SPACING, Coalescer, web_client
 from paperboy.store import Store, open_store
 
@@ -121,7 +122,9 @@ def build_bolt(deps: Deps, signing_secret: str) -> App:
         process_before_response=True,  # the ack listener runs in the request; slow work is lazy
         raise_error_for_unhandled_request=True,
         listener_executor=deps.background,
-        name="paperboy",
+        # Bolt gives the logger named after the app the root's level of this moment; named
+        # "paperboy", it would fix the level of every paperboy.* logger in this process.
+        name="bot.bolt",
     )
     app.use(Redelivery(deps))
     app.use(ActionShape(deps))
@@ -211,8 +214,8 @@ def create_app(
 
 def wsgi() -> Flask:
     """The gunicorn entry point: collaborators from Settings(), Socket Mode when configured."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings()
+    settings = load_or_exit()
+    logs.configure(settings.log_format, settings.log_level)  # as gunicorn_conf did, if it ran
     store = open_store(settings, allow_in_process=False)
     client = None
     if settings.slack_bot_token:

@@ -129,6 +129,33 @@ def day_blocks(digest: Digest) -> list[Block]:
     return blocks
 
 
+# a day without a digest: one status line -------------------------------------------------
+
+
+def no_announcement(day: date, categories: Sequence[str]) -> str:
+    """The line for a weekday whose feeds were empty: arXiv announced nothing (a holiday)."""
+    where = f" in {escape(', '.join(categories))}" if categories else ""
+    return (
+        f"{day:%a %d %b}: arXiv announced no new papers{where} today (a holiday), so there is "
+        "no digest. The next one comes with arXiv's next announcement."
+    )
+
+
+def still_stale(day: date, feed_day: date, categories: Sequence[str]) -> str:
+    """The line for a weekday whose feed still listed an earlier day's papers at the last look."""
+    where = f" for {escape(', '.join(categories))}" if categories else ""
+    return (
+        f"{day:%a %d %b}: arXiv's feed{where} still listed {feed_day:%a %d %b}'s papers at noon "
+        "UTC, so there is no digest today."
+    )
+
+
+def digest_failed(day: date, today: date) -> str:
+    """The line for a day whose digest failed after its retries (the admins got the error)."""
+    which = "today's digest" if day == today else f"the digest of {day:%a %d %b}"
+    return f"{day:%a %d %b}: {which} failed; the admins have been told."
+
+
 def day_metadata(day: date) -> dict[str, Any]:
     return {"event_type": DAY_EVENT, "event_payload": {"day": day.isoformat()}}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -12,16 +13,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from paperboy import __version__
+from pydantic import ValidationError
+
+from paperboy import __version__, logs
 from paperboy.addresses import AddressError, checked
 from paperboy.arxiv import FetchError
 from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
 from paperboy.models import Reader, VoteValue, utc_now
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
+from paperboy.progress import Meter
 from paperboy.rhythm import zone, zone_named
 from paperboy.services import Channels, arxiv_client, channels, context
-from paperboy.settings import Settings
+from paperboy.settings import Settings, explain
 from paperboy.store import ServiceError, Store, open_store
 
 log = logging.getLogger("paperboy")
@@ -55,8 +59,9 @@ def _paper_id(text: str) -> str:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     html = HtmlFile(Path(args.out))
-    found = Channels() if args.dry_run else channels(settings, store)
-    ctx = context(settings, store, [Terminal(), html, *found.ready])
+    meter = Meter()  # on a terminal, a line redrawn in place; otherwise a few log lines
+    found = Channels() if args.dry_run else channels(settings, store, meter)
+    ctx = context(settings, store, [Terminal(), html, *found.ready], meter)
     _say_prior(ctx, settings)
     sources = args.feed or settings.feed_urls
     arxiv = arxiv_client(settings, store)
@@ -343,14 +348,18 @@ def cmd_follow(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from paperboy.doctor import checks
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Every check, printed as it completes; a wrong setting is one failed check among them."""
+    from paperboy.doctor import checks, load_settings
 
+    settings, found = load_settings()
     failed = 0
-    for check in checks(settings):
-        mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "off": "off "}[check.status]
-        print(f"[{mark}] {check.name}: {check.detail}")
-        failed += check.status == "fail"
+    # the checks report what the clients would log, in their own words
+    with logs.silenced((*logs.QUIET, "paperboy.slack.api")):
+        for check in itertools.chain(found, checks(settings)):
+            mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "off": "off "}[check.status]
+            print(f"[{mark}] {check.name}: {check.detail}", flush=True)
+            failed += check.status == "fail"
     return 1 if failed else 0
 
 
@@ -555,7 +564,13 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
         cmd.add_argument("name", nargs="+", metavar="NAME", help="the author's name, as on arXiv")
 
-    add("doctor", cmd_doctor, "Check every configured service and say what is missing.")
+    add(
+        "doctor",
+        cmd_doctor,
+        "Check every setting and configured service (Redis and its persistence and eviction "
+        "policy, the schedule, arXiv, Claude, Slack and its channel, email and PUBLIC_URL) "
+        "and say how to fix what is wrong.",
+    )
 
     costs = add("costs", cmd_costs, "Show what Claude cost per day: calls, tokens and dollars.")
     costs.add_argument(
@@ -571,15 +586,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "httpx2", "httpcore", "anthropic", "slack_sdk", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure("text", "DEBUG" if args.verbose else "INFO")  # until the settings say
     try:
+        if args.func is cmd_doctor:  # it reports a wrong setting among its checks
+            return cmd_doctor(args)
         settings = Settings()
+        logs.configure(settings.log_format, "DEBUG" if args.verbose else settings.log_level)
         return int(args.func(args, settings))
     except NoFeedError as exc:
         if exc.fetched.unreachable:
@@ -595,7 +607,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ServiceError, FetchError, FeedError, LookupError) as exc:
         print(f"paperboy: {exc}", file=sys.stderr)
         return 1
-    except ValueError as exc:  # bad settings or profile files, explained by the validator
+    except ValidationError as exc:
+        print(f"paperboy: a setting is wrong: {explain(exc)}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # bad profile files, explained by their reader
         print(f"paperboy: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -143,9 +143,12 @@ def context(reader: Reader, digest: Digest, entries: list[Ranked], links_: Links
             f"Your week, {digest.since.day} {digest.since:%B} to {digest.day.day} {digest.day:%B}"
         )
     notes = list(digest.notes)
-    if digest.missing_feeds:
+    if digest.missing_feeds:  # first: a reader should know at once what the digest lacks
         when = "this week" if digest.since is not None else "today"
-        notes.append(f"Missing {when}: " + ", ".join(digest.missing_feeds) + ".")
+        note = f"Missing {when}: " + ", ".join(digest.missing_feeds) + "."
+        if digest.feeds:
+            note += f" The papers below are from {', '.join(digest.feeds)} only."
+        notes.insert(0, note)
     return {
         "subject": subject(len(items), digest.day, digest.since),
         "day_long": day_long,

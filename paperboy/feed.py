@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import feedparser
 
@@ -16,6 +17,8 @@ from paperboy.tex import clean, split_authors
 ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5}|[a-z][a-z.\-]*/\d{7})(?:v(\d+))?", re.IGNORECASE)
 _ANNOUNCE = re.compile(r"Announce Type:\s*([\w-]+)", re.IGNORECASE)
 _ABSTRACT = re.compile(r"Abstract:\s*(.*)", re.IGNORECASE | re.DOTALL)
+CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$")
+"""An arXiv category (cs.LG, eess.AS, astro-ph.GA) or archive (stat, hep-th)."""
 
 
 class FeedError(Exception):
@@ -34,6 +37,8 @@ class Feed:
     name: str
     day: date | None
     papers: list[Paper] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    """The categories it announces (from its channel's link, else its name)."""
 
     def kept(self, announce_types: Iterable[str]) -> list[Paper]:
         """The papers of the wanted announce types, each id once."""
@@ -43,6 +48,23 @@ class Feed:
             if paper.announce_type in wanted and paper.id not in seen:
                 seen[paper.id] = paper
         return list(seen.values())
+
+
+def categories_of(source: str) -> list[str]:
+    """The arXiv categories a feed's address or name holds (`…/rss/cs.LG+cs.AI`: cs.LG and
+    cs.AI); a name that holds none, like a saved file's, stands for itself."""
+    tail = source.rstrip("/").rsplit("/", 1)[-1]
+    parts = tail.split("+")
+    return parts if all(CATEGORY.match(part) for part in parts) else [tail]
+
+
+def _link_categories(link: str) -> list[str]:
+    """The categories of an arXiv feed's own link (http://rss.arxiv.org/rss/cs.SD+eess.AS)."""
+    path = urlsplit(link).path
+    if not path.startswith(("/rss/", "/atom/")):
+        return []
+    found = categories_of(path)
+    return found if all(CATEGORY.match(part) for part in found) else []
 
 
 def parse_arxiv_id(text: str) -> tuple[str, int] | None:
@@ -110,4 +132,5 @@ def parse_feed(name: str, body: bytes) -> Feed:
         )
     day = _feed_day(parsed)
     papers = [paper for entry in parsed.entries if (paper := _paper(entry, day)) is not None]
-    return Feed(name=name, day=day, papers=papers)
+    categories = _link_categories(parsed.feed.get("link", "")) or categories_of(name)
+    return Feed(name=name, day=day, papers=papers, categories=categories)

@@ -41,6 +41,7 @@ from paperboy.judgment import (
     parse_reply,
 )
 from paperboy.models import Paper, Prior, Score, utc_now
+from paperboy.progress import Progress, silent
 from paperboy.prompt import (
     estimate_tokens,
     papers_message,
@@ -102,8 +103,10 @@ class ClaudeJudge:
         batch_size: int = BATCH_SIZE,
         workers: int = MAX_WORKERS,
         now: Callable[[], datetime] = utc_now,
+        progress: Progress = silent,
     ) -> None:
         self.client = client
+        self.progress = progress
         self.store = store
         self.prior = prior
         self.model = model
@@ -189,12 +192,24 @@ class ClaudeJudge:
         batches = [papers[i : i + self.batch_size] for i in range(0, len(papers), self.batch_size)]
         if not batches:
             return []
-        outcomes = []
+        outcomes: list[Outcome] = []
+        what, lock = "Claude judging papers", threading.Lock()
+        asked = [0]
+        self.progress(what, 0, len(papers))
+
+        def ask(batch: list[Paper]) -> Outcome:
+            outcome = self._ask(day, batch)
+            with lock:
+                outcomes.append(outcome)
+                asked[0] += len(batch)
+                self.progress(what, asked[0], len(papers))
+            return outcome
+
         if warm_first:
-            outcomes.append(self._ask(day, batches[0]))
+            ask(batches[0])
             batches = batches[1:]
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="claude") as pool:
-            outcomes += list(pool.map(lambda batch: self._ask(day, batch), batches))
+            list(pool.map(ask, batches))
         return outcomes
 
     def _ask(self, day: date, batch: list[Paper]) -> Outcome:

@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from paperboy import emails, rhythm
 from paperboy.leases import LEASE_SECONDS, Busy, held
 from paperboy.models import Delivery, Digest, Reader, ReaderDigest, utc_now
+from paperboy.progress import Progress, silent
 from paperboy.smtp import SendError, ServerUnavailable, Smtp
 from paperboy.store import Store
 
@@ -47,6 +48,8 @@ class _Run:
     digest: Digest
     links: emails.Links
     todo: Iterator[ReaderDigest]
+    total: int = 0
+    progress: Progress = silent
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     counts: Counter[str] = field(default_factory=Counter)
@@ -61,6 +64,7 @@ class _Run:
     def count(self, outcome: str) -> None:
         with self.lock:
             self.counts[outcome] += 1
+            self.progress("mailing readers", sum(self.counts.values()), self.total)
 
 
 @dataclass
@@ -76,6 +80,7 @@ class EmailDeliverer:
     connections: int = CONNECTIONS
     now: Callable[[], datetime] = utc_now
     lock_seconds: float = LEASE_SECONDS
+    progress: Progress = silent
     name: str = "email"
 
     def readers(self, day: date) -> list[Reader]:
@@ -93,7 +98,9 @@ class EmailDeliverer:
             return "email: no reader is waiting for today's digest"
         secret = self.link_secret.get_secret_value().encode()
         links = emails.Links(self.public_url, secret, self.now(), self.link_ttl_days)
-        run = _Run(delivery.digest, links, iter(delivery.readers))
+        run = _Run(
+            delivery.digest, links, iter(delivery.readers), len(delivery.readers), self.progress
+        )
         workers = max(1, min(self.connections, len(delivery.readers)))
         with ThreadPoolExecutor(workers, thread_name_prefix="paperboy-mail") as pool:
             done = [pool.submit(self._work, run) for _ in range(workers)]
@@ -179,6 +186,7 @@ def from_settings(
     settings: Settings,
     store: Store,
     ssl_context: ssl.SSLContext | None = None,
+    progress: Progress = silent,
 ) -> EmailDeliverer | None:
     """The email channel SMTP_* and EMAIL_FROM describe; None when email is not configured."""
     if not (settings.smtp_host and settings.email_from):
@@ -214,4 +222,5 @@ def from_settings(
         settings.link_secret,
         settings.link_ttl_days,
         lock_seconds=settings.lock_seconds,
+        progress=progress,
     )

@@ -116,7 +116,10 @@ class Digest(BaseModel):
     entries: list[Ranked]
     scorer: str
     cost_usd: float = 0.0
+    feeds: list[str] = Field(default_factory=list)
+    """The categories read (cs.LG, cs.AI)."""
     missing_feeds: list[str] = Field(default_factory=list)
+    """The categories whose feed could not be read, or was still stale after its last look."""
     notes: list[str] = Field(default_factory=list)
     since: date | None = None
     """The first day of a digest over several days (a reader's week, which ends on `day`)."""

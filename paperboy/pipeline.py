@@ -12,6 +12,7 @@ from datetime import date
 
 from paperboy.arxiv import Arxiv, Fetched, fetch_feeds
 from paperboy.days import Batch, Context, save_order
+from paperboy.feed import categories_of
 from paperboy.models import Delivery, Digest, Paper, Reader, Score
 from paperboy.order import group_order, top_entries
 from paperboy.readers import reader_digests
@@ -78,7 +79,8 @@ def ingest(
     seen = ctx.store.first_seen(ids) if dedupe else {}
     papers, repeats = select_new(fetched, ctx.announce_types, seen, day)
     missing = list(fetched.missing)
-    batch = Batch(day, papers, [feed.name for feed in fetched.feeds], missing, repeats)
+    read = list(dict.fromkeys(c for feed in fetched.feeds for c in feed.categories or [feed.name]))
+    batch = Batch(day, papers, read, missing, repeats)
     if repeats:
         log.info(
             "day %s: %d papers were considered on an earlier day and are skipped", day, len(repeats)
@@ -135,7 +137,10 @@ def digest(ctx: Context, batch: Batch, order: list[Score], size: int | None = No
         entries=entries,
         scorer=ctx.scorer_name,
         cost_usd=ctx.judge.cost(batch.day) if ctx.judge else 0.0,
-        missing_feeds=batch.missing,
+        feeds=batch.feeds,
+        missing_feeds=list(
+            dict.fromkeys(c for source in batch.missing for c in categories_of(source))
+        ),
         notes=notes,
     )
 

@@ -97,9 +97,11 @@ def _items(digest: Digest) -> list[dict[str, Any]]:
 
 def summary(digest: Digest) -> str:
     """One line on what was read and what is missing."""
-    line = f"{digest.read:,} papers read, {len(digest.entries)} picked."
+    where = f" in {', '.join(digest.feeds)}" if digest.feeds else ""
+    line = f"{digest.read:,} papers read{where}, {len(digest.entries)} picked."
     if digest.missing_feeds:
-        line += " Missing today: " + ", ".join(digest.missing_feeds) + "."
+        when = "this week" if digest.since is not None else "today"
+        line += f" Missing {when}: " + ", ".join(digest.missing_feeds) + "."
     return line
 
 

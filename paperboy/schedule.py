@@ -8,17 +8,39 @@ Its announcement days are named in its own time zone. The clock starts a day at 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import CroniterBadDateError, CroniterError, croniter
 
 ARXIV_TZ = ZoneInfo("America/New_York")
 """The time zone that names arXiv's announcement days."""
 STALE_RETRY_MINUTES = 30
 """How long to wait, in minutes, before looking again at a feed still dated the previous day."""
-STALE_RETRIES = 12
-"""How many times to look again (12 x 30 min after a 06:00 UTC start: until about noon UTC)."""
+STALE_UNTIL = time(12, 0)
+"""The time of day (UTC) of the last look at a stale feed: after it, the day has no digest, and
+the channel is told so."""
+
+
+CRON_FIELDS = "minute hour day-of-month month day-of-week"
+_CRON_ANCHOR = datetime(2024, 1, 1)
+"""Where `checked_cron` looks for the next run from (a leap year's start: 29 February is there)."""
+
+
+def checked_cron(expression: str) -> str:
+    """A cron expression as the clock reads it (five fields, UTC), or ValueError saying why not:
+    one croniter refuses, one with another number of fields, or one that never runs (30 Feb)."""
+    text = " ".join(expression.split())
+    example = f"five fields, {CRON_FIELDS} (UTC), like '0 6 * * 1-5'"
+    if len(text.split()) != 5:
+        raise ValueError(f"{expression!r} is not a cron expression of {example}")
+    try:
+        croniter(text, _CRON_ANCHOR).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"{expression!r} names no date that exists: it would never run") from None
+    except (CroniterError, ValueError) as exc:
+        raise ValueError(f"{expression!r} is not a cron expression of {example}: {exc}") from None
+    return text
 
 
 def arxiv_today(now: datetime) -> date:
@@ -37,9 +59,18 @@ def is_stale(feed_day: date, now: datetime) -> bool:
     return feed_day < today and is_weekday(today)
 
 
-def may_look_again(attempt: int) -> bool:
-    """Whether a stale feed is looked at again after this many looks."""
-    return attempt < STALE_RETRIES
+def may_look_again(now: datetime) -> bool:
+    """Whether a feed found stale at `now` is looked at again, STALE_RETRY_MINUTES later: yes
+    until that would pass STALE_UNTIL (noon UTC), whoever started the looks and when."""
+    now = now.astimezone(UTC)
+    last = datetime.combine(now.date(), STALE_UNTIL, tzinfo=UTC)
+    return now + timedelta(minutes=STALE_RETRY_MINUTES) <= last
+
+
+def says_status(day: date) -> bool:
+    """Whether a day without a digest gets a status line in the channel: on weekdays only
+    (weekend feeds are empty every week; a weekday's is empty only on a holiday)."""
+    return is_weekday(day)
 
 
 def missed_days(last: date | None, day: date) -> list[date]:

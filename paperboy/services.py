@@ -13,6 +13,7 @@ from paperboy.days import Context, Deliverer, Judge
 from paperboy.local import LocalScorer
 from paperboy.models import Prior
 from paperboy.prior import load_prior
+from paperboy.progress import Progress, silent
 from paperboy.resources import example_profile_dir
 from paperboy.seeds import bare_ids, complete_prior
 from paperboy.settings import Settings
@@ -35,8 +36,14 @@ def arxiv_client(
     )
 
 
-def context(settings: Settings, store: Store, deliverers: list[Deliverer] | None = None) -> Context:
-    """The day's context from settings: the group's prior, the scorers, the deliverers."""
+def context(
+    settings: Settings,
+    store: Store,
+    deliverers: list[Deliverer] | None = None,
+    progress: Progress = silent,
+) -> Context:
+    """The day's context from settings: the group's prior, the scorers, the deliverers; Claude's
+    batches are told to `progress`."""
     prior = load_prior(
         settings.criteria_file,
         settings.seed_papers_file,
@@ -49,7 +56,7 @@ def context(settings: Settings, store: Store, deliverers: list[Deliverer] | None
         store=store,
         prior=prior,
         local=LocalScorer(prior),
-        judge=claude_judge(settings, store, prior),
+        judge=claude_judge(settings, store, prior, progress),
         announce_types=settings.arxiv_announce_types,
         digest_size=settings.digest_size,
         deliverers=deliverers or [],
@@ -63,7 +70,9 @@ CLAUDE_MAX_RETRIES = 3
 """Retries of a call the API answered 429, 529, 5xx or not at all, by the client, with backoff."""
 
 
-def claude_judge(settings: Settings, store: Store, prior: Prior) -> Judge | None:
+def claude_judge(
+    settings: Settings, store: Store, prior: Prior, progress: Progress = silent
+) -> Judge | None:
     """Claude as the judge when ANTHROPIC_API_KEY is set; None (the local scorer alone) if not."""
     if settings.anthropic_api_key is None:
         return None
@@ -89,6 +98,7 @@ def claude_judge(settings: Settings, store: Store, prior: Prior) -> Judge | None
         price=price,
         max_papers=settings.llm_max_papers,
         max_usd_per_day=settings.llm_max_usd_per_day,
+        progress=progress,
     )
 
 
@@ -101,17 +111,17 @@ class Channels:
     broken: dict[str, str] = field(default_factory=dict)
 
 
-def channels(settings: Settings, store: Store) -> Channels:
+def channels(settings: Settings, store: Store, progress: Progress = silent) -> Channels:
     """Slack when SLACK_BOT_TOKEN and SLACK_CHANNEL are set, email when SMTP_HOST and
-    EMAIL_FROM are; none without them."""
+    EMAIL_FROM are; none without them. Their posts and messages are told to `progress`."""
     found = Channels()
-    builders: list[tuple[str, Callable[[Settings, Store], Deliverer | None]]] = [
-        ("slack", slack_channel),
-        ("email", mailer.from_settings),
+    builders: list[tuple[str, Callable[[], Deliverer | None]]] = [
+        ("slack", lambda: slack_channel(settings, store, progress=progress)),
+        ("email", lambda: mailer.from_settings(settings, store, progress=progress)),
     ]
     for name, build in builders:
         try:
-            channel = build(settings, store)
+            channel = build()
         except ValueError as exc:  # settings that cannot work, said by the builder
             log.error("the %s channel is not set up: %s", name, exc)
             found.broken[name] = str(exc)
@@ -122,7 +132,10 @@ def channels(settings: Settings, store: Store) -> Channels:
 
 
 def slack_channel(
-    settings: Settings, store: Store, sleep: Callable[[float], None] = time.sleep
+    settings: Settings,
+    store: Store,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Progress = silent,
 ) -> Deliverer | None:
     """The Slack thread, when SLACK_BOT_TOKEN and SLACK_CHANNEL are set; its posts 1.05 s apart
     times PACING, waited through `sleep`."""
@@ -142,4 +155,5 @@ def slack_channel(
         spacing=spacing,
         sleep=sleep,
         lock_seconds=settings.lock_seconds,
+        progress=progress,
     )

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from paperboy.schedule import checked_cron
+
 CommaList = Annotated[list[str], NoDecode]
+Cron = Annotated[str, AfterValidator(checked_cron)]
+"""A cron expression (five fields, UTC): every one Paperboy reads is checked when settings load,
+so the clock refuses to start on one it could not run."""
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -54,7 +60,7 @@ class Settings(BaseSettings):
     authors_file: Path | None = None
 
     digest_size: int = 15
-    schedule_cron: str = "0 6 * * 1-5"
+    schedule_cron: Cron = "0 6 * * 1-5"
 
     pacing: float = Field(default=1.0, ge=0)
     """Multiplies the waits kept between requests to arXiv (3 s) and between posts to one Slack
@@ -67,6 +73,23 @@ class Settings(BaseSettings):
     """The waits before a failed step runs again, one a retry (empty: no retry)."""
     feed_deadline_seconds: float = Field(default=60.0, gt=0)
     """How long one feed may take, its retries and waits included."""
+
+    log_format: Literal["text", "json"] = "text"
+    """How every process writes its log: `text` lines or one JSON object a line."""
+    log_level: str = "INFO"
+    """The least severe log lines every process writes (DEBUG, INFO, WARNING, ERROR)."""
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _a_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
     @field_validator(
         "slack_admins", "arxiv_categories", "arxiv_announce_types", "retry_seconds", mode="before"
@@ -109,3 +132,21 @@ class Settings(BaseSettings):
             self.arxiv_feed_url if self.arxiv_feed_url.endswith("/") else self.arxiv_feed_url + "/"
         )
         return [base + "+".join(self.arxiv_categories)] if self.arxiv_categories else []
+
+
+def explain(error: ValidationError) -> str:
+    """Which settings are wrong and why, in one line, by their variable names (never echoing a
+    value, which may be a secret)."""
+    return "; ".join(
+        f"{'.'.join(map(str, found['loc'])).upper()}: {found['msg'].removeprefix('Value error, ')}"
+        for found in error.errors()
+    )
+
+
+def load_or_exit() -> Settings:
+    """The settings, for a process that is starting (a worker, the clock, the web process): a
+    wrong one stops it with a message naming it, rather than failing later, job after job."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SystemExit(f"paperboy: cannot start, a setting is wrong: {explain(error)}") from None

@@ -23,6 +23,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from paperboy import blocks
 from paperboy.leases import LEASE_SECONDS, Busy, held
 from paperboy.models import Delivery, Digest, Reader, SlackThread
+from paperboy.progress import Progress, silent
 from paperboy.store import Store
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,10 @@ def post_day(
     digest: Digest,
     spacing: float = POST_SPACING_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
+    progress: Progress = silent,
 ) -> Posted:
-    """Post the day's parent and its replies, serially; safe to run again after any crash."""
+    """Post the day's parent and its replies, serially; safe to run again after any crash.
+    Each reply posted (or found posted) is told to `progress`."""
     day = digest.day
     slots = store.slack_posts(channel, day)
     where = slots.get("channel") or channel
@@ -153,6 +156,9 @@ def post_day(
         if any(entry.paper.id in slots for entry in pending)
         else {}
     )
+    what, total = f"posting to Slack {channel}", len(digest.entries)
+    earlier = total - len(pending)  # posted by an earlier run, and marked so
+    progress(what, earlier, total)
     for entry in pending:
         pid = entry.paper.id
         reply = blocks.paper_blocks(entry)
@@ -161,6 +167,11 @@ def post_day(
             store.save_slack_post(channel, day, pid, in_thread[pid])
             store.save_slack_message(pid, where, in_thread[pid], reply)
             result.found += 1
+            progress(
+                what,
+                len(digest.entries) - len(pending) + result.found + result.posted,
+                len(digest.entries),
+            )
             continue
         store.mark_slack_post(channel, day, pid)
         store.wait_turn(turn, spacing, sleep)
@@ -176,7 +187,35 @@ def post_day(
         store.save_slack_post(channel, day, pid, str(response["ts"]))
         store.save_slack_message(pid, where, str(response["ts"]), reply)
         result.posted += 1
+        progress(
+            what,
+            len(digest.entries) - len(pending) + result.found + result.posted,
+            len(digest.entries),
+        )
     return result
+
+
+def post_status(
+    client: WebClient,
+    store: Store,
+    channel: str,
+    day: date,
+    text: str,
+    spacing: float = POST_SPACING_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Post `day`'s one status line (a day without a digest) to `channel`; False when the line
+    of that day went out already. A post that fails gives the day's claim back and raises."""
+    if not store.claim_status(channel, day):
+        return False
+    try:
+        store.wait_turn(f"slack-post:{channel}", spacing, sleep)
+        client.chat_postMessage(channel=channel, text=text, unfurl_links=False, unfurl_media=False)
+    except Exception:
+        store.release_status(channel, day)
+        raise
+    log.info("day %s: told channel %s: %s", day, channel, text)
+    return True
 
 
 @dataclass
@@ -189,6 +228,7 @@ class SlackDeliverer:
     spacing: float = POST_SPACING_SECONDS
     sleep: Callable[[float], None] = time.sleep
     lock_seconds: float = LEASE_SECONDS
+    progress: Progress = silent
     name: str = "slack"
 
     def readers(self, day: date) -> list[Reader]:
@@ -208,7 +248,13 @@ class SlackDeliverer:
             raise Busy(f"another worker is posting to Slack {self.channel}, or was killed doing so")
         with held(lock):
             result = post_day(
-                self.client, self.store, self.channel, digest, self.spacing, self.sleep
+                self.client,
+                self.store,
+                self.channel,
+                digest,
+                self.spacing,
+                self.sleep,
+                self.progress,
             )
             self.store.update_day(
                 digest.day,

@@ -151,6 +151,14 @@ class Smtp:
         self.connections += 1
         return conn
 
+    def offers(self, extension: str) -> bool:
+        """Whether the server offers an ESMTP `extension`, connecting as a send does (TLS,
+        login) if not connected yet; the connection's errors as `_open` raises them."""
+        if self._conn is None:
+            self._conn = self._open()
+            self._sent_here = 0
+        return bool(self._conn.has_extn(extension))
+
     def _drop(self) -> None:
         if self._conn is not None:
             try:

@@ -213,6 +213,15 @@ class Store(VoteLog):
             self.redis.set(self.key("catch-up", day.isoformat()), "1", nx=True, ex=ttl_seconds)
         )
 
+    def claim_status(self, channel: str, day: date) -> bool:
+        """Take the right to post `day`'s one status line in `channel`; False if it was taken."""
+        key = self.key("status", channel, day.isoformat())
+        return bool(self.redis.set(key, "1", nx=True, ex=timedelta(days=RETENTION_DAYS)))
+
+    def release_status(self, channel: str, day: date) -> None:
+        """Give the claim back (the line did not go out), so a later try may post it."""
+        self.redis.delete(self.key("status", channel, day.isoformat()))
+
     def mark_shown(self, reader_id: str, day: date, papers: list[str]) -> None:
         """Record the papers a reader's own digest of `day` showed them (their email)."""
         key = self.key("shown", reader_id)

@@ -54,6 +54,7 @@ def load_week(ctx: Context, days: list[date]) -> tuple[Batch, list[Score], Diges
         entries=[],
         scorer=next((s for s in scorers if s != "local"), "local"),
         cost_usd=sum(d.cost_usd for d in digests),
+        feeds=list(dict.fromkeys(f for d in digests for f in d.feeds)),
         missing_feeds=sorted({f for d in digests for f in d.missing_feeds}),
         notes=list(dict.fromkeys(n for d in digests for n in d.notes)),
     )

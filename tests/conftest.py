@@ -4,6 +4,7 @@ each test."""
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,19 @@ def parsed(path: Path) -> Feed:
     Shared between tests: copy a paper (`model_copy`) before changing it.
     """
     return parse_feed(path.name, read_saved(path))
+
+
+@pytest.fixture(autouse=True)
+def root_logging() -> Iterator[None]:
+    """The root logger as it was: a test that runs `paperboy` (which sets up logging for its
+    process) leaves no handler or level behind for the next."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -179,12 +179,17 @@ def test_titles_and_abstracts_are_escaped_in_html_and_kept_in_text() -> None:
 def test_notes_and_missing_feeds_are_shown() -> None:
     msg = build(
         notes=["Claude was unavailable: ranked by the local scorer."],
-        missing_feeds=["cs.SD+eess.AS"],
+        feeds=["cs.LG", "cs.AI"],
+        missing_feeds=["cs.CV"],
     )
     text, html = parts(msg)
+    missing = "Missing today: cs.CV. The papers below are from cs.LG, cs.AI only."
     for part in (text, html):
         assert "Claude was unavailable" in part
-        assert "Missing today: cs.SD+eess.AS." in part
+        assert missing in part
+        # at the top: before any other note, and before the first paper
+        first_paper = part.index('class="card"' if part is html else day_papers()[0].title[:30])
+        assert part.index(missing) < part.index("Claude was unavailable") < first_paper
 
 
 def test_the_text_part_is_wrapped_except_for_links() -> None:

@@ -14,7 +14,6 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
-from paperboy import schedule
 from paperboy.models import Reader, Vote
 from paperboy.store import Store
 from workers import jobs
@@ -88,7 +87,7 @@ def test_a_feed_still_dated_yesterday_is_looked_at_again_later(
     scheduled = ScheduledJobRegistry(jobs.QUEUE, connection=redis_client).get_job_ids()
     assert scheduled == ["paperboy-start-2025-06-05-1"]
     assert store.day(date(2025, 6, 4)) is None  # nothing ingested from the stale feed
-    assert jobs.start_day(schedule.STALE_RETRIES, "2025-06-05T12:00:00+00:00") == "stale"
+    assert jobs.start_day(12, "2025-06-05T12:00:00+00:00") == "stale"  # the last look
 
 
 def test_a_failed_job_does_not_block_a_rerun_of_its_day(

@@ -380,3 +380,10 @@ def test_ids_not_asked_for_are_ignored_and_scores_clamped(claude: Claude) -> Non
     assert set(judged) <= {p.id for p in claude.papers} and "9999.99999" not in judged
     clamped = [s for s in judged.values() if (s.relevance, s.novelty) == (10, 1)]
     assert len(clamped) >= 10
+
+
+def test_claudes_batches_are_told_as_they_come_back(claude: Claude) -> None:
+    told: list[tuple[str, int, int]] = []
+    claude.judge(progress=lambda what, done, total: told.append((what, done, total)))
+    # 30 candidates in batches of 10: the first alone, then the other two, in any order
+    assert told == [("Claude judging papers", n, 30) for n in (0, 10, 20, 30)]

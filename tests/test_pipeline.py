@@ -114,8 +114,12 @@ def test_a_failed_feed_is_named_and_the_day_goes_out_from_the_others(store: Stor
     ]
     _, digest, _ = pipeline.run_day(ctx, sources, None)
     assert recorder.got and digest.entries
-    assert digest.missing_feeds == [sources[1]]
-    assert "cs.AI-2025-08-20-atom-TRUNCATED.xml" in summary(digest)
+    assert digest.missing_feeds == ["cs.AI-2025-08-20-atom-TRUNCATED.xml"]  # a file: its name
+    assert digest.feeds == ["cs.SD", "eess.AS"]  # from the feed's own link
+    assert summary(digest) == (
+        f"{digest.read} papers read in cs.SD, eess.AS, {len(digest.entries)} picked. "
+        "Missing today: cs.AI-2025-08-20-atom-TRUNCATED.xml."
+    )
     assert "Missing today" in digest_html(digest)
 
 

@@ -28,8 +28,10 @@ def test_a_feed_dated_the_day_before_is_stale_on_weekdays_only() -> None:
     assert not schedule.is_stale(date(2025, 6, 4), wednesday)
     saturday = datetime(2025, 6, 7, 6, 0, tzinfo=UTC)
     assert not schedule.is_stale(date(2025, 6, 6), saturday)  # no rebuild to wait for
-    assert schedule.may_look_again(schedule.STALE_RETRIES - 1)
-    assert not schedule.may_look_again(schedule.STALE_RETRIES)
+    assert schedule.may_look_again(datetime(2025, 6, 5, 6, 0, tzinfo=UTC))
+    assert schedule.may_look_again(datetime(2025, 6, 5, 11, 30, tzinfo=UTC))  # one more, at noon
+    assert not schedule.may_look_again(datetime(2025, 6, 5, 12, 0, tzinfo=UTC))  # the last look
+    assert not schedule.may_look_again(datetime(2025, 6, 5, 15, 0, tzinfo=UTC))
 
 
 def test_missed_days_are_the_weekdays_in_between() -> None:

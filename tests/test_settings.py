@@ -46,10 +46,29 @@ def test_secrets_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.anthropic_api_key.get_secret_value() == "sk-ant-very-secret"
 
 
-@pytest.mark.parametrize(("name", "value"), [("DIGEST_SIZE", "many"), ("PACING", "-1")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DIGEST_SIZE", "many"),
+        ("PACING", "-1"),
+        ("SCHEDULE_CRON", "0 25 * * 1-5"),  # hour 25
+        ("SCHEDULE_CRON", "0 6 * * 1-5 0"),  # six fields
+        ("SCHEDULE_CRON", "0 6 30 2 *"),  # 30 February: never runs
+        ("LOG_FORMAT", "xml"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
 def test_a_bad_value_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name.lower()):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_a_cron_expression_is_read_as_the_clock_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEDULE_CRON", " 30  7 * * mon-fri ")
+    monkeypatch.setenv("LOG_FORMAT", "JSON")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.schedule_cron == "30 7 * * mon-fri"
+    assert settings.log_format == "json" and settings.log_level == "INFO"

@@ -200,3 +200,9 @@ def test_paperboy_run_posts_the_fixture_day_to_slack(
     for call in slack.calls("chat.postMessage"):
         assert blocks.problems(call["blocks"], call["text"]) == []
     assert len({blocks.paper_of(r) for r in replies}) == 12
+    # not on a terminal: the paced posting is told in a few plain log lines
+    told = [line for line in done.stderr.splitlines() if " INFO paperboy.progress: " in line]
+    assert told == [
+        f"{line.split(' INFO ')[0]} INFO paperboy.progress: posting to Slack {CHANNEL}: {n} of 12"
+        for line, n in zip(told, (3, 6, 9, 12), strict=True)
+    ]

@@ -303,3 +303,29 @@ def test_what_paperboy_listens_for_is_declared_in_the_manifest() -> None:
     assert parse_qs(command("U1", "help"))["command"] == sorted(declared)
     assert listens["event"] <= set(REAL["settings"]["event_subscriptions"]["bot_events"])
     assert REAL["settings"]["interactivity"]["is_enabled"]
+
+
+def test_channels_the_bot_is_not_in_are_refused_as_slack_refuses_them() -> None:
+    standin = SlackStandIn(
+        channels={
+            "C0PAPERS": {"name": "papers"},
+            "C0ELSEWHERE": {"name": "elsewhere", "member": False},
+            "G0SECRET": {"name": "secret", "member": False},
+        }
+    )
+    with serve(standin) as slack:
+        client = WebClient(token=TOKEN, base_url=slack.url)
+        posted = client.chat_postMessage(channel="#papers", text="hello")  # a name: resolved
+        assert posted["channel"] == "C0PAPERS" and len(slack.top_level("C0PAPERS")) == 1
+        for channel, error in (
+            ("C0ELSEWHERE", "not_in_channel"),
+            ("G0SECRET", "channel_not_found"),  # a private channel is hidden from outsiders
+            ("#nowhere", "channel_not_found"),
+        ):
+            with pytest.raises(SlackApiError) as refused:
+                client.chat_postMessage(channel=channel, text="hello")
+            assert refused.value.response["error"] == error
+        with pytest.raises(SlackApiError) as refused:
+            client.conversations_history(channel="#papers")  # history wants the id
+        assert refused.value.response["error"] == "channel_not_found"
+        assert client.conversations_history(channel="C0PAPERS")["messages"]

@@ -25,6 +25,7 @@ from paperboy.settings import Settings
 from paperboy.slack import web_client
 from paperboy.smtp import SendError
 from paperboy.store import Store, open_store
+from workers.steps import logged
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def _respond(response_url: str, reply: dict[str, object]) -> None:
     WebhookClient(response_url).send_dict({"response_type": "ephemeral", **reply})
 
 
+@logged
 def refresh_home(user: str, notice: str | None = None) -> str:
     """Work out what the reader's profile has learned and publish their Home."""
     settings, store = _settings_and_store()
@@ -102,6 +104,7 @@ def top_reply(settings: Settings, store: Store, user: str) -> dict[str, object]:
     }
 
 
+@logged
 def answer_top(user: str, response_url: str) -> str:
     """`/paperboy top`: the reader's ranking of the latest day, answered privately."""
     settings, store = _settings_and_store()
@@ -109,6 +112,7 @@ def answer_top(user: str, response_url: str) -> str:
     return f"top answered for {user}"
 
 
+@logged
 def look_up_seed(user: str, paper_id: str, response_url: str) -> str:
     """`/paperboy seed ID` for a paper Paperboy has not seen: fetch its title and abstract from
     arXiv (politely, so it may take seconds), add it, say so, and refresh the reader's Home."""
@@ -124,6 +128,7 @@ def look_up_seed(user: str, paper_id: str, response_url: str) -> str:
     return f"seed {paper_id} added for {user}"
 
 
+@logged
 def confirm_address(user: str, address: str) -> str:
     """Mail the link that confirms an address the reader set on Home, then show on Home that
     it went (or why it did not)."""

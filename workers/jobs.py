@@ -21,17 +21,20 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from paperboy import pipeline, schedule
+from paperboy import blocks, pipeline, schedule
 from paperboy.arxiv import fetch_feeds
 from paperboy.days import load_batch, load_order, save_order
+from paperboy.feed import Feed
 from paperboy.leases import LEASE_SECONDS, Busy, held
 from paperboy.models import utc_now
 from paperboy.pipeline import feed_day
+from paperboy.progress import Meter
 from paperboy.services import arxiv_client, channels, context
 from paperboy.settings import Settings
 from paperboy.store import Store, open_store
 from workers import steps
 from workers.queues import DAY as QUEUE
+from workers.steps import logged
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +66,11 @@ def guarded(
 # the day's steps -------------------------------------------------------------------------
 
 
+@logged
 def score_day(day: str) -> int:
     """Score the fetched day and store the group order; returns how many papers it ordered."""
     settings, store = _settings_and_store()
-    ctx = context(settings, store)
+    ctx = context(settings, store, progress=Meter(tty=False))
     when = date.fromisoformat(day)
 
     def work() -> int:
@@ -77,10 +81,11 @@ def score_day(day: str) -> int:
     return guarded(store, when, "score", work, settings.lock_seconds) or 0
 
 
+@logged
 def deliver_day(day: str) -> list[str]:
     """Deliver the day's digest to every configured channel, each channel once."""
     settings, store = _settings_and_store()
-    found = channels(settings, store)
+    found = channels(settings, store, Meter(tty=False))  # a log line each quarter of the way
     ctx = context(settings, store, found.ready)
     when = date.fromisoformat(day)
     batch = load_batch(ctx, when)
@@ -150,11 +155,13 @@ def enqueue_day(queue: Queue, day: date) -> list[str]:
 # the clock's entry point -----------------------------------------------------------------
 
 
+@logged
 def start_day(attempt: int = 0, now: str | None = None) -> str:
     """Fetch today's feeds; when fresh, ingest them and enqueue the rest of the day.
 
-    A feed still dated the previous day is looked at again later; a weekend or holiday feed
-    (empty) is a day without announcement.
+    A feed still dated the previous day is looked at again later, until noon UTC; a weekend or
+    holiday feed (empty) is a day without announcement. A weekday without a digest (a holiday,
+    a feed still stale at the last look) gets one status line in the channel.
     """
     settings, store = _settings_and_store()
     clock = datetime.fromisoformat(now) if now else utc_now()
@@ -162,29 +169,10 @@ def start_day(attempt: int = 0, now: str | None = None) -> str:
     fetched = fetch_feeds(settings.feed_urls, arxiv_client(settings, store))
     if not fetched.feeds:
         raise pipeline.NoFeedError(fetched)  # RQ retries the job later
-    day = feed_day(fetched) or today
     queue = Queue(QUEUE, connection=store.redis)
-    if schedule.is_stale(day, clock):
-        if not schedule.may_look_again(attempt):
-            log.warning("day %s: the feed is still dated %s; giving up for today", today, day)
-            return "stale"
-        retry_id = f"paperboy-start-{today}-{attempt + 1}"
-        if _make_room(queue, retry_id):
-            queue.enqueue_in(
-                timedelta(minutes=schedule.STALE_RETRY_MINUTES),
-                start_day,
-                attempt + 1,
-                job_id=retry_id,
-                description=f"paperboy start {today} (look {attempt + 1})",
-                **steps.options(settings),
-            )
-        log.info(
-            "day %s: the feed is still dated %s; looking again in %d minutes",
-            today,
-            day,
-            schedule.STALE_RETRY_MINUTES,
-        )
-        return "stale"
+    day = feed_day(fetched) or today
+    if schedule.is_stale(day, clock):  # the newest feed too is an earlier announcement's
+        return _look_again(settings, store, queue, fetched.feeds, attempt, clock)
     missed = schedule.missed_days(store.last_day(), day)
     if missed:
         log.warning(
@@ -192,17 +180,55 @@ def start_day(attempt: int = 0, now: str | None = None) -> str:
             ", ".join(map(str, missed)),
         )
     ctx = context(settings, store)
-    batch = guarded(
-        store, day, "fetch", lambda: pipeline.ingest(ctx, fetched, day), settings.lock_seconds
-    )
-    if batch is not None and not batch.papers:
+    guarded(store, day, "fetch", lambda: pipeline.ingest(ctx, fetched, day), settings.lock_seconds)
+    record = store.day(day, "papers")
+    if record is not None and record.papers == []:
         log.info("day %s: no announcement; nothing will be posted", day)
+        categories = [c for f in fetched.feeds for c in f.categories]
+        steps.tell_channel(settings, store, day, blocks.no_announcement(day, categories))
         return "empty"
     store.set_last_day(day)
     enqueue_day(queue, day)
     return day.isoformat()
 
 
+def _look_again(
+    settings: Settings,
+    store: Store,
+    queue: Queue,
+    feeds: list[Feed],
+    attempt: int,
+    clock: datetime,
+) -> str:
+    """Every feed is still the previous announcement's: look again later, or after the last
+    look (noon UTC) tell the channel there is no digest today."""
+    today = schedule.arxiv_today(clock)
+    dated = max(f.day for f in feeds if f.day is not None)
+    if not schedule.may_look_again(clock):
+        log.warning("day %s: the feed is still dated %s; giving up for today", today, dated)
+        categories = [c for f in feeds for c in f.categories]
+        steps.tell_channel(settings, store, today, blocks.still_stale(today, dated, categories))
+        return "stale"
+    retry_id = f"paperboy-start-{today}-{attempt + 1}"
+    if _make_room(queue, retry_id):
+        queue.enqueue_in(
+            timedelta(minutes=schedule.STALE_RETRY_MINUTES),
+            start_day,
+            attempt + 1,
+            job_id=retry_id,
+            description=f"paperboy start {today} (look {attempt + 1})",
+            **steps.options(settings),
+        )
+    log.info(
+        "day %s: the feed is still dated %s; looking again in %d minutes",
+        today,
+        dated,
+        schedule.STALE_RETRY_MINUTES,
+    )
+    return "stale"
+
+
+@logged
 def catch_up(now: str | None = None) -> str:
     """Hourly: start today's run if the clock missed its scheduled time (it was down)."""
     settings, store = _settings_and_store()
@@ -224,6 +250,7 @@ BACKUPS_KEPT = 30
 """How many daily exports the backup job keeps."""
 
 
+@logged
 def backup(folder: str = "backups", now: str | None = None) -> str:
     """Export readers, the vote log and voted papers to `folder`, one JSON-lines file a day.
 

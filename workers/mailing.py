@@ -16,10 +16,12 @@ from paperboy.services import context
 from paperboy.settings import Settings
 from paperboy.store import open_store
 from workers.jobs import guarded
+from workers.steps import logged
 
 log = logging.getLogger(__name__)
 
 
+@logged
 def mail_hour(now: str | None = None) -> list[str]:
     """Mail every reader whose own hour (or weekly digest) is due now; what was sent."""
     settings = Settings()

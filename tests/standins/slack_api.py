@@ -9,7 +9,9 @@ and threads and the app's DMs, and records everything it received.
 It refuses what Slack refuses: a bad token; a method whose scope the app's manifest does not
 grant (`missing_scope`, see `slack_app.py`: by default the repository's `slack/manifest.json`);
 a message to a person while the app's Messages tab is off (`messages_tab_disabled`); a Home view
-while the Home tab is off (`not_enabled`); over 50 blocks, a section over 3,000 characters.
+while the Home tab is off (`not_enabled`); over 50 blocks, a section over 3,000 characters; a
+channel the bot was never invited to (`not_in_channel` for a public one, `channel_not_found` for
+a private one, as Slack hides those) and a name where an id is wanted (`channel_not_found`).
 Faults on demand: 429s with `Retry-After`, one message a second per channel, a post answered
 with a 500 before or after it lands, a slow answer, and a hook called as each post lands (the
 fault suite kills a worker there).
@@ -18,6 +20,7 @@ fault suite kills a worker there).
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +56,9 @@ class SlackStandIn:
     kinds: dict[str, str] = field(default_factory=dict)
     """Conversation type by id, where the id does not say it: a private channel's id starts with
     C like a public one's. Otherwise C is a public_channel, G a private_channel, D an im."""
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Channels the tests declare, by id: {"name": "papers", "member": False}. Any other well-formed
+    id (C…, G…) is a channel the bot is in, as the tests' own channels are."""
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The people users.info knows, by id: {"name", "real_name", "email", "tz"}."""
     url: str = ""
@@ -195,6 +201,24 @@ class SlackStandIn:
                 self.kinds[self.dms[key]] = "im" if letter == "D" else "mpim"
         return self.dms[key]
 
+    def _in_channel(self, channel: str, by_name: bool = False) -> tuple[str, Answer | None]:
+        """`channel` as an id, or Slack's refusal: a channel the bot is not in, or one that does
+        not exist. Only chat.postMessage (`by_name`) takes a channel's name (#papers) instead."""
+        if by_name and not re.match(r"^[CGD][A-Z0-9]+$", channel):
+            name = channel.removeprefix("#")
+            found = [cid for cid, c in self.channels.items() if c.get("name") == name]
+            if not found:
+                return channel, (200, {"ok": False, "error": "channel_not_found"}, {})
+            channel = found[0]
+        if not re.match(r"^[CGD][A-Z0-9]+$", channel):
+            return channel, (200, {"ok": False, "error": "channel_not_found"}, {})
+        known = self.channels.get(channel)
+        if known is None or known.get("member", True):
+            return channel, None
+        hidden = self.conversation_type(channel) != "public_channel"
+        error = "channel_not_found" if hidden else "not_in_channel"
+        return channel, (200, {"ok": False, "error": error}, {})
+
     def _to_person(self, channel: str) -> tuple[str, Answer | None]:
         """`channel`, or the app's DM when it names a person; refused while the Messages tab is
         off (its read-only setting only stops people writing to the app)."""
@@ -223,6 +247,10 @@ class SlackStandIn:
         channel, refused = self._to_person(str(args.get("channel", "")))
         if refused:
             return refused
+        if not channel.startswith("D"):
+            channel, refused = self._in_channel(channel, by_name=True)
+            if refused:
+                return refused
         error = invalid_blocks(args.get("blocks"), 50)
         if error:
             return 200, {"ok": False, "error": "invalid_blocks", "detail": error}, {}
@@ -378,8 +406,9 @@ class SlackStandIn:
 
     def _conversations_replies(self, args: dict[str, Any]) -> Answer:
         channel, ts = str(args.get("channel")), str(args.get("ts"))
-        if not channel.startswith(("C", "G", "D")):
-            return 200, {"ok": False, "error": "channel_not_found"}, {}
+        channel, refused = self._in_channel(channel)
+        if refused:
+            return refused
         thread = [
             m for m in self.messages.get(channel, []) if m["ts"] == ts or m.get("thread_ts") == ts
         ]
@@ -388,7 +417,9 @@ class SlackStandIn:
         return 200, self._page(thread, args), {}
 
     def _conversations_history(self, args: dict[str, Any]) -> Answer:
-        channel = str(args.get("channel"))
+        channel, refused = self._in_channel(str(args.get("channel")))
+        if refused:
+            return refused
         found = [m for m in reversed(self.messages.get(channel, [])) if "thread_ts" not in m]
         return 200, self._page(found, args), {}
 

@@ -169,29 +169,43 @@ class _Authenticator:
 
 @contextmanager
 def smtp_server(
-    ca: trustme.CA | None = None, smtputf8: bool = False, eight_bit: bool = True
+    ca: trustme.CA | None = None,
+    smtputf8: bool = False,
+    eight_bit: bool = True,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    implicit_tls: bool = False,
 ) -> Iterator[SmtpServer]:
     """Serve SMTP with required STARTTLS and AUTH on a free port for the block's duration;
-    with `smtputf8`, the server offers SMTPUTF8 (RFC 6531: addresses beyond ASCII).
+    with `smtputf8`, the server offers SMTPUTF8 (RFC 6531: addresses beyond ASCII); with
+    `implicit_tls`, TLS from the first byte instead (SMTPS, as on port 465).
 
     `client_context` on the yielded state trusts the test CA, and nothing else.
     """
     ca = ca or trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_context)
+    ca.issue_cert(host, "localhost").configure_cert(server_context)
     client_context = ssl.create_default_context()
     ca.configure_trust(client_context)
-    state = SmtpServer(port=free_port(), client_context=client_context, eight_bit=eight_bit)
+    state = SmtpServer(
+        host=host, port=port or free_port(), client_context=client_context, eight_bit=eight_bit
+    )
+    # With implicit TLS the whole session is encrypted, but aiosmtpd only counts STARTTLS as TLS
+    # for offering AUTH: it must be told not to wait for it.
+    tls: dict[str, Any] = (
+        {"ssl_context": server_context, "auth_require_tls": False}
+        if implicit_tls
+        else {"tls_context": server_context, "require_starttls": True, "auth_require_tls": True}
+    )
     controller = Controller(
         _Handler(state),
         hostname=state.host,
         port=state.port,
-        tls_context=server_context,
-        require_starttls=True,
         authenticator=_Authenticator(state),
-        auth_require_tls=True,
         data_size_limit=10 * 1024 * 1024,
         enable_SMTPUTF8=smtputf8,
+        **tls,
     )
     controller.start()
     try:
