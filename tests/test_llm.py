@@ -380,3 +380,16 @@ def test_ids_not_asked_for_are_ignored_and_scores_clamped(claude: Claude) -> Non
     assert set(judged) <= {p.id for p in claude.papers} and "9999.99999" not in judged
     clamped = [s for s in judged.values() if (s.relevance, s.novelty) == (10, 1)]
     assert len(clamped) >= 10
+
+
+@pytest.mark.parametrize("mode", ["html", "wrong_type", "no_usage"])
+def test_an_unexpected_reply_fails_its_batch_never_the_day(mode: str, claude: Claude) -> None:
+    claude.standin.script(mode)
+    judged = claude.judge()
+    first = set(claude.standin.calls[0].asked)
+    assert len(first) == 10
+    assert all(judged[pid].scorer == "local" for pid in first)
+    assert all("reply" in judged[pid].reasons[-1] for pid in first)
+    assert {s.scorer for pid, s in judged.items() if pid not in first} == {"claude"}
+    problems = [c["problem"] for c in claude.store.calls(DAY)]
+    assert sum(1 for p in problems if p) == 1
