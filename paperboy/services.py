@@ -59,7 +59,8 @@ CLAUDE_TIMEOUT_SECONDS = 60.0
 """How long one scoring call may take before the client gives up (and retries)."""
 
 CLAUDE_MAX_RETRIES = 3
-"""Retries of a call the API answered 429, 529, 5xx or not at all, by the client, with backoff."""
+"""Retries of a call the API answered 529, 5xx or not at all, with backoff (a 429 is waited out
+for as long as the rate limit asks, within calls.RATE_LIMIT_PATIENCE)."""
 
 
 def claude_judge(settings: Settings, store: Store, prior: Prior) -> Judge | None:
