@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+from croniter import croniter
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -28,8 +29,11 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     anthropic_model: str = "claude-haiku-5-5"
     anthropic_base_url: str | None = None
-    llm_max_papers: int = 200
-    llm_max_usd_per_day: float = 0.05
+    llm_max_papers: int | None = Field(default=None, ge=1)
+    """An optional cap on the papers Claude reads a day (unset: every kept paper)."""
+    llm_max_usd_per_day: float = Field(default=0.10, ge=0)
+    llm_batch: bool = False
+    """Judge the day through the Message Batches API (half price) as soon as its feed is fresh."""
     llm_price_in_per_mtok: float | None = None
     llm_price_out_per_mtok: float | None = None
 
@@ -55,6 +59,8 @@ class Settings(BaseSettings):
 
     digest_size: int = 15
     schedule_cron: str = "0 6 * * 1-5"
+    fetch_cron: str = "30 5 * * 1-5"
+    """With LLM_BATCH: when the clock starts looking for the day's fresh feed to submit (UTC)."""
 
     pacing: float = Field(default=1.0, ge=0)
     """Multiplies the waits kept between requests to arXiv (3 s) and between posts to one Slack
@@ -65,6 +71,17 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("schedule_cron", "fetch_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not croniter.is_valid(value) or len(value.split()) != 5:
+            raise ValueError(
+                f"{value!r} is not a cron expression of five fields (minute hour day month "
+                "weekday), e.g. '0 6 * * 1-5'"
+            )
         return value
 
     @field_validator(
@@ -85,6 +102,7 @@ class Settings(BaseSettings):
         "link_secret",
         "llm_price_in_per_mtok",
         "llm_price_out_per_mtok",
+        "llm_max_papers",
         mode="before",
     )
     @classmethod

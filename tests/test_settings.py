@@ -46,10 +46,34 @@ def test_secrets_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.anthropic_api_key.get_secret_value() == "sk-ant-very-secret"
 
 
-@pytest.mark.parametrize(("name", "value"), [("DIGEST_SIZE", "many"), ("PACING", "-1")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DIGEST_SIZE", "many"),
+        ("PACING", "-1"),
+        ("SCHEDULE_CRON", "every morning"),
+        ("SCHEDULE_CRON", "0 6 * *"),
+        ("FETCH_CRON", "30 25 * * 1-5"),
+        ("LLM_MAX_PAPERS", "0"),
+        ("LLM_MAX_USD_PER_DAY", "-0.1"),
+        ("LLM_BATCH", "sometimes"),
+    ],
+)
 def test_a_bad_value_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name.lower()):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_claude_reads_every_kept_paper_within_a_dime_unless_capped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert defaults.llm_max_papers is None and defaults.llm_max_usd_per_day == 0.10
+    assert not defaults.llm_batch and defaults.fetch_cron == "30 5 * * 1-5"
+    monkeypatch.setenv("LLM_MAX_PAPERS", "300")
+    monkeypatch.setenv("FETCH_CRON", " 15  5 * * 1-5 ")
+    capped = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert capped.llm_max_papers == 300 and capped.fetch_cron == "15 5 * * 1-5"
