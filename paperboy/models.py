@@ -104,6 +104,12 @@ class Digest(BaseModel):
     entries: list[Ranked]
     scorer: str
     cost_usd: float = 0.0
+    judged: int = 0
+    """Papers of the day Claude judged."""
+    budget_usd: float | None = None
+    """The day's Claude budget, when Claude judged."""
+    ran_out: int = 0
+    """Papers that kept their local score because the budget ran out."""
     missing_feeds: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
