@@ -53,7 +53,7 @@ BATCH_SIZE = 40
 batches cost less; 40 keep a day of 834 papers to 21 calls (the first, then two rounds of 16),
 a reply to about 2,300 output tokens, and a lost reply cheap to ask again."""
 
-HOLD_POLL_SECONDS = 0.25
+HOLD_POLL_SECONDS = 0.1
 """How often a batch the budget cannot cover yet looks again while others hold budget."""
 
 

@@ -46,8 +46,12 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, (parsed - utc_now()).total_seconds()) if parsed else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # a value nobody can read names no wait
+    return max(0.0, (parsed - utc_now()).total_seconds())
 
 
 class Pacer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -394,3 +395,65 @@ def test_an_unexpected_reply_fails_its_batch_never_the_day(mode: str, claude: Cl
     assert {s.scorer for pid, s in judged.items() if pid not in first} == {"claude"}
     problems = [c["problem"] for c in Budget(claude.store).calls(DAY)]
     assert sum(1 for p in problems if p) == 1
+
+
+# fast within the rate limits ------------------------------------------------------------
+
+
+def test_a_drained_rate_limit_is_waited_out_as_retry_after_and_the_headers_say(
+    claude: Claude,
+) -> None:
+    standin = claude.standin
+    standin.input_tokens_per_minute, standin.window = 12_000, 0.5  # a minute, shortened
+    standin.drain()  # another client of the organisation used this minute
+    judged = claude.judge(max_papers=30, batch_size=5)
+    assert {s.scorer for s in judged.values()} == {"claude"}
+    assert 1 <= len(standin.refused) <= 2  # after the first 429, the headers pace the calls
+    assert standin.early == 0  # no call went before the retry-after it was given
+    assert len(standin.answered) == 6
+
+
+# the budget across workers and tokenizers ----------------------------------------------
+
+
+@pytest.mark.parametrize("chars_per_token", [1, 2, 4])
+def test_four_workers_never_pass_the_limit_whatever_the_tokenizer(
+    chars_per_token: int, claude: Claude
+) -> None:
+    """Four processes judge a quarter of the day each against one budget, with a tokenizer that
+    cuts text into 1, 2 or 4 characters a token: what they spend stays within the limit, and
+    they stop only when not even one more paper fits."""
+    claude.standin.chars_per_token = chars_per_token
+    limit = 0.005 * 4 / chars_per_token  # about a third of what the papers would cost
+    quarters = [claude.papers[i::4] for i in range(4)]
+    results: list[dict[str, Score]] = []
+
+    def work(papers: list[Paper]) -> None:
+        judge = claude.judge_for(max_papers=None, batch_size=5, max_usd_per_day=limit)
+        results.append(judge.judge(DAY, papers, {p.id: claude.local[p.id] for p in papers}))
+
+    threads = [threading.Thread(target=work, args=(q,)) for q in quarters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    budget = Budget(claude.store)
+    spend = budget.spend(DAY)
+    billed = sum(
+        dollars(
+            Usage(
+                c.usage["input_tokens"],
+                c.usage["output_tokens"],
+                c.usage["cache_creation_input_tokens"],
+                c.usage["cache_read_input_tokens"],
+            ),
+            PRICES[MODEL],
+        )
+        for c in claude.standin.answered
+    )
+    assert billed <= limit and spend.spent == pytest.approx(billed, abs=1e-6)
+    assert spend.held == 0
+    refused = [s for scores in results for s in scores.values() if s.reasons[-1] == OVER_BUDGET]
+    assert refused  # the budget ended the day
+    one_paper = 1.4 * 4 / chars_per_token * 0.001  # a one-paper call's worst case, about
+    assert spend.spent >= limit - one_paper

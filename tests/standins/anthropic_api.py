@@ -141,6 +141,11 @@ class AnthropicStandIn:
         assert not unknown, f"unknown modes {unknown}"
         self.count_queue.extend(modes)
 
+    def drain(self) -> None:
+        """Empty the input-token bucket, as another client of the organisation would."""
+        with self.lock:
+            self._level, self._filled_at = 0.0, time.monotonic()
+
     def _next_mode(self, counting: bool = False) -> str:
         with self.lock:
             queue = self.count_queue if counting else self.queue
