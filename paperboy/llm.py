@@ -26,10 +26,10 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import date, datetime
-from typing import Any
 
 import anthropic
 
+from paperboy.batches import DayBatch
 from paperboy.budget import LEASE_SECONDS, Budget, Hold, Keeper
 from paperboy.calls import FAILED, OVER_BUDGET, Caller, Outcome, Prepared, Request, TooLong
 from paperboy.costs import Price
@@ -75,7 +75,7 @@ class ClaudeJudge:
         batch_size: int = BATCH_SIZE,
         concurrency: int = MAX_CONCURRENCY,
         lease_seconds: float = LEASE_SECONDS,
-        batches: Any = None,
+        batches: DayBatch | None = None,
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -89,7 +89,7 @@ class ClaudeJudge:
         self.batch_size = max(1, batch_size)
         self.concurrency = max(1, concurrency)
         self.lease_seconds = lease_seconds
-        self.batches = batches  # the day's Message Batch (batches.DayBatch), with LLM_BATCH
+        self.batches = batches  # the day's Message Batch, with LLM_BATCH
         self.now = now
         self.sleep = sleep
         self.budget = Budget(store, lease_seconds)
@@ -139,6 +139,18 @@ class ClaudeJudge:
             *(self.cost(day), self.max_usd),
         )
         return out
+
+    def submit(self, day: date, papers: list[Paper], local: dict[str, Score]) -> str | None:
+        """Submit the day's candidates not judged yet as a Message Batch (with LLM_BATCH);
+        returns its id, or None when nothing was submitted."""
+        if self.batches is None:
+            return None
+        chosen = self.candidates(papers, local)
+        cached = self.cached([p.id for p in chosen])
+        todo = [p for p in chosen if p.id not in cached]
+        if not todo:
+            return None
+        return self.batches.submit(day, self.caller(Keeper(self.budget)), self._chunks(todo))
 
     # shared with the batch path -------------------------------------------------------------
 

@@ -6,10 +6,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from paperboy import mailer
 from paperboy.arxiv import SPACING_SECONDS, Arxiv, http_client
-from paperboy.days import Context, Deliverer, Judge
+from paperboy.days import Context, Deliverer
 from paperboy.local import LocalScorer
 from paperboy.models import Prior
 from paperboy.prior import load_prior
@@ -17,6 +18,9 @@ from paperboy.resources import example_profile_dir
 from paperboy.seeds import bare_ids, complete_prior
 from paperboy.settings import Settings
 from paperboy.store import Store
+
+if TYPE_CHECKING:
+    from paperboy.llm import ClaudeJudge
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,7 @@ CLAUDE_MAX_RETRIES = 3
 for as long as the rate limit asks, within calls.RATE_LIMIT_PATIENCE)."""
 
 
-def claude_judge(settings: Settings, store: Store, prior: Prior) -> Judge | None:
+def claude_judge(settings: Settings, store: Store, prior: Prior) -> ClaudeJudge | None:
     """Claude as the judge when ANTHROPIC_API_KEY is set; None (the local scorer alone) if not."""
     if settings.anthropic_api_key is None:
         return None
@@ -81,6 +85,17 @@ def claude_judge(settings: Settings, store: Store, prior: Prior) -> Judge | None
     price = price_for(
         settings.anthropic_model, settings.llm_price_in_per_mtok, settings.llm_price_out_per_mtok
     )
+    batches = None
+    if settings.llm_batch:
+        from paperboy.batches import DayBatch
+
+        batches = DayBatch(
+            client,
+            store,
+            model=settings.anthropic_model,
+            price=price,
+            limit=settings.llm_max_usd_per_day,
+        )
     return ClaudeJudge(
         client,
         store,
@@ -89,6 +104,7 @@ def claude_judge(settings: Settings, store: Store, prior: Prior) -> Judge | None
         price=price,
         max_papers=settings.llm_max_papers,
         max_usd_per_day=settings.llm_max_usd_per_day,
+        batches=batches,
     )
 
 

@@ -64,6 +64,13 @@ class StandInBatch:
         }
 
 
+def asked(request: dict[str, Any]) -> list[str]:
+    """The paper ids a batch request asks about."""
+    from tests.standins.anthropic_api import Call
+
+    return Call({}, request["params"], 0).asked
+
+
 def script_batch(state: AnthropicStandIn, *modes: str) -> None:
     """The next processed batch requests misbehave so (`errored`, `missing`, `invalid_json`)."""
     state.batch_queue.extend(modes)
