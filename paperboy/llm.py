@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 40
 """Papers per call: the cached prefix (about 7,900 tokens) is read once per call, so larger
-batches cost less; 40 keep a day of 834 papers to 21 calls (the first, then two rounds of 16),
+batches cost less; 40 keep a day of 834 papers to 21 calls (the first, then two rounds of 10),
 a reply to about 2,300 output tokens, and a lost reply cheap to ask again."""
 
 HOLD_POLL_SECONDS = 0.1

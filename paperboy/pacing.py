@@ -22,9 +22,10 @@ from paperboy.models import utc_now
 
 log = logging.getLogger(__name__)
 
-MAX_CONCURRENCY = 16
-"""Calls in flight at once when nothing pushes back: with batches of 40 papers, a day of 834
-takes the first call and two rounds of the rest."""
+MAX_CONCURRENCY = 10
+"""Calls in flight at once when nothing pushes back: with batches of 40 papers, a day of 834 (21
+calls) takes the first call and two rounds of the rest; a process that dies loses at most this
+many calls, which the API may have billed."""
 
 BACKOFF_SECONDS = 0.5
 """The first wait after an overload that names no `retry-after`, doubled each time, jittered."""

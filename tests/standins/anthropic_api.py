@@ -484,7 +484,7 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "timeout":
             time.sleep(state.timeout_sleep)
             call.status = -1  # no answer in time
-            self.send_json(529, _error("overloaded_error", "too late"), quiet=True)
+            self.send_json(529, _error("overloaded_error", "too late"))
             return
         if mode in ERROR_KINDS:
             call.status = int(mode)
@@ -512,9 +512,8 @@ class Handler(BaseHTTPRequestHandler):
         status: int,
         payload: Any,
         extra: dict[str, str] | None = None,
-        quiet: bool = False,
     ) -> None:
-        self.send_bytes(status, json.dumps(payload).encode(), "application/json", extra, quiet)
+        self.send_bytes(status, json.dumps(payload).encode(), "application/json", extra)
 
     def send_bytes(
         self,
@@ -522,7 +521,6 @@ class Handler(BaseHTTPRequestHandler):
         data: bytes,
         kind: str,
         extra: dict[str, str] | None = None,
-        quiet: bool = False,
     ) -> None:
         try:
             self.send_response(status)
@@ -534,8 +532,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
-            if not quiet:
-                raise
+            pass  # the client went away (it timed out, or its process was killed)
 
 
 class Server(ThreadingHTTPServer):
