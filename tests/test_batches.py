@@ -16,14 +16,12 @@ from rq.registry import ScheduledJobRegistry
 from paperboy.batches import DayBatch
 from paperboy.costs import PRICES, Usage, dollars, price_for
 from paperboy.llm import ClaudeJudge
-from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Score
-from paperboy.prior import load_prior
 from paperboy.store import Store
 from workers import batches as batch_jobs
 from workers import jobs
 
-from .conftest import BIG_DAY, FIXTURES, ROOT, parsed
+from .conftest import FIXTURES, ROOT, JudgedDay
 from .standins import anthropic_batches
 from .standins.anthropic_api import API_KEY, AnthropicStandIn, serve
 from .standins.feeds import FeedServer
@@ -33,22 +31,19 @@ DAY = date(2025, 6, 3)
 MODEL = "claude-haiku-5-5"
 
 
-@pytest.fixture(scope="module")
-def prior() -> Prior:
-    profile = FIXTURES / "profile"
-    return load_prior(
-        profile / "criteria.md", profile / "seed_papers.json", profile / "authors.txt", profile
-    )
+@pytest.fixture
+def prior(judged_day: JudgedDay) -> Prior:
+    return judged_day.prior
 
 
-@pytest.fixture(scope="module")
-def papers() -> list[Paper]:
-    return parsed(BIG_DAY).kept(["new", "cross"])[:30]
+@pytest.fixture
+def papers(judged_day: JudgedDay) -> list[Paper]:
+    return judged_day.papers[:30]
 
 
-@pytest.fixture(scope="module")
-def local(prior: Prior, papers: list[Paper]) -> dict[str, Score]:
-    return LocalScorer(prior).score(papers)
+@pytest.fixture
+def local(judged_day: JudgedDay, papers: list[Paper]) -> dict[str, Score]:
+    return {p.id: judged_day.local[p.id] for p in papers}
 
 
 @pytest.fixture

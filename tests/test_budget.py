@@ -64,8 +64,8 @@ import sys, time
 from datetime import date
 from paperboy.budget import Budget, Keeper
 from paperboy.store import Store, connect
-budget = Budget(Store(connect(sys.argv[1])), lease_seconds=0.3)
-keeper = Keeper(budget, every=0.1)
+budget = Budget(Store(connect(sys.argv[1])), lease_seconds=0.2)
+keeper = Keeper(budget, every=0.05)
 with keeper.running():
     for _ in range(4):  # four calls in flight, each holding its worst case
         keeper.add(budget.reserve(date(2025, 6, 3), 0.01, 0.05, likely=0.002))
@@ -87,13 +87,13 @@ def test_a_process_killed_with_calls_in_flight_frees_its_reservations_within_its
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "holding"
         budget = Budget(store)
-        time.sleep(0.45)  # past the lease: the live process renews it
+        time.sleep(0.3)  # past the lease: the live process renews it
         assert budget.spend(DAY).held == pytest.approx(0.04)
         assert budget.reserve(DAY, 0.02, 0.05) is None
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    time.sleep(0.35)
+    time.sleep(0.25)
     spend = budget.spend(DAY)
     # freed, and charged what the calls most likely cost: the API may have billed them
     assert spend.held == 0
