@@ -52,6 +52,9 @@ END_WAIT_SECONDS = 180.0
 POLL_SECONDS = 5.0
 """How often it looks, in seconds."""
 
+SUBMIT_SECONDS = 600.0
+"""How long a submission may take before a record without a batch id means it never happened."""
+
 
 @dataclass
 class Collected:
@@ -170,8 +173,11 @@ class DayBatch:
         if record is None or record.get("collected"):
             return {}
         hold = Hold(record["hold"]["id"], day, record["hold"]["usd"], record["hold"]["likely"])
-        if not record.get("id"):  # the process died before the batch was created
-            self.budget.settle(hold, 0.0)
+        if not record.get("id"):
+            started = datetime.fromisoformat(record["at"])
+            if (self.now() - started).total_seconds() < SUBMIT_SECONDS:
+                return {}  # being submitted right now: collected later
+            self.budget.settle(hold, 0.0)  # the process died before the batch was created
             self._save(day, {**record, "collected": True})
             return {}
         try:

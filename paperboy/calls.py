@@ -3,9 +3,11 @@ allowance and worst case; sending it within the pacer's limits; reading the repl
 reservation in the day's budget and ledger.
 
 Tokens are counted by the API's own counter (`messages.count_tokens`, free), on the exact
-request. The counter is documented as an estimate, so COUNT_MARGIN is added. The output allowance
-(`max_tokens`) is sized per batch in characters and converted at the density the counter found,
-so a tokenizer that cuts text finer gets a larger allowance and a larger reservation.
+request. The counter is documented as an estimate, so COUNT_MARGIN is added; when it cannot
+count, the request's bytes stand in (a token is at least a byte), which reserves more. The
+output allowance (`max_tokens`) is sized per batch in characters and converted at the density
+the counter found, so a tokenizer that cuts text finer gets a larger allowance and a larger
+reservation.
 
 Retries of the scoring call live here, in one layer (the client's own are off for it): a 429 or
 529 must slow every thread of the judge, not only the one that got it. After a 429 a call is
@@ -21,8 +23,10 @@ proxy, a captive portal) and is charged nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -51,6 +55,9 @@ log = logging.getLogger(__name__)
 COUNT_MARGIN = 0.02
 """Added to the counter's figure (2%): it is documented as an estimate of what a call bills."""
 
+FRAMING_TOKENS = 64
+"""Added to a request's bytes when the counter is unavailable: the API's own framing."""
+
 OUTPUT_CHARS_PER_PAPER = 480
 """Room in the output allowance for one paper's judgment, in characters (about 230 are used)."""
 
@@ -75,10 +82,6 @@ OVER_BUDGET = "over the day's Claude budget; local score"
 class TooLong(Exception):
     """A batch whose prompt would pass the model's long-prompt threshold (billed several times
     over): split it."""
-
-
-class CallError(Exception):
-    """The token counter could not count a request."""
 
 
 @dataclass(frozen=True)
@@ -149,11 +152,14 @@ class Caller:
             "format": {"type": "json_schema", "schema": anthropic.transform_schema(Judgments)},
         }
         self.prefix = 0
+        self.uncounted = threading.Event()  # the counter failed once: warned
 
     # preparing ------------------------------------------------------------------------------
 
     def count(self, system: list[dict[str, Any]], message: str) -> int:
-        """The API's count of a request's prompt tokens; CallError when it cannot count."""
+        """A request's prompt tokens, as the API's counter says; when it cannot say (a gateway
+        that does not serve it, a proxy's page), one token per byte: an upper bound, since a
+        token is at least a byte."""
         try:
             counted = self.client.messages.count_tokens(
                 model=self.model,
@@ -163,14 +169,19 @@ class Caller:
             )
             return read_count(counted)
         except (anthropic.APIError, ReplyError) as exc:
-            raise CallError(f"the token counter failed: {_why(exc)}") from None
+            if not self.uncounted.is_set():
+                self.uncounted.set()
+                log.warning(
+                    "the token counter is unavailable (%s): reserving one token per byte of "
+                    "each request, an upper bound",
+                    _why(exc),
+                )
+            texts = [block["text"] for block in system] + [message, json.dumps(self.output)]
+            return sum(len(text.encode()) for text in texts) + FRAMING_TOKENS
 
     def count_prefix(self) -> int:
-        """The system prefix's tokens, counted once (0 when the counter fails)."""
-        try:
-            self.prefix = max(0, self.count(self.system, ".") - 1)
-        except CallError as exc:
-            log.warning("could not count the scoring prompt's prefix: %s", exc)
+        """The system prefix's tokens, counted once."""
+        self.prefix = max(0, self.count(self.system, ".") - 1)
         return self.prefix
 
     def prepare(self, papers: list[Paper], *, ttl: str = "5m", batch: bool = False) -> Request:
@@ -222,7 +233,7 @@ class Caller:
         def one(papers: list[Paper]) -> Prepared:
             try:
                 return Prepared(papers, self.prepare(papers, **options))
-            except (TooLong, CallError) as exc:
+            except TooLong as exc:
                 return Prepared(papers, error=exc)
 
         return list(pool.map(one, batches))

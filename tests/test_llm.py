@@ -456,3 +456,15 @@ def test_four_workers_never_pass_the_limit_whatever_the_tokenizer(
     assert refused  # the budget ended the day
     one_paper = 1.4 * 4 / chars_per_token * 0.001  # a one-paper call's worst case, about
     assert spend.spent >= limit - one_paper
+
+
+@pytest.mark.parametrize("mode", ["html", "400"])
+def test_without_the_token_counter_a_byte_a_token_bounds_the_reservations(
+    mode: str, claude: Claude
+) -> None:
+    claude.standin.count_mode = mode  # a gateway that does not serve it, or a proxy's page
+    judge = claude.judge_for(max_papers=20)
+    judged = judge.judge(DAY, claude.papers, claude.local)
+    assert {s.scorer for s in judged.values()} == {"claude"}
+    spend = judge.budget.spend(DAY)
+    assert spend.held == 0 and spend.spent == pytest.approx(judge.cost(DAY))
