@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -468,3 +469,33 @@ def test_without_the_token_counter_a_byte_a_token_bounds_the_reservations(
     assert {s.scorer for s in judged.values()} == {"claude"}
     spend = judge.budget.spend(DAY)
     assert spend.held == 0 and spend.spent == pytest.approx(judge.cost(DAY))
+
+
+def test_a_batch_that_would_be_billed_as_a_long_prompt_is_split(claude: Claude) -> None:
+    claude.standin.chars_per_token = 1  # 60 papers would make a prompt of about 120,000 tokens
+    judged = claude.judge(max_papers=None, batch_size=60)
+    assert {s.scorer for s in judged.values()} == {"claude"}
+    long = PRICES[MODEL].long_prompt_tokens
+    assert long is not None and len(claude.standin.answered) >= 2
+    for call in claude.standin.answered:
+        u = call.usage
+        prompt = u["input_tokens"] + u["cache_creation_input_tokens"] + u["cache_read_input_tokens"]
+        assert prompt <= long
+
+
+def test_paperboy_run_says_what_claude_judged_against_the_budget(
+    unconfigured: Path,
+    standin: AnthropicStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from paperboy import cli
+
+    from .conftest import FIXTURES
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", standin.url)
+    day = FIXTURES / "days" / "cs.SD+eess.AS-2025-06-04.xml"
+    assert cli.main(["run", "--feed", str(day), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"15 of 49 new papers; Claude judged 49 of 49 for \$0\.0\d\d of \$0\.10", out)
