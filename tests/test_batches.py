@@ -252,3 +252,18 @@ def test_the_clock_looks_early_only_with_llm_batch(
     assert ("look_early" in found) is batch and ("collect_batches" in found) is batch
     if batch:
         assert found["look_early"] == "15 5 * * 1-5"
+
+
+def test_a_batch_endpoint_that_answers_html_leaves_the_day_to_the_calls_at_once(
+    standin: AnthropicStandIn,
+    store: Store,
+    prior: Prior,
+    papers: list[Paper],
+    local: dict[str, Score],
+) -> None:
+    standin.batch_html = True  # a proxy's page instead of the API
+    judge = judge_for(standin, store, prior)
+    assert judge.submit(DAY, papers, local) is None
+    assert judge.budget.spend(DAY).held == 0  # the reservation was given back
+    judged = judge.judge(DAY, papers, local)
+    assert {s.scorer for s in judged.values()} == {"claude"} and len(standin.answered) == 3

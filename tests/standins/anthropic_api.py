@@ -119,6 +119,7 @@ class AnthropicStandIn:
     cached: dict[str, float] = field(default_factory=dict)  # prefix digest -> expiry
     batches: dict[str, Any] = field(default_factory=dict)
     batch_auto: bool = True
+    batch_html: bool = False
     cancel_polls: int = 1
     batch_queue: deque[str] = field(default_factory=deque)
     early: int = 0

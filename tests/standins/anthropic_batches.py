@@ -7,6 +7,7 @@ at the first retrieve, as a batch that finished before anyone looked; without it
 when the day is delivered. A cancel leaves the batch `canceling` for `cancel_polls` retrieves,
 then ends it: the requests not processed by then are `canceled`. `script_batch` in
 `batch_queue` gives the next processed requests a misbehaviour (`errored`, or a reply mode).
+With `batch_html` every batch endpoint answers a captive portal's page.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from tests.standins.anthropic_api import AnthropicStandIn, Handler
 
 PREFIX = "/v1/messages/batches"
+PORTAL = b"<!doctype html><html><body>Wi-Fi login</body></html>"
 
 
 @dataclass
@@ -103,6 +105,9 @@ def _end_canceled(batch: StandInBatch) -> None:
 
 def post(handler: Handler, path: str, body: dict[str, Any]) -> None:
     state = handler.state
+    if state.batch_html:
+        handler.send_bytes(200, PORTAL, "text/html; charset=utf-8")
+        return
     if path == PREFIX:
         requests = body.get("requests")
         if not isinstance(requests, list) or not requests:
@@ -135,6 +140,9 @@ def post(handler: Handler, path: str, body: dict[str, Any]) -> None:
 
 def get(handler: Handler, path: str) -> None:
     state = handler.state
+    if state.batch_html:
+        handler.send_bytes(200, PORTAL, "text/html; charset=utf-8")
+        return
     parts = path.removeprefix(PREFIX + "/").split("/")
     batch = state.batches.get(parts[0]) if path.startswith(PREFIX + "/") else None
     if batch is None:
