@@ -45,7 +45,7 @@ def admin_lines(settings: Settings, store: Store) -> list[str]:
         line = (
             f"{day:%a %d %b}: {row['kept']:,} read, {posted} posted; Claude judged "
             f"{row['judged']:,} of {row['kept']:,} for ${row['spent']:.4f}{limit} in "
-            f"{int(row['calls'])} calls"
+            f"{int(row['calls'])} call{'' if row['calls'] == 1 else 's'}"
         )
         if row["ran_out"]:
             line += f" · ⚠ the budget ran out: {row['ran_out']:,} papers kept their local score"

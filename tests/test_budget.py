@@ -119,3 +119,23 @@ def test_the_budget_ran_out_keeps_the_largest_count(store: Store) -> None:
     budget.ran_out(DAY, 40)
     budget.ran_out(DAY, 3)
     assert budget.spend(DAY).ran_out == 40
+
+
+def test_home_tells_admins_what_claude_judged_and_flags_a_day_the_budget_ran_out(
+    store: Store,
+) -> None:
+    from paperboy.home import admin_lines
+    from paperboy.settings import Settings
+
+    store.update_day(DAY, papers=[f"2506.{i:05d}" for i in range(10)])
+    budget = Budget(store)
+    hold = budget.reserve(DAY, 0.01, 0.05)
+    assert hold is not None
+    budget.settle(hold, 0.004, [call(*[f"2506.{i:05d}" for i in range(6)], usd=0.004)])
+    budget.ran_out(DAY, 4)
+    settings = Settings(_env_file=None, anthropic_api_key="sk-ant-x")  # type: ignore[call-arg]
+    lines = admin_lines(settings, store)
+    assert "every kept paper within $0.10 a day" in lines[2]
+    (day,) = [line for line in lines if line.startswith("Tue 03 Jun")]
+    assert "Claude judged 6 of 10 for $0.0040 of $0.05 in 1 call " in day
+    assert "⚠ the budget ran out: 4 papers kept their local score" in day
