@@ -18,6 +18,7 @@ from rq import Queue
 from paperboy import pipeline, schedule
 from paperboy.arxiv import fetch_feeds
 from paperboy.days import load_batch
+from paperboy.llm import ClaudeJudge
 from paperboy.models import utc_now
 from paperboy.pipeline import feed_day
 from paperboy.services import arxiv_client, claude_judge, context
@@ -61,8 +62,9 @@ def look_early(attempt: int = 0, now: str | None = None) -> str:
     batch = load_batch(ctx, day)
     if not batch.papers:
         return "empty"
-    judge = claude_judge(settings, store, ctx.prior)
-    assert judge is not None  # the key is set (checked above)
+    judge = ctx.judge
+    if not isinstance(judge, ClaudeJudge):
+        return "Claude is not configured"
     local = ctx.local.score(batch.papers)
     submitted = guarded(store, day, "batch", lambda: judge.submit(day, batch.papers, local))
     return submitted or "nothing submitted"
