@@ -77,6 +77,7 @@ class NoisyJudge:
     """Grades like a noisy LLM judge that knows roughly what the reference system picked."""
 
     name = "claude"
+    max_usd = 0.0
 
     def __init__(self, labels: dict[date, set[str]], seed: int) -> None:
         self.labels = labels
@@ -107,6 +108,9 @@ class NoisyJudge:
 
     def cost(self, day: date) -> float:
         return 0.0
+
+    def ran_out(self, day: date) -> int:
+        return 0
 
 
 Chooser = Callable[[Context, days.Batch, list[Score], set[str]], list[str]]

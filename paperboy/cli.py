@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from paperboy import __version__, logs
 from paperboy.addresses import AddressError, checked
 from paperboy.arxiv import FetchError
+from paperboy.budget import Budget
 from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
 from paperboy.models import Reader, VoteValue, utc_now
@@ -363,36 +364,55 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cost_rows(store: Store, days: int, today: date) -> list[dict[str, Any]]:
-    """The ledger's totals for the last `days` days up to `today`, oldest first."""
-    wanted = [d for d in store.cost_days() if 0 <= (today - d).days < days]
-    return [{"day": d.isoformat(), **store.day_cost(d)} for d in wanted]
+def cost_rows(store: Store, days: int, today: date, limit: float) -> list[dict[str, Any]]:
+    """Each of the last `days` days up to `today` with a ledger, oldest first: its totals,
+    papers judged of kept, and spend against the budget."""
+    budget = Budget(store)
+    wanted = [d for d in budget.cost_days() if 0 <= (today - d).days < days]
+    return [budget.report(d, limit) for d in wanted]
 
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
-    rows = cost_rows(store, args.days, utc_now().date())
+    rows = cost_rows(store, args.days, utc_now().date(), settings.llm_max_usd_per_day)
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
     if not rows:
         print(f"No Claude calls in the last {args.days} days.")
         return 0
-    fields = ["calls", "papers", "input", "output", "cache_write", "cache_read"]
-    head = ["day", "calls", "papers", "input", "output", "cache write", "cache read", "dollars"]
-    print(f"{head[0]:<10} " + " ".join(f"{h:>11}" for h in head[1:]))
-    for row in rows:
-        print(
-            f"{row['day']:<10} "
-            + " ".join(f"{int(row[f]):>11,}" for f in fields)
-            + f" {row['usd']:>11.4f}"
-        )
-    total = {f: sum(r[f] for r in rows) for f in [*fields, "usd"]}
+    fields = ["calls", "input", "output", "cache_write", "cache_read"]
+    head = ["calls", "input", "output", "cache write", "cache read"]
     print(
-        f"{'total':<10} "
-        + " ".join(f"{int(total[f]):>11,}" for f in fields)
-        + f" {total['usd']:>11.4f}"
+        f"{'day':<10} {'judged of kept':>15} "
+        + " ".join(f"{h:>11}" for h in head)
+        + f" {'dollars':>9} {'budget':>7}"
     )
+    notes = []
+    for row in rows:
+        limit = f"${row['limit']:.2f}" if row["limit"] is not None else "-"
+        print(
+            f"{row['day']:<10} {row['judged']:>6,} of {row['kept']:>5,} "
+            + " ".join(f"{int(row[f]):>11,}" for f in fields)
+            + f" {row['spent']:>9.4f} {limit:>7}"
+        )
+        if row["by_batch"]:
+            notes.append(f"{row['day']}: {row['by_batch']:,} papers judged by batch, at half price")
+        if row["ran_out"]:
+            left = f"{row['ran_out']:,} papers kept their local score"
+            notes.append(f"{row['day']}: the budget ran out; {left}")
+        if row["unsettled"] > 0:
+            notes.append(
+                f"{row['day']}: ${row['unsettled']:.4f} counted for calls that never reported back"
+            )
+    total = {f: sum(r[f] for r in rows) for f in [*fields, "spent", "judged", "kept"]}
+    print(
+        f"{'total':<10} {int(total['judged']):>6,} of {int(total['kept']):>5,} "
+        + " ".join(f"{int(total[f]):>11,}" for f in fields)
+        + f" {total['spent']:>9.4f}"
+    )
+    for note in notes:
+        print(note)
     return 0
 
 
@@ -572,7 +592,12 @@ def parser() -> argparse.ArgumentParser:
         "and say how to fix what is wrong.",
     )
 
-    costs = add("costs", cmd_costs, "Show what Claude cost per day: calls, tokens and dollars.")
+    costs = add(
+        "costs",
+        cmd_costs,
+        "Show what Claude cost per day: papers judged of kept, calls, tokens, and dollars "
+        "against the day's budget.",
+    )
     costs.add_argument(
         "--days",
         type=int,

@@ -1,10 +1,11 @@
 """What Claude costs: a per-model price table and the arithmetic from token usage to dollars.
 
 Prices are list prices in dollars per million tokens (MTok), from the model pages of
-platform.claude.com. A 5-minute cache write costs 1.25x the input price and a cache read 0.1x;
-the table spells each out so that a model whose multipliers differ can say so. Haiku 5.5 bills
-a request whose prompt (input + cache writes + cache reads) passes 100,000 tokens at 5x on every
-token of it; our scoring prompts stay far below that, but the arithmetic follows the rule.
+platform.claude.com. A 5-minute cache write costs 1.25x the input price, a 1-hour cache write 2x
+and a cache read 0.1x; the table spells each out so that a model whose multipliers differ can say
+so. Haiku 5.5 bills a request whose prompt (input + cache writes + cache reads) passes 100,000
+tokens at 5x on every token of it; the judge splits a batch rather than pass it, and the
+arithmetic follows the rule. The Message Batches API bills every token at half these prices.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ log = logging.getLogger(__name__)
 CACHE_WRITE_MULTIPLIER = 1.25
 """A 5-minute cache write, as a multiple of the input price."""
 
+CACHE_WRITE_1H_MULTIPLIER = 2.0
+"""A 1-hour cache write, as a multiple of the input price."""
+
 CACHE_READ_MULTIPLIER = 0.1
 """A cache read, as a multiple of the input price."""
+
+BATCH_DISCOUNT = 0.5
+"""What the Message Batches API bills, as a share of the list price (every kind of token)."""
 
 MTOK = 1_000_000
 
@@ -38,6 +45,12 @@ class Price:
     long_prompt_tokens: int | None = None
     """Above this many prompt tokens, every token of the request is billed at `long_multiplier`."""
     long_multiplier: float = 1.0
+    cache_write_1h: float = 0.0
+    """A 1-hour cache write (0: twice the input price, as documented)."""
+
+    def __post_init__(self) -> None:
+        if not self.cache_write_1h:
+            object.__setattr__(self, "cache_write_1h", self.input * CACHE_WRITE_1H_MULTIPLIER)
 
 
 def _price(
@@ -81,11 +94,14 @@ class Usage:
     input: int = 0
     output: int = 0
     cache_write: int = 0
+    """Tokens written to the 5-minute cache."""
     cache_read: int = 0
+    cache_write_1h: int = 0
+    """Tokens written to the 1-hour cache."""
 
     @property
     def prompt(self) -> int:
-        return self.input + self.cache_write + self.cache_read
+        return self.input + self.cache_write + self.cache_read + self.cache_write_1h
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -93,6 +109,7 @@ class Usage:
             self.output + other.output,
             self.cache_write + other.cache_write,
             self.cache_read + other.cache_read,
+            self.cache_write_1h + other.cache_write_1h,
         )
 
 
@@ -120,20 +137,35 @@ def price_for(
             input=input_override,
             cache_write=input_override * CACHE_WRITE_MULTIPLIER,
             cache_read=input_override * CACHE_READ_MULTIPLIER,
+            cache_write_1h=input_override * CACHE_WRITE_1H_MULTIPLIER,
         )
     if output_override is not None:
         price = replace(price, output=output_override)
     return price
 
 
-def dollars(usage: Usage, price: Price) -> float:
-    """What one call's usage costs in dollars."""
+def dollars(usage: Usage, price: Price, *, batch: bool = False) -> float:
+    """What one call's usage costs in dollars (`batch`: a request of a Message Batch)."""
     total = (
         usage.input * price.input
         + usage.output * price.output
         + usage.cache_write * price.cache_write
         + usage.cache_read * price.cache_read
+        + usage.cache_write_1h * price.cache_write_1h
     ) / MTOK
     if price.long_prompt_tokens is not None and usage.prompt > price.long_prompt_tokens:
         total *= price.long_multiplier
-    return total
+    return total * (BATCH_DISCOUNT if batch else 1.0)
+
+
+def worst_case(
+    prompt_tokens: int, max_tokens: int, price: Price, *, ttl: str = "5m", batch: bool = False
+) -> float:
+    """The most a call can cost: every prompt token written to the cache (the dearest way to
+    be billed for it) and the whole output allowance."""
+    usage = (
+        Usage(cache_write_1h=prompt_tokens, output=max_tokens)
+        if ttl == "1h"
+        else Usage(cache_write=prompt_tokens, output=max_tokens)
+    )
+    return dollars(usage, price, batch=batch)

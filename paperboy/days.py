@@ -18,15 +18,20 @@ from paperboy.store import Store
 
 
 class Judge(Protocol):
-    """A second opinion on the day's papers (Claude), within a budget."""
+    """A second opinion on the day's papers (Claude), within a daily budget of `max_usd`."""
 
     name: str
+    max_usd: float
 
     def judge(
         self, day: date, papers: list[Paper], local: dict[str, Score]
     ) -> dict[str, Score]: ...
 
     def cost(self, day: date) -> float: ...
+
+    def ran_out(self, day: date) -> int:
+        """How many papers kept their local score on `day` because the budget ran out."""
+        ...
 
 
 class Deliverer(Protocol):

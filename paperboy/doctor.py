@@ -175,10 +175,13 @@ def check_anthropic(settings: Settings) -> Check:
         )
     except anthropic.APIError as exc:
         return Check("Claude", "fail", f"the API cannot be reached ({exc.__class__.__name__})")
+    way = (
+        f"; the day goes by Message Batch from {settings.fetch_cron}" if settings.llm_batch else ""
+    )
     return Check(
         "Claude",
         "ok",
-        f"{settings.anthropic_model}, budget ${settings.llm_max_usd_per_day:.2f} a day",
+        f"{settings.anthropic_model}, budget ${settings.llm_max_usd_per_day:.2f} a day{way}",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from paperboy import blocks
+from paperboy.budget import Budget
 from paperboy.models import Explanation, Paper, Reader, Vote
 from paperboy.settings import Settings
 from paperboy.store import Store
@@ -25,26 +26,33 @@ def admin_lines(settings: Settings, store: Store) -> list[str]:
     """The group's configuration and the last days' costs, one line each."""
     s = settings
     model = s.anthropic_model if s.anthropic_api_key else "none: local scorer only"
+    cap = f"at most {s.llm_max_papers} papers" if s.llm_max_papers else "every kept paper"
+    way = " by Message Batches (half price)" if s.llm_batch else ""
     lines = [
         f"Categories: {', '.join(s.arxiv_categories)} (announce types "
         f"{', '.join(s.arxiv_announce_types)}) · schedule {s.schedule_cron} UTC",
         f"Criteria file: {s.criteria_file or 'the example profile'}",
-        f"Model: {model} · budget {s.llm_max_papers} papers and ${s.llm_max_usd_per_day:.2f} a "
-        f"day · digest of {s.digest_size}",
+        f"Model: {model} · {cap}{way} within ${s.llm_max_usd_per_day:.2f} a day · digest of "
+        f"{s.digest_size}",
     ]
-    days = sorted(set(store.days()) | set(store.cost_days()))[-ADMIN_DAYS:]
+    budget = Budget(store)
+    days = sorted(set(store.days()) | set(budget.cost_days()))[-ADMIN_DAYS:]
     for day in reversed(days):
-        record = store.day(day, "papers", "slack")
-        cost = store.day_cost(day)
-        read = len(record.papers or []) if record else 0
+        record = store.day(day, "slack")
+        row = budget.report(day, s.llm_max_usd_per_day)
         posted = record.slack.picked if record and record.slack else "—"
-        lines.append(
-            f"{day:%a %d %b}: {read:,} read, {posted} posted, ${cost['usd']:.4f} for "
-            f"{int(cost['papers'])} papers judged in {int(cost['calls'])} calls"
+        limit = f" of ${row['limit']:.2f}" if row["limit"] is not None else ""
+        line = (
+            f"{day:%a %d %b}: {row['kept']:,} read, {posted} posted; Claude judged "
+            f"{row['judged']:,} of {row['kept']:,} for ${row['spent']:.4f}{limit} in "
+            f"{int(row['calls'])} call{'' if row['calls'] == 1 else 's'}"
         )
+        if row["ran_out"]:
+            line += f" · ⚠ the budget ran out: {row['ran_out']:,} papers kept their local score"
+        lines.append(line)
     lines.append(
         "Change these in the environment (ARXIV_CATEGORIES, CRITERIA_FILE, "
-        "ANTHROPIC_MODEL, LLM_MAX_USD_PER_DAY) and restart the worker."
+        "ANTHROPIC_MODEL, LLM_MAX_USD_PER_DAY, LLM_BATCH) and restart the worker."
     )
     return lines
 

@@ -1,88 +1,63 @@
-"""The Claude scorer (edge): judges the day's best candidates in concurrent, cached batches.
+"""The Claude judge (edge): reads every kept paper of the day, best candidates first, within the
+day's budget, in concurrent batches.
 
 How a day is judged:
-1. candidates: every followed author's paper, then the local ranking's best, up to
-   LLM_MAX_PAPERS;
-2. judgments cached under (paper, model, prompt hash) are reused: a re-run calls nothing;
-3. the rest go in batches of BATCH_SIZE: the first alone, so that it writes the prompt cache,
-   then the others concurrently (at most MAX_WORKERS at a time), reading it;
-4. before each call its worst case is reserved in the day's budget in Redis (shared by every
-   worker) and settled with the real usage after; a call the budget cannot cover is not made;
-5. papers a reply skipped or garbled are asked again once, in new batches; those still without
-   a judgment, and those of a call that failed, keep their local score, marked as such.
-
-Retries: 429, 529, other 5xx and timeouts are retried by the client (`max_retries`, with its
-own backoff honouring `retry-after`); a 400 is not retried. Nothing here retries an HTTP call.
+1. candidates: every followed author's paper, then the rest by local score (all of them, or up
+   to LLM_MAX_PAPERS), so that if the budget ends it ends on the least likely papers;
+2. with LLM_BATCH, the verdicts of the day's Message Batch are collected first (`batches.py`);
+3. judgments cached under (paper, model, prompt hash) are reused: a re-run calls nothing; the
+   first verdict on a paper stands, so a paper never gets two;
+4. the rest go in batches of BATCH_SIZE: each is counted by the API's token counter (all at
+   once), then reserved in the day's budget in order, best first, and sent; the first call goes
+   alone, so that it writes the prompt cache, then the others concurrently, reading it, as many
+   in flight as the pacer allows (`pacing.py`);
+5. a batch the budget cannot cover waits while calls (this process's or another's) hold budget,
+   then is halved until it fits; when not even one paper fits, the budget has run out and the
+   remaining papers keep their local score;
+6. papers a reply skipped or garbled are asked again once; those still without a judgment, and
+   those of a call that failed, keep their local score, marked as such.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import date, datetime
-from typing import Any, Final, Literal, cast
 
 import anthropic
-from anthropic.types import OutputConfigParam, TextBlockParam
 
-from paperboy.costs import Price, Usage, dollars
+from paperboy.batches import DayBatch
+from paperboy.budget import LEASE_SECONDS, Budget, Hold, Keeper
+from paperboy.calls import FAILED, OVER_BUDGET, Caller, Outcome, Prepared, Request, TooLong
+from paperboy.costs import Price
 from paperboy.judgment import (
     NOT_JUDGED,
-    Judgments,
     PaperJudgment,
-    ReplyError,
     candidates,
     claude_score,
     followed_ids,
     not_judged,
-    parse_reply,
 )
 from paperboy.models import Paper, Prior, Score, utc_now
+from paperboy.pacing import MAX_CONCURRENCY, Pacer
 from paperboy.progress import Progress, silent
-from paperboy.prompt import (
-    estimate_tokens,
-    papers_message,
-    prefix_tokens,
-    prompt_key,
-    system_blocks,
-)
+from paperboy.prompt import prompt_key, system_blocks
 from paperboy.store import Store
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 25
-"""Papers per call: large enough that the cached prefix is a small share of each call, small
-enough that the day's batches run in parallel and a lost reply costs little."""
+PROGRESS = "Claude judging papers"
+"""What the progress of the day's calls is told as."""
+BATCH_SIZE = 40
+"""Papers per call: the cached prefix (about 7,900 tokens) is read once per call, so larger
+batches cost less; 40 keep a day of 834 papers to 21 calls (the first, then two rounds of 10),
+a reply to about 2,300 output tokens, and a lost reply cheap to ask again."""
 
-MAX_WORKERS = 8
-"""Calls in flight at once, per scoring step."""
-
-OUTPUT_TOKENS_PER_PAPER = 120
-"""Room in max_tokens for one paper's judgment (about 50 tokens of JSON, with margin)."""
-
-OUTPUT_TOKENS_SPARE = 512
-"""Room in max_tokens beyond the judgments: low-effort thinking, which is billed as output."""
-
-EFFORT: Final[Literal["low"]] = "low"
-"""Thinking effort for scoring: thinking is billed as output and a rubric needs little of it."""
-
-RESERVE_TOKEN_RATIO = 1.5
-"""Reservations assume this many times the estimated input tokens (tokenizers differ)."""
-
-FAILED = "Claude could not be reached for this paper; local score"
-OVER_BUDGET = "over the day's Claude budget; local score"
-
-
-@dataclass
-class Outcome:
-    """What one call brought back: judgments, and the papers it did not judge and why."""
-
-    judged: dict[str, PaperJudgment] = field(default_factory=dict)
-    retry: list[str] = field(default_factory=list)  # skipped or garbled: worth asking again
-    lost: dict[str, str] = field(default_factory=dict)  # paper -> why it keeps its local score
+HOLD_POLL_SECONDS = 0.1
+"""How often a batch the budget cannot cover yet looks again while others hold budget."""
 
 
 class ClaudeJudge:
@@ -98,11 +73,14 @@ class ClaudeJudge:
         *,
         model: str,
         price: Price,
-        max_papers: int = 200,
-        max_usd_per_day: float = 0.05,
+        max_papers: int | None = None,
+        max_usd_per_day: float = 0.10,
         batch_size: int = BATCH_SIZE,
-        workers: int = MAX_WORKERS,
+        concurrency: int = MAX_CONCURRENCY,
+        lease_seconds: float = LEASE_SECONDS,
+        batches: DayBatch | None = None,
         now: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
         progress: Progress = silent,
     ) -> None:
         self.client = client
@@ -114,37 +92,44 @@ class ClaudeJudge:
         self.max_papers = max_papers
         self.max_usd = max_usd_per_day
         self.batch_size = max(1, batch_size)
-        self.workers = max(1, workers)
+        self.concurrency = max(1, concurrency)
+        self.lease_seconds = lease_seconds
+        self.batches = batches  # the day's Message Batch, with LLM_BATCH
         self.now = now
+        self.sleep = sleep
+        self.budget = Budget(store, lease_seconds)
         self.system = system_blocks(prior)
         self.key = prompt_key(self.system, model)
-        self._warned = threading.Event()
+        self._checked = False
 
     # the seam -----------------------------------------------------------------------------
 
     def cost(self, day: date) -> float:
-        """Dollars spent on Claude for `day`, from the ledger."""
-        return self.store.day_cost(day)["usd"]
+        """Dollars spent on Claude for `day`: the budget's spend (settled calls and what calls
+        that never reported back most likely cost), or the ledger's for days before budgets."""
+        spend = self.budget.spend(day)
+        return spend.spent if spend.limit is not None else self.budget.day_cost(day)["usd"]
+
+    def ran_out(self, day: date) -> int:
+        """How many papers kept their local score on `day` because the budget ran out."""
+        return self.budget.spend(day).ran_out
 
     def judge(self, day: date, papers: list[Paper], local: dict[str, Score]) -> dict[str, Score]:
         """Claude's Scores for the day's candidates; candidates it did not judge keep their
         local Score with a reason saying so. Papers that were not candidates are absent."""
         if not papers:
             return {}
-        followed = followed_ids(papers, local, self.prior.authors)
-        chosen = candidates(papers, local, followed, self.max_papers)
+        chosen = self.candidates(papers, local)
         ids = [p.id for p in chosen]
-        cached = {
-            pid: PaperJudgment.model_validate(item)
-            for pid, item in self.store.judgments(self.model, self.key, ids).items()
-        }
+        if self.batches is not None:
+            self.save(self.batches.collect(day))
+        cached = self.cached(ids)
         todo = [p for p in chosen if p.id not in cached]
-        self._check_prefix()
-        fresh, lost = self._run(day, todo)
-        self.store.save_judgments(
-            self.model, self.key, {pid: j.model_dump() for pid, j in fresh.items()}
-        )
-        judged = {**cached, **fresh}
+        lost: dict[str, str] = {}
+        if todo:
+            fresh, lost = self._run(day, todo)
+            self.save(fresh)
+        judged = self.cached(ids)  # the first verdict on each paper, whoever gave it
         out: dict[str, Score] = {}
         for paper in chosen:
             base = local.get(paper.id) or Score(paper=paper.id, scorer="local", score=0.0)
@@ -154,17 +139,68 @@ class ClaudeJudge:
                 out[paper.id] = not_judged(base, lost.get(paper.id, NOT_JUDGED))
         log.info(
             "day %s: Claude judged %d of %d candidates (%d from cache, %d kept the local "
-            "score); the day's Claude cost is $%.4f",
-            day,
-            len(judged),
-            len(chosen),
-            len(cached),
-            len(chosen) - len(judged),
-            self.cost(day),
+            "score); the day's Claude cost is $%.4f of $%.2f",
+            *(day, len(judged), len(chosen), len(cached), len(chosen) - len(judged)),
+            *(self.cost(day), self.max_usd),
         )
         return out
 
-    # batches ----------------------------------------------------------------------------
+    def submit(self, day: date, papers: list[Paper], local: dict[str, Score]) -> str | None:
+        """Submit the day's candidates not judged yet as a Message Batch (with LLM_BATCH);
+        returns its id, or None when nothing was submitted."""
+        if self.batches is None:
+            return None
+        chosen = self.candidates(papers, local)
+        cached = self.cached([p.id for p in chosen])
+        todo = [p for p in chosen if p.id not in cached]
+        if not todo:
+            return None
+        return self.batches.submit(day, self.caller(Keeper(self.budget)), self._chunks(todo))
+
+    # shared with the batch path -------------------------------------------------------------
+
+    def candidates(self, papers: list[Paper], local: dict[str, Score]) -> list[Paper]:
+        """The papers Claude reads, most promising first."""
+        followed = followed_ids(papers, local, self.prior.authors)
+        return candidates(papers, local, followed, self.max_papers)
+
+    def cached(self, ids: list[str]) -> dict[str, PaperJudgment]:
+        return {
+            pid: PaperJudgment.model_validate(item)
+            for pid, item in self.store.judgments(self.model, self.key, ids).items()
+        }
+
+    def save(self, judged: dict[str, PaperJudgment]) -> list[str]:
+        """Cache verdicts; a paper judged already keeps its first verdict."""
+        return self.store.save_judgments(
+            self.model, self.key, {pid: j.model_dump() for pid, j in judged.items()}
+        )
+
+    def caller(self, keeper: Keeper, pacer: Pacer | None = None) -> Caller:
+        caller = Caller(
+            self.client,
+            self.budget,
+            pacer or Pacer(self.concurrency, sleep=self.sleep),
+            keeper,
+            model=self.model,
+            price=self.price,
+            system=self.system,
+            limit=self.max_usd,
+            now=self.now,
+        )
+        prefix = caller.count_prefix()
+        if not self._checked:
+            self._checked = True
+            if prefix and prefix < self.price.min_cache_tokens:
+                log.warning(
+                    "the scoring prompt's stable prefix is %d tokens, under %s's caching "
+                    "minimum of %d: every call pays for it in full (add seed papers or "
+                    "criteria text to pass it)",
+                    *(prefix, self.model, self.price.min_cache_tokens),
+                )
+        return caller
+
+    # the synchronous path ---------------------------------------------------------------------
 
     def _run(
         self, day: date, papers: list[Paper]
@@ -173,163 +209,133 @@ class ClaudeJudge:
         by_id = {p.id: p for p in papers}
         judged: dict[str, PaperJudgment] = {}
         lost: dict[str, str] = {}
-        retry: list[str] = []
-        for outcome in self._batches(day, papers, warm_first=True):
-            judged.update(outcome.judged)
-            lost.update(outcome.lost)
-            retry += outcome.retry
-        if retry:
-            log.info("day %s: asking Claude again about %d papers it skipped", day, len(retry))
-            for outcome in self._batches(day, [by_id[pid] for pid in retry], warm_first=False):
-                judged.update(outcome.judged)
-                lost.update(outcome.lost)
-                lost.update({pid: NOT_JUDGED for pid in outcome.retry})
+        self.progress(PROGRESS, 0, len(papers))
+        with (
+            Keeper(self.budget, min(10.0, self.lease_seconds / 3)).running() as keeper,
+            ThreadPoolExecutor(self.concurrency, thread_name_prefix="claude") as pool,
+        ):
+            run = _Run(self, day, self.caller(keeper), pool, len(papers))
+            retry = run.dispatch(self._chunks(papers), warm=False)
+            judged.update(run.judged)
+            lost.update(run.lost)
+            told = run.told
+            if retry:
+                log.info("day %s: asking Claude again about %d papers it skipped", day, len(retry))
+                again = _Run(self, day, run.caller, pool, len(papers), run.told)
+                left = again.dispatch(self._chunks([by_id[pid] for pid in retry]), warm=True)
+                judged.update(again.judged)
+                lost.update(again.lost)
+                lost.update(dict.fromkeys(left, NOT_JUDGED))
+                told = again.told
+        if told < len(papers):  # papers asked about twice and still not answered
+            self.progress(PROGRESS, len(papers), len(papers))
+        for pid in judged:
+            lost.pop(pid, None)
+        over = sum(1 for why in lost.values() if why == OVER_BUDGET)
+        if over:
+            self.budget.ran_out(day, over)
+            log.warning(
+                "day %s: the day's Claude budget ($%.2f) ran out: %d papers keep their local score",
+                *(day, self.max_usd, over),
+            )
         return judged, lost
 
-    def _batches(self, day: date, papers: list[Paper], *, warm_first: bool) -> list[Outcome]:
-        """Ask about papers in batches; with `warm_first`, the first batch alone writes the
-        prompt cache before the others read it concurrently."""
-        batches = [papers[i : i + self.batch_size] for i in range(0, len(papers), self.batch_size)]
-        if not batches:
-            return []
-        outcomes: list[Outcome] = []
-        what, lock = "Claude judging papers", threading.Lock()
-        asked = [0]
-        self.progress(what, 0, len(papers))
-
-        def ask(batch: list[Paper]) -> Outcome:
-            outcome = self._ask(day, batch)
-            with lock:
-                outcomes.append(outcome)
-                asked[0] += len(batch)
-                self.progress(what, asked[0], len(papers))
-            return outcome
-
-        if warm_first:
-            ask(batches[0])
-            batches = batches[1:]
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="claude") as pool:
-            list(pool.map(ask, batches))
-        return outcomes
-
-    def _ask(self, day: date, batch: list[Paper]) -> Outcome:
-        """One call about one batch, within the day's budget, recorded in the ledger."""
-        ids = [p.id for p in batch]
-        message = papers_message(batch)
-        max_tokens = OUTPUT_TOKENS_PER_PAPER * len(batch) + OUTPUT_TOKENS_SPARE
-        reserve = self._worst_case(message, max_tokens)
-        if not self.store.reserve_budget(day, reserve, self.max_usd):
-            log.warning(
-                "day %s: the day's Claude budget ($%.2f) cannot cover another call; %d "
-                "papers keep their local score",
-                day,
-                self.max_usd,
-                len(batch),
-            )
-            return Outcome(lost={pid: OVER_BUDGET for pid in ids})
-        started = self.now()
-        # Structured outputs with the SDK's own schema transform; the reply is validated by
-        # parse_reply rather than messages.parse, so that a broken reply still has its usage
-        # recorded in the ledger before it is asked again.
-        output: OutputConfigParam = {
-            "effort": EFFORT,
-            "format": {"type": "json_schema", "schema": anthropic.transform_schema(Judgments)},
-        }
-        try:
-            reply = self.client.messages.create(
-                model=self.model,
-                max_tokens=max_tokens,
-                system=cast(list[TextBlockParam], self.system),
-                messages=[{"role": "user", "content": message}],
-                output_config=output,
-            )
-        except anthropic.APIStatusError as exc:
-            self.store.settle_budget(day, reserve, 0.0)
-            retried = "" if exc.status_code == 400 else " after the client's retries"
-            log.error(
-                "day %s: Claude answered %s%s for papers %s…: %s",
-                day,
-                exc.status_code,
-                retried,
-                ids[0],
-                _message(exc),
-            )
-            return Outcome(lost={pid: FAILED for pid in ids})
-        except anthropic.APIConnectionError as exc:  # timeouts included
-            self.store.settle_budget(day, reserve, 0.0)
-            log.error(
-                "day %s: Claude could not be reached for papers %s… after the client's retries: %s",
-                day,
-                ids[0],
-                type(exc).__name__,
-            )
-            return Outcome(lost={pid: FAILED for pid in ids})
-        usage = _usage(reply.usage)
-        spent = dollars(usage, self.price)
-        self.store.settle_budget(day, reserve, spent)
-        text = "".join(block.text for block in reply.content if block.type == "text")
-        try:
-            judged = parse_reply(text, ids)
-            problem = ""
-        except ReplyError as exc:
-            judged, problem = {}, str(exc)
-            log.warning(
-                "day %s: Claude's reply for papers %s… broke the schema (%s, stop reason %s)",
-                day,
-                ids[0],
-                problem,
-                reply.stop_reason,
-            )
-        skipped = [pid for pid in ids if pid not in judged]
-        self.store.record_call(
-            day,
-            {
-                "at": started.isoformat(),
-                "model": self.model,
-                "papers": len(batch),
-                "judged": len(judged),
-                "input": usage.input,
-                "output": usage.output,
-                "cache_write": usage.cache_write,
-                "cache_read": usage.cache_read,
-                "usd": round(spent, 8),
-                "problem": problem or (f"skipped {len(skipped)}" if skipped else ""),
-            },
-        )
-        return Outcome(judged=judged, retry=skipped)
-
-    # helpers ------------------------------------------------------------------------------
-
-    def _worst_case(self, message: str, max_tokens: int) -> float:
-        """What a call can cost at most: its whole prompt as a cache write, full output."""
-        prompt = int((prefix_tokens(self.system) + estimate_tokens(message)) * RESERVE_TOKEN_RATIO)
-        return dollars(Usage(input=0, output=max_tokens, cache_write=prompt), self.price)
-
-    def _check_prefix(self) -> None:
-        """Warn once when the stable prefix is too short for the model to cache it."""
-        tokens = prefix_tokens(self.system)
-        if tokens < self.price.min_cache_tokens and not self._warned.is_set():
-            self._warned.set()
-            log.warning(
-                "the scoring prompt's stable prefix is about %d tokens, under %s's "
-                "caching minimum of %d: every call pays for it in full (add seed papers "
-                "or criteria text to pass it)",
-                tokens,
-                self.model,
-                self.price.min_cache_tokens,
-            )
+    def _chunks(self, papers: list[Paper]) -> list[list[Paper]]:
+        size = self.batch_size
+        return [papers[i : i + size] for i in range(0, len(papers), size)]
 
 
-def _usage(usage: Any) -> Usage:
-    return Usage(
-        input=usage.input_tokens or 0,
-        output=usage.output_tokens or 0,
-        cache_write=getattr(usage, "cache_creation_input_tokens", 0) or 0,
-        cache_read=getattr(usage, "cache_read_input_tokens", 0) or 0,
-    )
+class _Run:
+    """One pass over batches: counted at once, reserved in order, sent as the pacer allows."""
 
+    def __init__(
+        self,
+        judge: ClaudeJudge,
+        day: date,
+        caller: Caller,
+        pool: ThreadPoolExecutor,
+        total: int,
+        told: int = 0,
+    ) -> None:
+        self.judge, self.day, self.caller, self.pool = judge, day, caller, pool
+        self.total, self.told = total, told  # for the progress: papers of the day, answered
+        self.judged: dict[str, PaperJudgment] = {}
+        self.lost: dict[str, str] = {}
+        self.retry: list[str] = []
 
-def _message(exc: anthropic.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
-    return str((error or {}).get("message") or exc.message)[:200]
+    def dispatch(self, batches: list[list[Paper]], *, warm: bool) -> list[str]:
+        """Ask about every batch; returns the papers worth asking again."""
+        judge, budget = self.judge, self.judge.budget
+        pending = deque(self.caller.prepare_all(batches, self.pool))
+        inflight: dict[Future[Outcome], Request] = {}
+        blocked, waited, seen = False, 0.0, (-1.0, -1.0)
+        while pending or inflight:
+            while pending and not blocked and len(inflight) < self.caller.pacer.limit:
+                if inflight and not warm:
+                    break  # the first call writes the cache alone
+                first = pending[0]
+                if isinstance(first.error, TooLong):
+                    self._split(pending)
+                    continue
+                if first.request is None:
+                    pending.popleft()
+                    log.error(
+                        "day %s: papers %s… keep their local score: %s",
+                        *(self.day, first.papers[0].id, first.error),
+                    )
+                    self.lost.update(dict.fromkeys((p.id for p in first.papers), FAILED))
+                    continue
+                request = first.request
+                hold = budget.reserve(
+                    self.day, request.worst, judge.max_usd, likely=request.likely(warm)
+                )
+                if hold is None:
+                    blocked = True
+                    break
+                pending.popleft()
+                inflight[self.pool.submit(self._ask, request, hold, warm)] = request
+            if inflight:
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    inflight.pop(future)
+                    self._take(future.result())
+                warm, blocked = True, False
+                continue
+            if not blocked:
+                continue
+            # Refused with none of this run's calls in flight: wait while others hold budget
+            # (their calls settle, or their leases end), then halve the batch, then stop.
+            spend = budget.spend(self.day)
+            if (spend.spent, spend.held) != seen:
+                seen, waited = (spend.spent, spend.held), 0.0
+            if spend.held > 0 and waited < judge.lease_seconds + 5:
+                judge.sleep(HOLD_POLL_SECONDS)
+                waited += HOLD_POLL_SECONDS
+                blocked = False
+            elif len(pending[0].papers) > 1:
+                self._split(pending)
+                blocked = False
+            else:
+                for left in pending:
+                    self.lost.update(dict.fromkeys((p.id for p in left.papers), OVER_BUDGET))
+                pending.clear()
+        return self.retry
+
+    def _ask(self, request: Request, hold: Hold, warm: bool) -> Outcome:
+        return self.caller.ask(self.day, request, hold, warm=warm)
+
+    def _take(self, outcome: Outcome) -> None:
+        self.judged.update(outcome.judged)
+        self.lost.update(outcome.lost)
+        self.retry += outcome.retry
+        self.told = min(self.total, self.told + len(outcome.judged) + len(outcome.lost))
+        self.judge.progress(PROGRESS, self.told, self.total)
+
+    def _split(self, pending: deque[Prepared]) -> None:
+        """Replace the first pending batch by its halves, counted again, best half first."""
+        papers = pending.popleft().papers
+        half = (len(papers) + 1) // 2
+        for prepared in reversed(
+            self.caller.prepare_all([papers[:half], papers[half:]], self.pool)
+        ):
+            pending.appendleft(prepared)

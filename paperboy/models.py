@@ -118,6 +118,12 @@ class Digest(BaseModel):
     cost_usd: float = 0.0
     feeds: list[str] = Field(default_factory=list)
     """The categories read (cs.LG, cs.AI)."""
+    judged: int = 0
+    """Papers of the day Claude judged."""
+    budget_usd: float | None = None
+    """The day's Claude budget, when Claude judged."""
+    ran_out: int = 0
+    """Papers that kept their local score because the budget ran out."""
     missing_feeds: list[str] = Field(default_factory=list)
     """The categories whose feed could not be read, or was still stale after its last look."""
     notes: list[str] = Field(default_factory=list)

@@ -131,6 +131,12 @@ def digest(ctx: Context, batch: Batch, order: list[Score], size: int | None = No
     notes = []
     if ctx.judge is None:
         notes.append("Ranked by the local scorer alone: Claude is not configured.")
+    ran_out = ctx.judge.ran_out(batch.day) if ctx.judge else 0
+    if ran_out:
+        notes.append(
+            f"Claude's budget for the day ran out: {ran_out:,} papers were ranked by the "
+            "local scorer alone."
+        )
     return Digest(
         day=batch.day,
         read=len(batch.papers),
@@ -141,6 +147,9 @@ def digest(ctx: Context, batch: Batch, order: list[Score], size: int | None = No
         missing_feeds=list(
             dict.fromkeys(c for source in batch.missing for c in categories_of(source))
         ),
+        judged=sum(1 for s in order if s.scorer == "claude"),
+        budget_usd=ctx.judge.max_usd if ctx.judge else None,
+        ran_out=ran_out,
         notes=notes,
     )
 

@@ -4,7 +4,9 @@ The system prompt is two blocks: the instructions with the rubric and worked exa
 (`templates/score_system.md.j2`), then the group's criteria and seed-paper abstracts
 (`templates/score_group.md.j2`), the last marked for prompt caching. Both depend only on the
 group's prior, so every batch of a day (and every day until the prior changes) shares them.
-The papers go in the user message (`templates/score_papers.md.j2`) inside `<papers>` tags.
+The papers go in the user message (`templates/score_papers.md.j2`) inside `<papers>` tags: id,
+title and abstract. Authors are left out: the rubric judges the work, not who wrote it, and
+followed authors are found locally; leaving them out saves about a twentieth of the input.
 
 Untrusted text (titles, authors, abstracts, and the seeds too) is escaped before it reaches a
 template: `&`, `<` and `>` become entities, so no abstract can close the data section or open a
@@ -82,8 +84,9 @@ def _env() -> Environment:
     )
 
 
-def system_blocks(prior: Prior) -> list[dict[str, Any]]:
-    """The stable system prompt as text blocks, the last one marked for prompt caching."""
+def system_blocks(prior: Prior, ttl: str | None = None) -> list[dict[str, Any]]:
+    """The stable system prompt as text blocks, the last one marked for prompt caching (for the
+    default 5 minutes, or `ttl`: "1h")."""
     seeds = [
         {
             "title": escape_data(" ".join(s.title.split())),
@@ -102,9 +105,12 @@ def system_blocks(prior: Prior) -> list[dict[str, Any]]:
             seeds=seeds,
         )
     )
+    control: dict[str, str] = {"type": "ephemeral"}
+    if ttl:
+        control["ttl"] = ttl
     return [
         {"type": "text", "text": rules},
-        {"type": "text", "text": group, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": group, "cache_control": control},
     ]
 
 

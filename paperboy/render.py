@@ -29,12 +29,16 @@ def templates() -> jinja2.Environment:
 
 
 def header(digest: Digest) -> str:
-    """'Tue 03 Jun: 15 of 834 new papers, judged by Claude for $0.01'."""
+    """'Tue 03 Jun: 15 of 834 new papers; Claude judged 834 of 834 for $0.048 of $0.10'."""
     day = digest.day.strftime("%a %d %b")
-    scorer = SCORER_NAMES.get(digest.scorer, digest.scorer)
+    picked = f"{day}: {len(digest.entries)} of {digest.read:,} new papers"
+    if digest.scorer != "claude":
+        return f"{picked}, judged by {SCORER_NAMES.get(digest.scorer, digest.scorer)}"
+    budget = f" of ${digest.budget_usd:.2f}" if digest.budget_usd is not None else ""
+    out = " (the budget ran out)" if digest.ran_out else ""
     return (
-        f"{day}: {len(digest.entries)} of {digest.read:,} new papers, "
-        f"judged by {scorer} for ${digest.cost_usd:.2f}"
+        f"{picked}; Claude judged {digest.judged:,} of {digest.read:,} for "
+        f"${digest.cost_usd:.3f}{budget}{out}"
     )
 
 

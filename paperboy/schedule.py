@@ -91,3 +91,16 @@ def catch_up_due(schedule_cron: str, now: datetime, last_day: date | None) -> bo
     today = arxiv_today(now)
     ran_today = last_day is not None and last_day >= today
     return arxiv_today(last_scheduled(schedule_cron, now)) == today and not ran_today
+
+
+def next_scheduled(schedule_cron: str, now: datetime) -> datetime:
+    """The first time after `now` that SCHEDULE_CRON names."""
+    return croniter(schedule_cron, now).get_next(datetime)
+
+
+def early_look_again(schedule_cron: str, now: datetime) -> bool:
+    """Whether a stale feed seen early (before SCHEDULE_CRON, to submit a batch) is worth
+    another look in STALE_RETRY_MINUTES: only if that look still comes before the scheduled run,
+    which takes the day over from there."""
+    later = now + timedelta(minutes=STALE_RETRY_MINUTES)
+    return later < next_scheduled(schedule_cron, now)

@@ -6,10 +6,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from paperboy import mailer
 from paperboy.arxiv import SPACING_SECONDS, Arxiv, http_client
-from paperboy.days import Context, Deliverer, Judge
+from paperboy.days import Context, Deliverer
 from paperboy.local import LocalScorer
 from paperboy.models import Prior
 from paperboy.prior import load_prior
@@ -18,6 +19,9 @@ from paperboy.resources import example_profile_dir
 from paperboy.seeds import bare_ids, complete_prior
 from paperboy.settings import Settings
 from paperboy.store import Store
+
+if TYPE_CHECKING:
+    from paperboy.llm import ClaudeJudge
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +71,13 @@ CLAUDE_TIMEOUT_SECONDS = 60.0
 """How long one scoring call may take before the client gives up (and retries)."""
 
 CLAUDE_MAX_RETRIES = 3
-"""Retries of a call the API answered 429, 529, 5xx or not at all, by the client, with backoff."""
+"""Retries of a call the API answered 529, 5xx or not at all, with backoff (a 429 is waited out
+for as long as the rate limit asks, within calls.RATE_LIMIT_PATIENCE)."""
 
 
 def claude_judge(
     settings: Settings, store: Store, prior: Prior, progress: Progress = silent
-) -> Judge | None:
+) -> ClaudeJudge | None:
     """Claude as the judge when ANTHROPIC_API_KEY is set; None (the local scorer alone) if not."""
     if settings.anthropic_api_key is None:
         return None
@@ -90,6 +95,17 @@ def claude_judge(
     price = price_for(
         settings.anthropic_model, settings.llm_price_in_per_mtok, settings.llm_price_out_per_mtok
     )
+    batches = None
+    if settings.llm_batch:
+        from paperboy.batches import DayBatch
+
+        batches = DayBatch(
+            client,
+            store,
+            model=settings.anthropic_model,
+            price=price,
+            limit=settings.llm_max_usd_per_day,
+        )
     return ClaudeJudge(
         client,
         store,
@@ -99,6 +115,7 @@ def claude_judge(
         max_papers=settings.llm_max_papers,
         max_usd_per_day=settings.llm_max_usd_per_day,
         progress=progress,
+        batches=batches,
     )
 
 

@@ -34,8 +34,11 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     anthropic_model: str = "claude-haiku-5-5"
     anthropic_base_url: str | None = None
-    llm_max_papers: int = 200
-    llm_max_usd_per_day: float = 0.05
+    llm_max_papers: int | None = Field(default=None, ge=1)
+    """An optional cap on the papers Claude reads a day (unset: every kept paper)."""
+    llm_max_usd_per_day: float = Field(default=0.10, ge=0)
+    llm_batch: bool = False
+    """Judge the day through the Message Batches API (half price) as soon as its feed is fresh."""
     llm_price_in_per_mtok: float | None = None
     llm_price_out_per_mtok: float | None = None
 
@@ -61,6 +64,8 @@ class Settings(BaseSettings):
 
     digest_size: int = 15
     schedule_cron: Cron = "0 6 * * 1-5"
+    fetch_cron: Cron = "30 5 * * 1-5"
+    """With LLM_BATCH: when the clock starts looking for the day's fresh feed to submit (UTC)."""
 
     pacing: float = Field(default=1.0, ge=0)
     """Multiplies the waits kept between requests to arXiv (3 s) and between posts to one Slack
@@ -118,6 +123,7 @@ class Settings(BaseSettings):
         "link_secret",
         "llm_price_in_per_mtok",
         "llm_price_out_per_mtok",
+        "llm_max_papers",
         mode="before",
     )
     @classmethod

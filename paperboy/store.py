@@ -368,7 +368,7 @@ class Store(VoteLog):
         raw = self.redis.get(self.key("smtp", "smtputf8"))
         return None if raw is None else raw == b"1"
 
-    # Claude: cached judgments, the day's budget, the cost ledger ---------------------------
+    # Claude: cached judgments (the budget and the ledger are in budget.py) -----------------
 
     def judgments(self, model: str, prompt_key: str, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Cached judgments of these papers by this model under this prompt (criteria hash)."""
@@ -379,76 +379,16 @@ class Store(VoteLog):
 
     def save_judgments(
         self, model: str, prompt_key: str, judged: dict[str, dict[str, Any]]
-    ) -> None:
-        """Cache judgments for the retention period, so that a re-run pays nothing."""
+    ) -> list[str]:
+        """Cache judgments for the retention period, so that a re-run pays nothing. The first
+        verdict on a paper stands: one already cached is kept. Returns the papers saved."""
         ttl = timedelta(days=RETENTION_DAYS)
         with self.redis.pipeline(transaction=False) as pipe:
             for pid, judgment in judged.items():
-                pipe.set(self.key("judgment", model, prompt_key, pid), json.dumps(judgment), ex=ttl)
-            pipe.execute()
-
-    def reserve_budget(self, day: date, usd: float, limit: float) -> bool:
-        """Reserve `usd` of the day's budget; False (and nothing reserved) if it would pass `limit`.
-
-        INCRBYFLOAT is atomic, so workers racing for the last dollars may both be refused (each
-        refunds), but together they never pass the limit.
-        """
-        key = self.key("budget", day.isoformat())
-        total = float(self.redis.incrbyfloat(key, usd))
-        self.redis.expire(key, timedelta(days=RETENTION_DAYS))
-        if total > limit + 1e-12:
-            self.redis.incrbyfloat(key, -usd)
-            return False
-        return True
-
-    def settle_budget(self, day: date, reserved: float, spent: float) -> None:
-        """Replace a reservation by what the call actually cost."""
-        if abs(spent - reserved) > 0:
-            self.redis.incrbyfloat(self.key("budget", day.isoformat()), spent - reserved)
-
-    def budget_used(self, day: date) -> float:
-        """Dollars of the day's budget spent or reserved."""
-        raw = self.redis.get(self.key("budget", day.isoformat()))
-        return float(raw) if raw else 0.0
-
-    def record_call(self, day: date, call: dict[str, Any]) -> None:
-        """Add one Claude call to the day's ledger: its tokens and dollars, and the day's totals."""
-        totals = self.key("cost", day.isoformat())
-        calls = self.key("calls", day.isoformat())
-        ttl = timedelta(days=COST_RETENTION_DAYS)
-        oldest = (day - ttl).toordinal()
-        with self.redis.pipeline() as pipe:
-            pipe.rpush(calls, json.dumps(call, default=str))
-            pipe.hincrby(totals, "calls", 1)
-            for field in ("input", "output", "cache_write", "cache_read", "papers"):
-                pipe.hincrby(totals, field, int(call.get(field, 0)))
-            pipe.hincrbyfloat(totals, "usd", float(call.get("usd", 0.0)))
-            pipe.expire(totals, ttl)
-            pipe.expire(calls, ttl)
-            # An index of the days with a ledger, so listing them never scans the keyspace.
-            pipe.zadd(self.key("cost-days"), {day.isoformat(): day.toordinal()})
-            pipe.zremrangebyscore(self.key("cost-days"), "-inf", f"({oldest}")
-            pipe.execute()
-
-    def day_cost(self, day: date) -> dict[str, float]:
-        """The day's totals: calls, papers, input, output, cache_write, cache_read, usd."""
-        raw = self.redis.hgetall(self.key("cost", day.isoformat()))
-        out = {k.decode(): float(v) for k, v in raw.items()}
-        for field in ("calls", "papers", "input", "output", "cache_write", "cache_read", "usd"):
-            out.setdefault(field, 0.0)
-        return out
-
-    def calls(self, day: date) -> list[dict[str, Any]]:
-        """The day's Claude calls, in the order they finished."""
-        return [
-            json.loads(item)
-            for item in self.redis.lrange(self.key("calls", day.isoformat()), 0, -1)
-        ]
-
-    def cost_days(self) -> list[date]:
-        """Every day with a cost ledger, oldest first."""
-        found = self.redis.zrange(self.key("cost-days"), 0, -1)
-        return [date.fromisoformat(d.decode()) for d in found]
+                key = self.key("judgment", model, prompt_key, pid)
+                pipe.set(key, json.dumps(judgment), ex=ttl, nx=True)
+            saved = pipe.execute()
+        return [pid for pid, ok in zip(judged, saved, strict=True) if ok]
 
     # slack: the day's thread, reply slots, coalesced updates -------------------------------
 

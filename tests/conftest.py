@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import redis
 
 from paperboy.arxiv import read_saved
 from paperboy.feed import Feed, parse_feed
-from paperboy.models import Paper
+from paperboy.models import Paper, Prior, Score
 from paperboy.settings import Settings
 from paperboy.store import Store
 
@@ -95,3 +96,26 @@ def unconfigured(
     monkeypatch.setenv("PACING", "0")
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@dataclass(frozen=True)
+class JudgedDay:
+    """What the Claude tests judge: the example group's prior, the first 60 new or cross-listed
+    papers of the big day, and their local scores (made once per session)."""
+
+    prior: Prior
+    papers: list[Paper]
+    local: dict[str, Score]
+
+
+@pytest.fixture(scope="session")
+def judged_day() -> JudgedDay:
+    from paperboy.local import LocalScorer
+    from paperboy.prior import load_prior
+
+    profile = FIXTURES / "profile"
+    prior = load_prior(
+        profile / "criteria.md", profile / "seed_papers.json", profile / "authors.txt", profile
+    )
+    papers = parsed(BIG_DAY).kept(["new", "cross"])[:60]
+    return JudgedDay(prior, papers, LocalScorer(prior).score(papers))

@@ -2,55 +2,50 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
 
+from paperboy import render
+from paperboy.budget import Budget, Call
+from paperboy.calls import FAILED, OVER_BUDGET
 from paperboy.costs import PRICES, Usage, dollars, price_for
 from paperboy.judgment import NOT_JUDGED
-from paperboy.llm import FAILED, OVER_BUDGET, ClaudeJudge
+from paperboy.llm import ClaudeJudge
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Score
 from paperboy.order import group_order
-from paperboy.prior import load_prior
 from paperboy.prompt import escape_data
 from paperboy.store import Store
-from tests.conftest import FIXTURES, parsed
+from tests.conftest import JudgedDay
 
 from .standins.anthropic_api import API_KEY, AnthropicStandIn, serve
 
 DAY = date(2025, 6, 3)
 MODEL = "claude-haiku-5-5"
-FEED = FIXTURES / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
 
 
-@pytest.fixture(scope="module")
-def prior() -> Prior:
-    profile = FIXTURES / "profile"
-    return load_prior(
-        profile / "criteria.md", profile / "seed_papers.json", profile / "authors.txt", profile
-    )
+@pytest.fixture
+def prior(judged_day: JudgedDay) -> Prior:
+    return judged_day.prior
 
 
-@pytest.fixture(scope="module")
-def day_papers() -> list[Paper]:
-    return parsed(FEED).kept(["new", "cross"])
+@pytest.fixture
+def papers(judged_day: JudgedDay) -> list[Paper]:
+    return judged_day.papers
 
 
-@pytest.fixture(scope="module")
-def papers(day_papers: list[Paper]) -> list[Paper]:
-    return day_papers[:60]
-
-
-@pytest.fixture(scope="module")
-def local(prior: Prior, papers: list[Paper]) -> dict[str, Score]:
-    return LocalScorer(prior).score(papers)
+@pytest.fixture
+def local(judged_day: JudgedDay) -> dict[str, Score]:
+    return judged_day.local
 
 
 @pytest.fixture
@@ -200,7 +195,18 @@ def test_the_digest_says_who_judged_and_what_the_day_cost(
     )
     made = digest(with_claude, batch, score(with_claude, batch))
     assert made.scorer == "claude" and made.cost_usd > 0
-    assert made.cost_usd == pytest.approx(store.day_cost(DAY)["usd"])
+    assert made.cost_usd == pytest.approx(Budget(store).day_cost(DAY)["usd"])
+    assert (made.judged, made.read, made.budget_usd, made.ran_out) == (30, 60, 0.10, 0)
+    assert render.header(made).endswith(f"Claude judged 30 of 60 for ${made.cost_usd:.3f} of $0.10")
+    short = Context(
+        store=store,
+        prior=prior,
+        local=LocalScorer(prior),
+        judge=judge_for(standin, store, prior, max_usd_per_day=made.cost_usd + 0.002),
+    )
+    broke = digest(short, batch, score(short, Batch(DAY, papers[30:], ["fixture"], [])))
+    assert 0 < broke.ran_out < 30 and render.header(broke).endswith("(the budget ran out)")
+    assert any("budget for the day ran out" in note for note in broke.notes)
     alone = Context(store=store, prior=prior, local=LocalScorer(prior))
     plain = digest(alone, batch, score(alone, batch))
     assert plain.scorer == "local" and plain.cost_usd == 0
@@ -210,38 +216,32 @@ def test_the_digest_says_who_judged_and_what_the_day_cost(
 # the budget and the ledger -------------------------------------------------------------
 
 
-def test_the_day_never_spends_over_its_budget(claude: Claude) -> None:
-    limit = 0.004
-    judged = claude.judge(max_usd_per_day=limit)
-    assert 0 < len(claude.standin.answered) < 3
-    assert claude.store.day_cost(DAY)["usd"] <= limit
-    assert claude.store.budget_used(DAY) == pytest.approx(claude.store.day_cost(DAY)["usd"])
-    refused = [s for s in judged.values() if s.scorer == "local"]
-    assert refused and all(s.reasons[-1] == OVER_BUDGET for s in refused)
-
-
-def test_workers_racing_for_the_budget_never_overspend(store: Store) -> None:
-    results: list[bool] = []
-    barrier = threading.Barrier(20)
-
-    def reserve() -> None:
-        barrier.wait()
-        results.append(store.reserve_budget(DAY, 0.01, 0.05))
-
-    threads = [threading.Thread(target=reserve) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert 1 <= results.count(True) <= 5
-    assert store.budget_used(DAY) == pytest.approx(0.01 * results.count(True))
-    assert store.budget_used(DAY) <= 0.05 + 1e-9
+def test_the_day_never_spends_over_its_budget_and_ends_on_the_least_likely_papers(
+    claude: Claude,
+) -> None:
+    limit = 0.005
+    judge = claude.judge_for(max_papers=None, batch_size=10, max_usd_per_day=limit)
+    judged = judge.judge(DAY, claude.papers, claude.local)
+    spend = judge.budget.spend(DAY)
+    assert spend.held == 0 and spend.spent <= limit
+    assert spend.spent == pytest.approx(judge.budget.day_cost(DAY)["usd"])
+    refused = [pid for pid, s in judged.items() if s.scorer == "local"]
+    assert refused and all(judged[pid].reasons[-1] == OVER_BUDGET for pid in refused)
+    assert spend.ran_out == len(refused)
+    # it stopped only when not even one more paper fitted
+    one = claude.papers[0]
+    assert spend.spent > limit - 0.0015  # a one-paper call's worst case, at 4 characters a token
+    # best first: every judged paper came before every refused one among the candidates
+    order = [p.id for p in judge.candidates(claude.papers, claude.local)]
+    last_judged = max(order.index(pid) for pid, s in judged.items() if s.scorer == "claude")
+    assert last_judged < min(order.index(pid) for pid in refused)
+    assert one.id in judged
 
 
 def test_the_ledger_holds_every_call_in_tokens_and_dollars(claude: Claude) -> None:
     claude.judge()
-    calls = claude.store.calls(DAY)
-    totals = claude.store.day_cost(DAY)
+    calls = Budget(claude.store).calls(DAY)
+    totals = Budget(claude.store).day_cost(DAY)
     served = claude.standin.totals()
     assert len(calls) == totals["calls"] == 3
     assert totals["input"] == served["input_tokens"]
@@ -253,7 +253,7 @@ def test_the_ledger_holds_every_call_in_tokens_and_dollars(claude: Claude) -> No
         for c in calls
     )
     assert totals["usd"] == pytest.approx(expected)
-    assert claude.store.cost_days() == [DAY]
+    assert Budget(claude.store).cost_days() == [DAY]
 
 
 def test_paperboy_costs_prints_a_table(
@@ -265,33 +265,27 @@ def test_paperboy_costs_prints_a_table(
     from .conftest import TEST_REDIS_URL
 
     today = utc_now().date()
-    store.record_call(
-        today,
-        {
-            "papers": 25,
-            "input": 9000,
-            "output": 1300,
-            "cache_write": 6000,
-            "cache_read": 0,
-            "usd": 0.00229,
-        },
-    )
-    store.record_call(
-        today,
-        {
-            "papers": 25,
-            "input": 9100,
-            "output": 1250,
-            "cache_write": 0,
-            "cache_read": 6000,
-            "usd": 0.00159,
-        },
-    )
+    store.update_day(today, papers=[f"2506.{i:05d}" for i in range(80)])
+    budget = Budget(store)
+    calls = [((9000, 1300, 6000, 0), 0.00229, "sync"), ((9100, 1250, 0, 6000), 0.00159, "batch")]
+    for n, (usage, usd, via) in enumerate(calls):
+        hold = budget.reserve(today, 0.01, 0.10)
+        assert hold is not None
+        tokens = dict(zip(["input", "output", "cache_write", "cache_read"], usage, strict=True))
+        ids = [f"2506.{25 * n + i:05d}" for i in range(25)]
+        call = Call(at="", model=MODEL, via=via, papers=25, judged=ids, usd=usd, **tokens)
+        budget.settle(hold, usd, [call])
+    budget.ran_out(today, 30)
     monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
     assert cli.main(["costs", "--days", "3"]) == 0
     out = capsys.readouterr().out
-    assert today.isoformat() in out and "cache read" in out
-    assert "0.0039" in out and "18,100" in out
+    assert today.isoformat() in out and "cache read" in out and "judged of kept" in out
+    assert "0.0039" in out and "18,100" in out and "50 of    80" in out and "$0.10" in out
+    assert f"{today}: 25 papers judged by batch" in out
+    assert f"{today}: the budget ran out; 30 papers kept their local score" in out
+    assert cli.main(["costs", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["judged"], row["kept"], row["by_batch"], row["limit"]) == (50, 80, 25, 0.10)
 
 
 # prompt injection ----------------------------------------------------------------------
@@ -329,14 +323,22 @@ def test_overload_and_rate_limits_are_retried_by_the_client(mode: str, claude: C
     assert {s.scorer for s in judged.values()} == {"claude"}
 
 
-def test_a_timeout_is_retried_by_the_client_then_the_papers_stay_local(claude: Claude) -> None:
-    claude.standin.timeout_sleep = 1.0
+def test_a_timeout_is_retried_then_the_papers_stay_local_and_its_likely_cost_counts(
+    claude: Claude,
+) -> None:
+    claude.standin.timeout_sleep = 0.3
     claude.standin.script("timeout", "timeout")
-    judged = claude.judge(max_papers=10, max_retries=1, timeout=0.3)
+    judge = claude.judge_for(max_papers=10, max_retries=1, timeout=0.15)
+    judged = judge.judge(DAY, claude.papers, claude.local)
     assert len(claude.standin.calls) == 2
     assert {s.scorer for s in judged.values()} == {"local"}
     assert all(s.reasons[-1] == FAILED for s in judged.values())
-    assert claude.store.budget_used(DAY) == 0  # the reservation was released
+    # the API may have billed calls nobody waited for: each is charged its likely cost
+    spend = judge.budget.spend(DAY)
+    calls = judge.budget.calls(DAY)
+    assert spend.held == 0 and len(calls) == 2
+    assert all(c["problem"].startswith("no answer in time") and c["usd"] > 0 for c in calls)
+    assert spend.spent == pytest.approx(sum(c["usd"] for c in calls), abs=1e-7)
 
 
 def test_a_400_is_not_retried(claude: Claude) -> None:
@@ -351,7 +353,7 @@ def test_a_reply_that_breaks_the_schema_is_asked_again_once(claude: Claude) -> N
     judged = claude.judge(max_papers=10)
     assert len(claude.standin.calls) == 2
     assert {s.scorer for s in judged.values()} == {"claude"}
-    assert "not JSON" in claude.store.calls(DAY)[0]["problem"]
+    assert "not JSON" in Budget(claude.store).calls(DAY)[0]["problem"]
 
 
 def test_papers_still_unjudged_after_asking_again_keep_their_local_score(claude: Claude) -> None:
@@ -361,7 +363,7 @@ def test_papers_still_unjudged_after_asking_again_keep_their_local_score(claude:
     for pid, score in judged.items():
         assert score.scorer == "local" and score.relevance is None
         assert score.reasons == [*claude.local[pid].reasons, NOT_JUDGED]
-    assert claude.store.day_cost(DAY)["usd"] > 0  # broken replies are paid for, and counted
+    assert Budget(claude.store).day_cost(DAY)["usd"] > 0  # broken replies are paid for, and counted
 
 
 def test_papers_a_reply_skipped_are_asked_again_alone(claude: Claude) -> None:
@@ -387,3 +389,120 @@ def test_claudes_batches_are_told_as_they_come_back(claude: Claude) -> None:
     claude.judge(progress=lambda what, done, total: told.append((what, done, total)))
     # 30 candidates in batches of 10: the first alone, then the other two, in any order
     assert told == [("Claude judging papers", n, 30) for n in (0, 10, 20, 30)]
+
+
+@pytest.mark.parametrize("mode", ["html", "wrong_type", "no_usage"])
+def test_an_unexpected_reply_fails_its_batch_never_the_day(mode: str, claude: Claude) -> None:
+    claude.standin.script(mode)
+    judged = claude.judge()
+    first = set(claude.standin.calls[0].asked)
+    assert len(first) == 10
+    assert all(judged[pid].scorer == "local" for pid in first)
+    assert all("reply" in judged[pid].reasons[-1] for pid in first)
+    assert {s.scorer for pid, s in judged.items() if pid not in first} == {"claude"}
+    problems = [c["problem"] for c in Budget(claude.store).calls(DAY)]
+    assert sum(1 for p in problems if p) == 1
+
+
+# fast within the rate limits ------------------------------------------------------------
+
+
+def test_a_drained_rate_limit_is_waited_out_as_retry_after_and_the_headers_say(
+    claude: Claude,
+) -> None:
+    standin = claude.standin
+    standin.input_tokens_per_minute, standin.window = 12_000, 0.25  # a minute, shortened
+    standin.drain()  # another client of the organisation used this minute
+    judged = claude.judge(max_papers=30, batch_size=5)
+    assert {s.scorer for s in judged.values()} == {"claude"}
+    assert 1 <= len(standin.refused) <= 2  # after the first 429, the headers pace the calls
+    assert standin.early == 0  # no call went before the retry-after it was given
+    assert len(standin.answered) == 6
+
+
+# the budget across workers and tokenizers ----------------------------------------------
+
+
+@pytest.mark.parametrize("chars_per_token", [1, 4])
+def test_four_workers_never_pass_the_limit_whatever_the_tokenizer(
+    chars_per_token: int, claude: Claude
+) -> None:
+    """Four processes judge a quarter of the day each against one budget, with a tokenizer that
+    cuts text into 1 or 4 characters a token (bench.llm_cost measures 2 too): what they spend
+    stays within the limit, and they stop only when not even one more paper fits."""
+    claude.standin.chars_per_token = chars_per_token
+    limit = 0.005 * 4 / chars_per_token  # about a third of what the papers would cost
+    quarters = [claude.papers[i::4] for i in range(4)]
+    results: list[dict[str, Score]] = []
+
+    def work(papers: list[Paper]) -> None:
+        judge = claude.judge_for(max_papers=None, batch_size=5, max_usd_per_day=limit)
+        results.append(judge.judge(DAY, papers, {p.id: claude.local[p.id] for p in papers}))
+
+    threads = [threading.Thread(target=work, args=(q,)) for q in quarters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    budget = Budget(claude.store)
+    spend = budget.spend(DAY)
+    billed = sum(
+        dollars(
+            Usage(
+                c.usage["input_tokens"],
+                c.usage["output_tokens"],
+                c.usage["cache_creation_input_tokens"],
+                c.usage["cache_read_input_tokens"],
+            ),
+            PRICES[MODEL],
+        )
+        for c in claude.standin.answered
+    )
+    assert billed <= limit and spend.spent == pytest.approx(billed, abs=1e-6)
+    assert spend.held == 0
+    refused = [s for scores in results for s in scores.values() if s.reasons[-1] == OVER_BUDGET]
+    assert refused  # the budget ended the day
+    one_paper = 1.4 * 4 / chars_per_token * 0.001  # a one-paper call's worst case, about
+    assert spend.spent >= limit - one_paper
+
+
+@pytest.mark.parametrize("mode", ["html", "400"])
+def test_without_the_token_counter_a_byte_a_token_bounds_the_reservations(
+    mode: str, claude: Claude
+) -> None:
+    claude.standin.count_mode = mode  # a gateway that does not serve it, or a proxy's page
+    judge = claude.judge_for(max_papers=20)
+    judged = judge.judge(DAY, claude.papers, claude.local)
+    assert {s.scorer for s in judged.values()} == {"claude"}
+    spend = judge.budget.spend(DAY)
+    assert spend.held == 0 and spend.spent == pytest.approx(judge.cost(DAY))
+
+
+def test_a_batch_that_would_be_billed_as_a_long_prompt_is_split(claude: Claude) -> None:
+    claude.standin.chars_per_token = 1  # 60 papers would make a prompt of about 120,000 tokens
+    judged = claude.judge(max_papers=None, batch_size=60)
+    assert {s.scorer for s in judged.values()} == {"claude"}
+    long = PRICES[MODEL].long_prompt_tokens
+    assert long is not None and len(claude.standin.answered) >= 2
+    for call in claude.standin.answered:
+        u = call.usage
+        prompt = u["input_tokens"] + u["cache_creation_input_tokens"] + u["cache_read_input_tokens"]
+        assert prompt <= long
+
+
+def test_paperboy_run_says_what_claude_judged_against_the_budget(
+    unconfigured: Path,
+    standin: AnthropicStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from paperboy import cli
+
+    from .conftest import FIXTURES
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", standin.url)
+    day = FIXTURES / "days" / "cs.SD+eess.AS-2025-06-04.xml"
+    assert cli.main(["run", "--feed", str(day), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"15 of 49 new papers; Claude judged 49 of 49 for \$0\.0\d\d of \$0\.10", out)

@@ -51,3 +51,10 @@ def test_a_catch_up_is_due_after_the_scheduled_time_until_a_day_ran() -> None:
     assert not schedule.catch_up_due(cron, after, date(2025, 6, 4))
     saturday = datetime(2025, 6, 7, 9, 0, tzinfo=UTC)
     assert not schedule.catch_up_due(cron, saturday, date(2025, 6, 6))
+
+
+def test_an_early_look_for_a_batch_stops_where_the_scheduled_run_begins() -> None:
+    cron = "0 6 * * 1-5"
+    assert schedule.early_look_again(cron, datetime(2025, 6, 4, 5, 0, tzinfo=UTC))
+    assert not schedule.early_look_again(cron, datetime(2025, 6, 4, 5, 30, tzinfo=UTC))
+    assert not schedule.early_look_again(cron, datetime(2025, 6, 4, 5, 45, tzinfo=UTC))

@@ -56,6 +56,12 @@ def test_secrets_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SCHEDULE_CRON", "0 6 30 2 *"),  # 30 February: never runs
         ("LOG_FORMAT", "xml"),
         ("LOG_LEVEL", "LOUD"),
+        ("SCHEDULE_CRON", "every morning"),
+        ("SCHEDULE_CRON", "0 6 * *"),
+        ("FETCH_CRON", "30 25 * * 1-5"),
+        ("LLM_MAX_PAPERS", "0"),
+        ("LLM_MAX_USD_PER_DAY", "-0.1"),
+        ("LLM_BATCH", "sometimes"),
     ],
 )
 def test_a_bad_value_is_a_clear_error(
@@ -72,3 +78,15 @@ def test_a_cron_expression_is_read_as_the_clock_reads_it(monkeypatch: pytest.Mon
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.schedule_cron == "30 7 * * mon-fri"
     assert settings.log_format == "json" and settings.log_level == "INFO"
+
+
+def test_claude_reads_every_kept_paper_within_a_dime_unless_capped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert defaults.llm_max_papers is None and defaults.llm_max_usd_per_day == 0.10
+    assert not defaults.llm_batch and defaults.fetch_cron == "30 5 * * 1-5"
+    monkeypatch.setenv("LLM_MAX_PAPERS", "300")
+    monkeypatch.setenv("FETCH_CRON", " 15  5 * * 1-5 ")
+    capped = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert capped.llm_max_papers == 300 and capped.fetch_cron == "15 5 * * 1-5"

@@ -94,12 +94,14 @@ def test_day_parent_says_what_was_read_and_is_found_again(papers: list[Paper]) -
         entries=[ranked(p) for p in papers[:15]],
         scorer="claude",
         cost_usd=0.0123,
+        judged=834,
+        budget_usd=0.10,
         missing_feeds=["cs.SD <x>"],
         notes=["Ranked by <!here>"],
     )
     found = blocks.day_blocks(digest)
     text = json.dumps(found)
-    assert "Tue 03 Jun: 15 of 834 new papers, judged by Claude for $0.01" in text
+    assert "Tue 03 Jun: 15 of 834 new papers; Claude judged 834 of 834 for $0.012 of $0.10" in text
     assert "<!here>" not in text and "cs.SD &lt;x&gt;" in text
     assert blocks.problems(found, blocks.day_text(digest)) == []
     message = {"metadata": blocks.day_metadata(digest.day)}

@@ -308,4 +308,6 @@ ON_THE_CLOCK.update(
     score_day=score_day,
     deliver_day=deliver_day,
     mail_hour="workers.mailing.mail_hour",
+    look_early="workers.batches.look_early",
+    collect_batches="workers.batches.collect_batches",
 )
