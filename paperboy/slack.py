@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from paperboy import blocks
@@ -41,6 +42,20 @@ API_LOG = logging.getLogger("paperboy.slack.api")
 blocks and views) for a debug line whenever its logger's own level is unset (NOTSET <= DEBUG),
 then throws the line away; set it to DEBUG to see them."""
 API_LOG.setLevel(logging.INFO)
+
+
+RECOVERY_WAITS = (1.0, 4.0, 16.0)
+"""Seconds waited before going on after a post whose fate is unknown, one wait a time: a passing
+fault of Slack costs seconds, a lasting one fails the step within half a minute."""
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a call's failure leaves its effect unknown: Slack answered 5xx, or nothing (a
+    timeout, a dropped connection)."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", 0)
+        return isinstance(status, int) and status >= 500
+    return isinstance(exc, OSError)  # URLError, TimeoutError, ConnectionError
 
 
 def web_client(
@@ -234,6 +249,32 @@ class SlackDeliverer:
     def readers(self, day: date) -> list[Reader]:
         return []  # the group's thread: no reader's own digest
 
+    def _post(self, digest: Digest) -> Posted:
+        """Post the day; after a post Slack answered with a 5xx, or not at all (it may have
+        landed), wait a little and go on: the thread is read again first. After the last
+        wait, the error is the step's, and its retry goes on the same way."""
+        for wait in (*RECOVERY_WAITS, None):
+            try:
+                return post_day(
+                    self.client,
+                    self.store,
+                    self.channel,
+                    digest,
+                    self.spacing,
+                    self.sleep,
+                    self.progress,
+                )
+            except Exception as exc:
+                if wait is None or not outcome_unknown(exc):
+                    raise
+                log.warning(
+                    "day %s: Slack did not answer a post to %s (%s); reading the thread again "
+                    "and posting the rest in %.0f s",
+                    *(digest.day, self.channel, exc.__class__.__name__, wait),
+                )
+                self.sleep(wait)
+        raise AssertionError("unreachable: the last wait raises")
+
     def deliver(self, delivery: Delivery) -> str:
         digest = delivery.digest
         if not digest.entries:
@@ -247,15 +288,7 @@ class SlackDeliverer:
             # killed worker expires within LOCK_SECONDS and the retry posts what is missing.
             raise Busy(f"another worker is posting to Slack {self.channel}, or was killed doing so")
         with held(lock):
-            result = post_day(
-                self.client,
-                self.store,
-                self.channel,
-                digest,
-                self.spacing,
-                self.sleep,
-                self.progress,
-            )
+            result = self._post(digest)
             self.store.update_day(
                 digest.day,
                 slack=SlackThread(

@@ -55,9 +55,11 @@ def day_digest(papers: list[Paper], n: int) -> Digest:
     return Digest(day=date(2025, 6, 3), read=len(papers), entries=entries, scorer="local")
 
 
-def poster(slack: SlackStandIn, store: Store, waits: list[float] | None = None) -> SlackDeliverer:
+def poster(
+    slack: SlackStandIn, store: Store, waits: list[float] | None = None, timeout: int = 10
+) -> SlackDeliverer:
     """The channel, its waits recorded in `waits` instead of slept."""
-    client = web_client(TOKEN, slack.url, connection_retries=0)
+    client = web_client(TOKEN, slack.url, connection_retries=0, timeout=timeout)
     recorded = waits if waits is not None else []
     return SlackDeliverer(client, store, CHANNEL, spacing=0, sleep=recorded.append)
 
@@ -130,9 +132,9 @@ def test_a_post_slack_fails_is_looked_up_and_the_rest_posted_in_the_same_run(
     short wait and goes on, so a passing fault costs seconds, not a retry of the day's step."""
     digest = day_digest(papers, 30)
     slack.page_size = 7  # the thread is read over several pages
-    slack.post_faults, slack.slow_seconds = {crash_on: mode}, 12.0  # past the client's 10 s
+    slack.post_faults, slack.slow_seconds = {crash_on: mode}, 1.5  # past the client's 1 s
     waits: list[float] = []
-    poster(slack, store, waits).deliver(Delivery(digest=digest))
+    poster(slack, store, waits, timeout=1).deliver(Delivery(digest=digest))
     assert_posted_once(slack, store, digest)
     assert [w for w in waits if w] == [1.0]  # the pacing's turns wait 0 here
 
