@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bench import LABELED, PROFILE
-from paperboy import days, pipeline, readers
+from paperboy import pipeline, readers
 from paperboy.arxiv import Fetched, read_saved
+from paperboy.days import Batch, save_order
 from paperboy.feed import Feed, parse_feed
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Score, Vote
@@ -109,18 +110,16 @@ class NoisyJudge:
         return 0.0
 
 
-Chooser = Callable[[Context, days.Batch, list[Score], set[str]], list[str]]
+Chooser = Callable[[Context, Batch, list[Score], set[str]], list[str]]
 
 
-def top_of_ranking(
-    ctx: Context, batch: days.Batch, order: list[Score], voted: set[str]
-) -> list[str]:
+def top_of_ranking(ctx: Context, batch: Batch, order: list[Score], voted: set[str]) -> list[str]:
     """The reader's top papers not yet voted on, as their digest shows them."""
     mine = readers.rank_for(ctx, READER, batch, order)
     return [s.paper for s in mine if s.paper not in voted][:SHOWN]
 
 
-def least_sure(ctx: Context, batch: days.Batch, order: list[Score], voted: set[str]) -> list[str]:
+def least_sure(ctx: Context, batch: Batch, order: list[Score], voted: set[str]) -> list[str]:
     """The papers Home offers to vote on: those the reader's model is least sure about."""
     return [p.id for p in readers.explain_reader(ctx, READER).unsure if p.id not in voted]
 
@@ -148,7 +147,7 @@ class Run:
         for n, day in enumerate(days):
             batch = pipeline.ingest(ctx, Fetched([day.feed], {}), day.date)
             order = pipeline.score(ctx, batch)
-            days.save_order(ctx, day.date, order)
+            save_order(ctx, day.date, order)
             if n:
                 mine = [s.paper for s in readers.rank_for(ctx, READER, batch, order)]
                 group = [s.paper for s in order]
