@@ -68,11 +68,20 @@ class Score(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
+class GroupVotes(BaseModel):
+    """Colleagues' standing votes on a paper when a reader's digest was made (only the votes of
+    colleagues who share theirs with the group)."""
+
+    up: int = 0
+    down: int = 0
+
+
 class Ranked(BaseModel):
     """A paper in a ranking, with the score that placed it there."""
 
     paper: Paper
     score: Score
+    group: GroupVotes | None = None  # on a reader's own digest: what their colleagues voted
 
 
 class Vote(BaseModel):
@@ -94,6 +103,21 @@ class Reader(BaseModel):
     digest_size: int | None = None
     seed_papers: list[SeedPaper] = Field(default_factory=list)
     authors: list[str] = Field(default_factory=list)
+    share_votes: bool = True  # False: their votes are in no count, name or signal colleagues see
+
+
+class ReadingPick(BaseModel):
+    """The paper a week's reading-group poll picked, as the next digest names it."""
+
+    week: date
+    paper: str
+    title: str
+    votes: int
+    voters: int
+
+    @property
+    def url(self) -> str:
+        return f"https://arxiv.org/abs/{self.paper}"
 
 
 class Digest(BaseModel):
@@ -106,6 +130,7 @@ class Digest(BaseModel):
     cost_usd: float = 0.0
     missing_feeds: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    pick: ReadingPick | None = None  # the last week's reading-group pick, on the next digest
 
 
 class WeightyVote(BaseModel):
