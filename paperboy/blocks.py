@@ -39,6 +39,7 @@ VOTE_BLOCK = "vote:"
 HOME_EMAIL_TOGGLE = "settings_email_toggle"
 HOME_EMAIL = "settings_email"
 HOME_DIGEST_SIZE = "settings_digest_size"
+HOME_SHARE_TOGGLE = "settings_share_toggle"
 FORGET_CONFIRM = "forget_confirm"
 FORGET_CANCEL = "forget_cancel"
 DIGEST_SIZES = (5, 10, 15, 20, 30)
@@ -243,7 +244,8 @@ def confirmation(previous: int, value: int, title: str, *, markup: bool = True) 
 
 
 def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
-    """Email on/off and address, digest size: controls that act at once."""
+    """Email on/off and address, digest size, votes shared or private: controls that act at
+    once."""
     size = reader.digest_size or group_size
     email = reader.email or ""
     state = "on" if reader.email_enabled and email else "off"
@@ -257,11 +259,18 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
     }
     if email:
         address["initial_value"] = email
+    shared = (
+        "shared with the group (counts, names in the weekly post, your colleagues' rankings)"
+        if reader.share_votes
+        else "kept to yourself (the tallies on the thread still count them, as Slack shows)"
+    )
+    share = "Keep my votes private" if reader.share_votes else "Share my votes with the group"
     return [
         section(
             f"*Email digest:* {state}"
             + (f" to {escape(email)}" if email else "")
             + f"\n*Digest size:* {size} papers"
+            + f"\n*Your votes:* {shared}"
         ),
         {
             "type": "actions",
@@ -275,6 +284,7 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
                     "initial_option": option[str(size)],
                     "options": list(option.values()),
                 },
+                button(share, HOME_SHARE_TOGGLE, "private" if reader.share_votes else "shared"),
             ],
         },
         {

@@ -16,7 +16,8 @@ from paperboy import __version__
 from paperboy.arxiv import FetchError
 from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
-from paperboy.models import Reader, VoteValue, utc_now
+from paperboy.group import read_group
+from paperboy.models import GroupVotes, Reader, VoteValue, utc_now
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
 from paperboy.services import Channels, arxiv_client, channels, context
 from paperboy.settings import Settings
@@ -89,13 +90,16 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
     order = score(ctx, batch)
     group = {s.paper: s.score for s in order}
     personal: dict[str, float] = {}
+    colleagues: dict[str, GroupVotes] = {}
     if args.user:
         from paperboy.readers import ranking_for
 
-        ranking = ranking_for(ctx, args.user, batch, order)
+        votes = read_group(store, ctx.now())
+        ranking = ranking_for(ctx, args.user, batch, order, votes)
         order = ranking.scores()
         if ranking.personal is not None:
             personal = {p.id: float(v) for p, v in zip(batch.papers, ranking.personal, strict=True)}
+        colleagues = votes.counts(group, args.user)
     by_id = {p.id: p for p in batch.papers}
     shown = order[: args.limit] if args.limit else order
     if args.json:
@@ -118,6 +122,7 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
                 row.update(
                     group_score=round(group[s.paper], 6),
                     personal_score=round(mine, 6) if mine is not None else None,
+                    group_votes=colleagues.get(s.paper, GroupVotes()).model_dump(),
                 )
             rows.append(row)
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
@@ -409,7 +414,8 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print a JSON array, best first; with --user, `personal_score` (and `score`) is the "
         "reader's refit local score, `group_score` the group's (Claude's relevance + novelty/10 "
-        "for a judged paper); papers stay in Claude's grade bands",
+        "for a judged paper), `group_votes` the 👍 and 👎 of the reader's colleagues who share "
+        'their votes ({"up": N, "down": M}); papers stay in Claude\'s grade bands',
     )
     rank.add_argument("--limit", type=int, metavar="N", help="show only the best N")
 
