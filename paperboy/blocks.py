@@ -14,7 +14,16 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from paperboy.models import Digest, Explanation, Paper, Ranked, Reader, SeedPaper, Vote
+from paperboy.models import (
+    Digest,
+    Explanation,
+    Paper,
+    Ranked,
+    Reader,
+    ReadingPick,
+    SeedPaper,
+    Vote,
+)
 from paperboy.render import header, score_labels, shorten_authors, summary, trim, why
 
 Block = dict[str, Any]
@@ -117,12 +126,25 @@ def day_text(digest: Digest) -> str:
 
 
 def day_blocks(digest: Digest) -> list[Block]:
-    """The parent message: what was read, picked, by which scorer, for how much."""
+    """The parent message: what was read, picked, by which scorer, for how much (and the
+    reading group's pick, on the first digest after the week's poll)."""
     blocks = [section(f"*{escape(header(digest))}*\n{escape(summary(digest))}")]
+    if digest.pick:
+        blocks.append(section(pick_line(digest.pick)))
     if digest.notes:
         blocks.append(context(*(escape(note) for note in digest.notes)))
     blocks.append(context("Papers in the thread 🧵 · 👍/👎 teach your own ranking"))
     return blocks
+
+
+def pick_line(pick: ReadingPick) -> str:
+    """How a digest's parent names the reading group's pick of the week's poll."""
+    title = clip(escape(one_line(pick.title)), 200)
+    votes = "vote" if pick.votes == 1 else "votes"
+    return (
+        f"📖 *Reading group:* the week's poll picked <{pick.url}|{title}> "
+        f"({pick.votes} {votes} of {pick.voters})"
+    )
 
 
 def day_metadata(day: date) -> dict[str, Any]:

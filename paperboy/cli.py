@@ -8,7 +8,8 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
@@ -308,6 +309,28 @@ def cmd_follow(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_week(args: argparse.Namespace, settings: Settings) -> int:
+    from paperboy.week import gather_week, week_of
+
+    store = open_store(settings, allow_in_process=False)
+    clock = datetime.combine(args.date, dt_time(23, 59), UTC) if args.date else utc_now()
+    group = read_group(store, clock, with_papers=False)
+    summary = gather_week(store, week_of(settings.weekly_cron, clock), group)
+    print(f"The week in the group, {summary.week.label}", end="")
+    if not summary.liked:
+        print(": no paper got more 👍 than 👎, so the clock posts nothing.")
+        return 0
+    print(f": {summary.voters} readers voted on {summary.voted} of the week's papers.")
+    polled = {item.paper.id for item in summary.poll}
+    for n, item in enumerate(summary.liked, 1):
+        poll = "  (in the poll)" if item.paper.id in polled else ""
+        counts = f"👍 {item.up} · 👎 {item.down}"
+        print(f"{n:>3}. {counts}  {item.paper.id:<11} {item.paper.title}{poll}")
+    if not polled:
+        print("No reading-group poll: it needs three liked papers.")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from paperboy.doctor import checks
 
@@ -484,6 +507,18 @@ def parser() -> argparse.ArgumentParser:
         cmd = add(name, cmd_follow, help_)
         cmd.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
         cmd.add_argument("name", nargs="+", metavar="NAME", help="the author's name, as on arXiv")
+
+    week = add(
+        "week",
+        cmd_week,
+        "Show the week in the group: the papers its readers liked most, as the weekly post lists "
+        "them (the clock posts it to Slack at WEEKLY_CRON).",
+    )
+    week.add_argument(
+        "--date",
+        type=_date,
+        help="a day of the week to show: the week WEEKLY_CRON closes by its end (default: now)",
+    )
 
     add("doctor", cmd_doctor, "Check every configured service and say what is missing.")
 

@@ -15,6 +15,7 @@ from paperboy.days import Batch, Context, save_order
 from paperboy.models import Delivery, Digest, Paper, Reader, Score
 from paperboy.order import group_order, top_entries
 from paperboy.readers import reader_digests
+from paperboy.week import pick_for
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,8 @@ def score(ctx: Context, batch: Batch) -> list[Score]:
 
 
 def digest(ctx: Context, batch: Batch, order: list[Score], size: int | None = None) -> Digest:
-    """The day's digest: the top of the group order, with what it cost and what is missing."""
+    """The day's digest: the top of the group order, with what it cost and what is missing, and
+    the reading group's pick when it is the first digest after the week's poll."""
     by_id = {paper.id: paper for paper in batch.papers}
     entries = top_entries(order, by_id, size or ctx.digest_size)
     notes = []
@@ -137,6 +139,7 @@ def digest(ctx: Context, batch: Batch, order: list[Score], size: int | None = No
         cost_usd=ctx.judge.cost(batch.day) if ctx.judge else 0.0,
         missing_feeds=batch.missing,
         notes=notes,
+        pick=pick_for(ctx.store, batch.day),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+from croniter import croniter
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -55,10 +56,21 @@ class Settings(BaseSettings):
 
     digest_size: int = 15
     schedule_cron: str = "0 6 * * 1-5"
+    weekly_cron: str = "0 14 * * 5"
+    """When the week in the group is posted (cron, UTC): Fridays at 14:00."""
+    weekly_show_voters: bool = False
+    """Name who liked each paper in the week's post (names from Slack's users.info)."""
 
     pacing: float = Field(default=1.0, ge=0)
     """Multiplies the waits kept between requests to arXiv (3 s) and between posts to one Slack
     channel (1.05 s); 0 only against local stand-ins."""
+
+    @field_validator("schedule_cron", "weekly_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression like '0 14 * * 5' (UTC)")
+        return value
 
     @field_validator("slack_admins", "arxiv_categories", "arxiv_announce_types", mode="before")
     @classmethod

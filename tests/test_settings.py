@@ -46,7 +46,10 @@ def test_secrets_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.anthropic_api_key.get_secret_value() == "sk-ant-very-secret"
 
 
-@pytest.mark.parametrize(("name", "value"), [("DIGEST_SIZE", "many"), ("PACING", "-1")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DIGEST_SIZE", "many"), ("PACING", "-1"), ("WEEKLY_CRON", "every friday")],
+)
 def test_a_bad_value_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
