@@ -438,8 +438,8 @@ def forget_blocks() -> list[Block]:
     """The confirmation `/paperboy forget` asks for."""
     return [
         section(
-            "Delete everything Paperboy keeps about you: your votes, seed papers, followed "
-            "authors and settings? This cannot be undone."
+            "Delete everything Paperboy keeps about you: your votes, reading-group choices, "
+            "seed papers, followed authors and settings? This cannot be undone."
         ),
         {
             "type": "actions",

@@ -274,7 +274,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
     store.forget(args.user)
-    print(f"Forgot {args.user}: votes, seeds, authors and settings are removed.")
+    print(f"Forgot {args.user}: votes, poll choices, seeds, authors and settings are removed.")
     return 0
 
 
@@ -474,15 +474,22 @@ def parser() -> argparse.ArgumentParser:
     unsubscribe.add_argument("--user", required=True, metavar="U", help="the reader")
 
     export = add(
-        "export", cmd_export, "Print readers and the vote log as JSON lines (all readers, or one)."
+        "export",
+        cmd_export,
+        "Print readers, the vote log and reading-group poll choices as JSON lines (all readers, "
+        "or one).",
     )
     export.add_argument("--user", metavar="U", help="only this reader")
     export.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
 
-    imp = add("import", cmd_import, "Load readers and votes from an export's JSON lines.")
+    imp = add(
+        "import", cmd_import, "Load readers, votes and poll choices from an export's JSON lines."
+    )
     imp.add_argument("file", metavar="FILE", help="a file written by `paperboy export`")
 
-    forget = add("forget", cmd_forget, "Delete a reader's votes, seeds, authors and settings.")
+    forget = add(
+        "forget", cmd_forget, "Delete a reader's votes, poll choices, seeds, authors and settings."
+    )
     forget.add_argument("--user", required=True, metavar="U", help="the reader")
 
     seed = add(

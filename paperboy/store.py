@@ -522,7 +522,8 @@ class Store(VoteLog, PollBook):
             yield {"type": "paper", **paper.model_dump(mode="json")}
 
     def import_with_papers(self, records: Iterable[dict[str, Any]]) -> tuple[int, int, int]:
-        """Load an export: papers (kept for good, as voted papers are), readers and votes.
+        """Load an export: papers (kept for good, as voted papers are), readers, votes and poll
+        choices.
 
         Returns (readers, new votes, papers).
         """
