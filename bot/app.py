@@ -174,7 +174,9 @@ def create_app(
         return flask_app
     executor = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="paperboy-listener")
     paces = dict(spacing or SPACING)
-    paces.setdefault("poll", paces["tally"])  # the poll's counts: chat.update, as the tallies
+    paces.setdefault(
+        "poll", paces.get("tally", SPACING["tally"])
+    )  # the poll's counts: chat.update, as the tallies
     coalescer = Coalescer(store, {}, paces, REFRESH_THREADS)
     deps = Deps(
         settings=settings,

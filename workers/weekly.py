@@ -7,7 +7,7 @@ reports the same week, and the post is guarded per week and channel (see `paperb
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from paperboy.models import utc_now
 from paperboy.settings import Settings
@@ -30,6 +30,8 @@ def post_weekly(now: str | None = None) -> str:
         return "Slack is not configured: no weekly post"
     store = open_store(settings, allow_in_process=False)
     clock = datetime.fromisoformat(now) if now else utc_now()
+    if clock.tzinfo is None:  # a time given without its zone is UTC, as WEEKLY_CRON is
+        clock = clock.replace(tzinfo=UTC)
     # no connection retries on a posting client: a re-run reconciles with the channel instead
     client = web_client(
         settings.slack_bot_token.get_secret_value(), settings.slack_api_url, connection_retries=0
