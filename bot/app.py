@@ -174,9 +174,8 @@ def create_app(
         return flask_app
     executor = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="paperboy-listener")
     paces = dict(spacing or SPACING)
-    paces.setdefault(
-        "poll", paces.get("tally", SPACING["tally"])
-    )  # the poll's counts: chat.update, as the tallies
+    # The poll's counts are refreshed with chat.update, as the tallies are: at their pace.
+    paces.setdefault("poll", paces.get("tally", SPACING["tally"]))
     coalescer = Coalescer(store, {}, paces, REFRESH_THREADS)
     deps = Deps(
         settings=settings,

@@ -284,7 +284,7 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
     shared = (
         "shared with the group (counts, names in the weekly post, your colleagues' rankings)"
         if reader.share_votes
-        else "kept to yourself (the tallies on the thread still count them, as Slack shows)"
+        else "kept to yourself (the tallies on a paper's reply in the thread still count them)"
     )
     share = "Keep my votes private" if reader.share_votes else "Share my votes with the group"
     return [
