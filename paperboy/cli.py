@@ -180,6 +180,7 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"Reader {record['user']}" + (f" <{record['email']}>" if record["email"] else ""))
     print(f"Email digest: {'on' if record['email_enabled'] else 'off'}")
+    print(f"Votes shared with the group: {'yes' if record['share_votes'] else 'no, kept private'}")
     shown = "" if len(record["votes"]) <= 10 else ", the latest 10 below"
     print(f"Votes: {len(record['votes'])} standing ({record['events']} events in the log{shown})")
     for vote in record["votes"][-10:]:

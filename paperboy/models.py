@@ -204,6 +204,7 @@ class Profile(BaseModel):
     email: str | None
     email_enabled: bool
     digest_size: int | None
+    share_votes: bool
     votes: list[ProfileVote]
     events: int
     seed_papers: list[SeedPaper]

@@ -219,6 +219,7 @@ def profile(store: Store, reader_id: str, ctx: Context | None, suggest: bool = F
         user=reader.id,
         email=reader.email,
         email_enabled=reader.email_enabled,
+        share_votes=reader.share_votes,
         digest_size=reader.digest_size,
         votes=[
             ProfileVote(paper=v.paper, value=v.value, at=v.at, source=v.source)

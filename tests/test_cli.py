@@ -61,6 +61,7 @@ def test_rank_for_a_reader_gives_their_colleagues_votes_unless_kept_private(
     store.save_reader(Reader(id="U3", share_votes=False))
     rows = json.loads(run(capsys, "rank", "--feed", str(SMALL_DAY), "--user", "U1", "--json")[1])
     assert next(r["group_votes"] for r in rows if r["id"] == paper) == {"up": 1, "down": 0}
+    assert json.loads(run(capsys, "profile", "--user", "U3", "--json")[1])["share_votes"] is False
 
 
 def test_week_lists_what_the_group_liked(capsys: pytest.CaptureFixture[str], store: Store) -> None:
