@@ -14,6 +14,13 @@ with those of 02-14 and 02-17. Only what the CLI has: the store, the votes, what
 Each figure is the reader's mean AP beside the group order's in the same run (seeds averaged,
 with the worst seed's difference). Then, the cold start: 10 votes on the papers Home and
 `profile --suggest` offer (least sure) against 10 on the top of the ranking.
+
+Last, colleagues: another reader votes on each day's top 30 of the group order before the
+reader's digest is made (the ranked days too): of the same taste (👍 on the picked papers), of
+the same taste with a fifth of the votes flipped, or of the opposite taste. Each figure is the
+reader's mean AP over the ranked days, seeds averaged, beside the no-colleague figure and its
+spread over seeds (the best seed's less the worst's). The goals: the same taste raises it; the
+noisy and the opposite taste do not lower it by more than that spread.
 """
 
 from __future__ import annotations
@@ -28,11 +35,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bench import LABELED, PROFILE
-from paperboy import days, pipeline, readers
+from paperboy import pipeline, readers
 from paperboy.arxiv import Fetched, read_saved
+from paperboy.days import Batch, save_order
 from paperboy.feed import Feed, parse_feed
 from paperboy.local import LocalScorer
-from paperboy.models import Paper, Score, Vote
+from paperboy.models import Paper, Score, Vote, VoteValue
 from paperboy.pipeline import Context
 from paperboy.prior import load_prior
 from paperboy.store import Store, in_process
@@ -43,6 +51,9 @@ ROUND = 10
 SHOWN = 15
 FLIPPED = 0.2
 READER = "UREADER"
+COLLEAGUE = "UCOLLEAGUE"
+COLLEAGUE_VOTES = 30
+TASTES = ("same", "noisy", "opposite")
 
 
 @dataclass
@@ -113,18 +124,16 @@ class NoisyJudge:
         return 0
 
 
-Chooser = Callable[[Context, days.Batch, list[Score], set[str]], list[str]]
+Chooser = Callable[[Context, Batch, list[Score], set[str]], list[str]]
 
 
-def top_of_ranking(
-    ctx: Context, batch: days.Batch, order: list[Score], voted: set[str]
-) -> list[str]:
+def top_of_ranking(ctx: Context, batch: Batch, order: list[Score], voted: set[str]) -> list[str]:
     """The reader's top papers not yet voted on, as their digest shows them."""
     mine = readers.rank_for(ctx, READER, batch, order)
     return [s.paper for s in mine if s.paper not in voted][:SHOWN]
 
 
-def least_sure(ctx: Context, batch: days.Batch, order: list[Score], voted: set[str]) -> list[str]:
+def least_sure(ctx: Context, batch: Batch, order: list[Score], voted: set[str]) -> list[str]:
     """The papers Home offers to vote on: those the reader's model is least sure about."""
     return [p.id for p in readers.explain_reader(ctx, READER).unsure if p.id not in voted]
 
@@ -139,20 +148,34 @@ class Run:
     judged: bool = False
     choose: Chooser = top_of_ranking
     per_round: int = ROUND
+    colleague: str | None = None  # a colleague's taste (TASTES), or no colleague
 
     def play(self, days: list[Day]) -> dict[date, tuple[float, float]]:
         """(group AP, reader AP) of each day after the first, ranked before its own votes."""
         store = Store(in_process(), persistent=False)
         prior = load_prior(None, None, None, PROFILE)
         judge = NoisyJudge({d.date: d.labels for d in days}, self.seed) if self.judged else None
-        ctx = Context(store=store, prior=prior, local=LocalScorer(prior), judge=judge)
-        rng = random.Random(1000 + self.seed)
         clock = datetime(2025, 2, 14, 12, tzinfo=UTC)
+        ctx = Context(
+            store=store, prior=prior, local=LocalScorer(prior), judge=judge, now=lambda: clock
+        )
+        rng = random.Random(1000 + self.seed)
+        theirs = random.Random(2000 + self.seed)
         result = {}
         for n, day in enumerate(days):
             batch = pipeline.ingest(ctx, Fetched([day.feed], {}), day.date)
             order = pipeline.score(ctx, batch)
-            days.save_order(ctx, day.date, order)
+            save_order(ctx, day.date, order)
+            if self.colleague:  # before the reader's digest of the day
+                for score in order[:COLLEAGUE_VOTES]:
+                    flip = self.colleague == "opposite" or (
+                        self.colleague == "noisy" and theirs.random() < FLIPPED
+                    )
+                    vote: VoteValue = 1 if (score.paper in day.labels) != flip else -1
+                    clock += timedelta(seconds=10)
+                    store.append_vote(
+                        Vote(reader=COLLEAGUE, paper=score.paper, value=vote, at=clock)
+                    )
             if n:
                 mine = [s.paper for s in readers.rank_for(ctx, READER, batch, order)]
                 group = [s.paper for s in order]
@@ -243,7 +266,53 @@ def main() -> None:
     print("goals: the reader above the no-vote order on 02-17 and 02-19, every budget")
     for name, above in goals:
         print(f"  [{'ok' if above else 'MISSED'}] {name}")
+    colleagues(days, ranked, seeds)
     print(f"{time.perf_counter() - started:.0f} s")
+
+
+def colleagues(days: list[Day], ranked: list[date], seeds: range) -> None:
+    """The colleague figures: the reader's mean AP with a colleague of each taste, beside the
+    no-colleague figure and its spread over seeds; the goals, each figure kept."""
+    print(
+        f"colleagues: another reader votes on each day's top {COLLEAGUE_VOTES} before the "
+        "reader's digest; the reader's mean AP over the ranked days (seeds averaged)"
+    )
+    goals: list[tuple[str, bool]] = []
+    for judged in (False, True):
+        print("with the noisy judge's grades:" if judged else "local scorer only:")
+        for flipped in (0.0, FLIPPED):
+            for budget in BUDGETS:
+                label = f"{budget} votes/day" + (f", {flipped:.0%} flipped" if flipped else "")
+                means: dict[str | None, list[float]] = {}
+                for taste in (None, *TASTES):
+                    random_runs = flipped or judged or taste == "noisy"
+                    means[taste] = [
+                        statistics.mean(
+                            ap
+                            for _, ap in Run(budget, flipped, seed, judged, colleague=taste)
+                            .play(days)
+                            .values()
+                        )
+                        for seed in (seeds if random_runs else [0])
+                    ]
+                alone = statistics.mean(means[None])
+                spread = max(means[None]) - min(means[None])
+                cells = [f"none {alone:.3f} (spread {spread:.3f})"]
+                for taste in TASTES:
+                    found = statistics.mean(means[taste])
+                    worst = min(means[taste])
+                    cells.append(f"{taste} {found:.3f} ({found - alone:+.3f}, worst {worst:.3f})")
+                    held = found > alone if taste == "same" else found >= alone - spread
+                    goals.append((f"{'judge, ' if judged else ''}{label}: {taste}", held))
+                print(f"  {label:<26} " + "  ".join(cells))
+    print("goals: the same taste above none; noisy and opposite not below none by its spread")
+    for taste in TASTES:
+        mine = [(name, held) for name, held in goals if name.endswith(f": {taste}")]
+        kept = sum(held for _, held in mine)
+        print(f"  [{'ok' if kept == len(mine) else 'MISSED'}] {taste}: {kept} of {len(mine)} rows")
+        for name, held in mine:
+            if not held:
+                print(f"    missed: {name}")
 
 
 if __name__ == "__main__":

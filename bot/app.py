@@ -22,7 +22,7 @@ from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
-from bot import Deps, UserError, commands, guard, home, votes
+from bot import Deps, UserError, commands, guard, home, poll, votes
 from bot.jobs import Interactive
 from bot.links import links
 from paperboy import logs
@@ -129,6 +129,7 @@ def build_bolt(deps: Deps, signing_secret: str) -> App:
     app.use(Redelivery(deps))
     app.use(ActionShape(deps))
     votes.register(app, deps)
+    poll.register(app, deps)
     home.register(app, deps)
     commands.register(app, deps)
 
@@ -175,7 +176,10 @@ def create_app(
     if client is None:
         return flask_app
     executor = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="paperboy-listener")
-    coalescer = Coalescer(store, {}, dict(spacing or SPACING), REFRESH_THREADS)
+    paces = dict(spacing or SPACING)
+    # The poll's counts are refreshed with chat.update, as the tallies are: at their pace.
+    paces.setdefault("poll", paces.get("tally", SPACING["tally"]))
+    coalescer = Coalescer(store, {}, paces, REFRESH_THREADS)
     deps = Deps(
         settings=settings,
         store=store,
@@ -185,7 +189,9 @@ def create_app(
         background=executor,
         now=now,
     )
-    coalescer.handlers.update(tally=lambda p: votes.refresh_tally(deps, p))
+    coalescer.handlers.update(
+        tally=lambda p: votes.refresh_tally(deps, p), poll=lambda p: poll.refresh(deps, p)
+    )
     signing = settings.slack_signing_secret
     secret = signing.get_secret_value() if signing else ""
     bolt = build_bolt(deps, secret)

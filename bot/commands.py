@@ -153,7 +153,7 @@ def register(app: App, deps: Deps) -> None:
     def forgotten(body: dict[str, Any], respond: Respond) -> None:
         respond(
             replace_original=True,
-            text="Done: Paperboy has deleted your votes, seed papers, "
+            text="Done: Paperboy has deleted your votes, reading-group choices, seed papers, "
             "followed authors and settings.",
         )
         request_home(deps, str(body["user"]["id"]))

@@ -134,6 +134,12 @@ def register(app: App, deps: Deps) -> None:
         context["changed"] = True
         ack()
 
+    def toggle_share(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        reader = _reader(deps, body)
+        deps.store.save_reader(reader.model_copy(update={"share_votes": not reader.share_votes}))
+        context["changed"] = True
+        ack()
+
     def refresh(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         if not context.get("changed"):
             return  # the error handler has told them what went wrong
@@ -155,3 +161,4 @@ def register(app: App, deps: Deps) -> None:
     app.action(blocks.HOME_DIGEST_SIZE)(ack=set_size, lazy=[refresh])
     app.action(blocks.HOME_CADENCE)(ack=set_cadence, lazy=[refresh])
     app.action(blocks.HOME_HOUR)(ack=set_hour, lazy=[refresh])
+    app.action(blocks.HOME_SHARE_TOGGLE)(ack=toggle_share, lazy=[refresh])

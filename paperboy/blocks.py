@@ -14,7 +14,16 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from paperboy.models import Digest, Explanation, Paper, Ranked, Reader, SeedPaper, Vote
+from paperboy.models import (
+    Digest,
+    Explanation,
+    Paper,
+    Ranked,
+    Reader,
+    ReadingPick,
+    SeedPaper,
+    Vote,
+)
 from paperboy.render import header, score_labels, shorten_authors, summary, trim, why
 from paperboy.rhythm import zone
 
@@ -44,6 +53,7 @@ HOME_CADENCE = "settings_cadence"
 HOME_HOUR = "settings_hour"
 GROUP_HOUR = "group"
 """The hour select's value for "with the group's digest"."""
+HOME_SHARE_TOGGLE = "settings_share_toggle"
 FORGET_CONFIRM = "forget_confirm"
 FORGET_CANCEL = "forget_cancel"
 DIGEST_SIZES = (5, 10, 15, 20, 30)
@@ -121,8 +131,11 @@ def day_text(digest: Digest) -> str:
 
 
 def day_blocks(digest: Digest) -> list[Block]:
-    """The parent message: what was read, picked, by which scorer, for how much."""
+    """The parent message: what was read, picked, by which scorer, for how much (and the
+    reading group's pick, on the first digest after the week's poll)."""
     blocks = [section(f"*{escape(header(digest))}*\n{escape(summary(digest))}")]
+    if digest.pick:
+        blocks.append(section(pick_line(digest.pick)))
     if digest.notes:
         blocks.append(context(*(escape(note) for note in digest.notes)))
     blocks.append(context("Papers in the thread 🧵 · 👍/👎 teach your own ranking"))
@@ -154,6 +167,16 @@ def digest_failed(day: date, today: date) -> str:
     """The line for a day whose digest failed after its retries (the admins got the error)."""
     which = "today's digest" if day == today else f"the digest of {day:%a %d %b}"
     return f"{day:%a %d %b}: {which} failed; the admins have been told."
+
+
+def pick_line(pick: ReadingPick) -> str:
+    """How a digest's parent names the reading group's pick of the week's poll."""
+    title = clip(escape(one_line(pick.title)), 200)
+    votes = "vote" if pick.votes == 1 else "votes"
+    return (
+        f"📖 *Reading group:* the week's poll picked <{pick.url}|{title}> "
+        f"({pick.votes} {votes} of {pick.voters})"
+    )
 
 
 def day_metadata(day: date) -> dict[str, Any]:
@@ -275,7 +298,8 @@ def confirmation(previous: int, value: int, title: str, *, markup: bool = True) 
 
 
 def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
-    """Email on/off and address, digest size: controls that act at once."""
+    """Email on/off and address, digest size, votes shared or private: controls that act at
+    once."""
     size = reader.digest_size or group_size
     email = reader.email or ""
     pending = reader.pending_email or ""
@@ -311,6 +335,12 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
             "Paperboy mailed there"
             + (f" (until then your digest goes to {escape(email)})." if email else ".")
         )
+    shared = (
+        "shared with the group (counts, names in the weekly post, your colleagues' rankings)"
+        if reader.share_votes
+        else "kept to yourself (the tallies on a paper's reply in the thread still count them)"
+    )
+    share = "Keep my votes private" if reader.share_votes else "Share my votes with the group"
     return [
         section(
             f"*Email digest:* {state}"
@@ -320,6 +350,7 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
             + f"\n*When:* {reader.cadence}"
             + (", on Fridays" if reader.cadence == "weekly" and reader.hour is not None else "")
             + f", {when}"
+            + f"\n*Your votes:* {shared}"
         ),
         {
             "type": "actions",
@@ -347,6 +378,7 @@ def settings_blocks(reader: Reader, group_size: int) -> list[Block]:
                     "initial_option": hours[chosen],
                     "options": list(hours.values()),
                 },
+                button(share, HOME_SHARE_TOGGLE, "private" if reader.share_votes else "shared"),
             ],
         },
         {
@@ -478,8 +510,8 @@ def forget_blocks() -> list[Block]:
     """The confirmation `/paperboy forget` asks for."""
     return [
         section(
-            "Delete everything Paperboy keeps about you: your votes, seed papers, followed "
-            "authors and settings? This cannot be undone."
+            "Delete everything Paperboy keeps about you: your votes, reading-group choices, "
+            "seed papers, followed authors and settings? This cannot be undone."
         ),
         {
             "type": "actions",

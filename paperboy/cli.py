@@ -9,7 +9,8 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from paperboy.arxiv import FetchError
 from paperboy.budget import Budget
 from paperboy.console import HtmlFile, Terminal
 from paperboy.feed import FeedError, parse_arxiv_id
-from paperboy.models import Reader, VoteValue, utc_now
+from paperboy.group import read_group
+from paperboy.models import GroupVotes, Reader, VoteValue, utc_now
 from paperboy.pipeline import Context, NoFeedError, fetch, run_day, score
 from paperboy.progress import Meter
 from paperboy.rhythm import zone, zone_named
@@ -97,13 +99,16 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
     order = score(ctx, batch)
     group = {s.paper: s.score for s in order}
     personal: dict[str, float] = {}
+    colleagues: dict[str, GroupVotes] = {}
     if args.user:
         from paperboy.readers import ranking_for
 
-        ranking = ranking_for(ctx, args.user, batch, order)
+        votes = read_group(store, ctx.now())
+        ranking = ranking_for(ctx, args.user, batch, order, votes)
         order = ranking.scores()
         if ranking.personal is not None:
             personal = {p.id: float(v) for p, v in zip(batch.papers, ranking.personal, strict=True)}
+        colleagues = votes.counts(group, args.user)
     by_id = {p.id: p for p in batch.papers}
     shown = order[: args.limit] if args.limit else order
     if args.json:
@@ -126,6 +131,7 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
                 row.update(
                     group_score=round(group[s.paper], 6),
                     personal_score=round(mine, 6) if mine is not None else None,
+                    group_votes=colleagues.get(s.paper, GroupVotes()).model_dump(),
                 )
             rows.append(row)
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
@@ -184,6 +190,7 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     reader = store.reader(args.user) or Reader(id=args.user)
     state = f"on, {reader.cadence}, {when(reader)}" if record["email_enabled"] else "off"
     print(f"Email digest: {state}")
+    print(f"Votes shared with the group: {'yes' if record['share_votes'] else 'no, kept private'}")
     shown = "" if len(record["votes"]) <= 10 else ", the latest 10 below"
     print(f"Votes: {len(record['votes'])} standing ({record['events']} events in the log{shown})")
     for vote in record["votes"][-10:]:
@@ -314,7 +321,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
     store.forget(args.user)
-    print(f"Forgot {args.user}: votes, seeds, authors and settings are removed.")
+    print(f"Forgot {args.user}: votes, poll choices, seeds, authors and settings are removed.")
     return 0
 
 
@@ -346,6 +353,28 @@ def cmd_follow(args: argparse.Namespace, settings: Settings) -> int:
     else:
         done = unfollow(store, args.user, name)
         print(f"{args.user} {'no longer follows' if done else 'was not following'} {name}.")
+    return 0
+
+
+def cmd_week(args: argparse.Namespace, settings: Settings) -> int:
+    from paperboy.week import gather_week, week_of
+
+    store = open_store(settings, allow_in_process=False)
+    clock = datetime.combine(args.date, dt_time(23, 59), UTC) if args.date else utc_now()
+    group = read_group(store, clock, with_papers=False)
+    summary = gather_week(store, week_of(settings.weekly_cron, clock), group)
+    print(f"The week in the group, {summary.week.label}", end="")
+    if not summary.liked:
+        print(": no paper got more 👍 than 👎, so the clock posts nothing.")
+        return 0
+    print(f": {summary.voters} readers voted on {summary.voted} of the week's papers.")
+    polled = {item.paper.id for item in summary.poll}
+    for n, item in enumerate(summary.liked, 1):
+        poll = "  (in the poll)" if item.paper.id in polled else ""
+        counts = f"👍 {item.up} · 👎 {item.down}"
+        print(f"{n:>3}. {counts}  {item.paper.id:<11} {item.paper.title}{poll}")
+    if not polled:
+        print("No reading-group poll: it needs three liked papers.")
     return 0
 
 
@@ -478,7 +507,8 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print a JSON array, best first; with --user, `personal_score` (and `score`) is the "
         "reader's refit local score, `group_score` the group's (Claude's relevance + novelty/10 "
-        "for a judged paper); papers stay in Claude's grade bands",
+        "for a judged paper), `group_votes` the 👍 and 👎 of the reader's colleagues who share "
+        'their votes ({"up": N, "down": M}); papers stay in Claude\'s grade bands',
     )
     rank.add_argument("--limit", type=int, metavar="N", help="show only the best N")
 
@@ -550,15 +580,22 @@ def parser() -> argparse.ArgumentParser:
     unsubscribe.add_argument("--user", required=True, metavar="U", help="the reader")
 
     export = add(
-        "export", cmd_export, "Print readers and the vote log as JSON lines (all readers, or one)."
+        "export",
+        cmd_export,
+        "Print readers, the vote log and reading-group poll choices as JSON lines (all readers, "
+        "or one).",
     )
     export.add_argument("--user", metavar="U", help="only this reader")
     export.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
 
-    imp = add("import", cmd_import, "Load readers and votes from an export's JSON lines.")
+    imp = add(
+        "import", cmd_import, "Load readers, votes and poll choices from an export's JSON lines."
+    )
     imp.add_argument("file", metavar="FILE", help="a file written by `paperboy export`")
 
-    forget = add("forget", cmd_forget, "Delete a reader's votes, seeds, authors and settings.")
+    forget = add(
+        "forget", cmd_forget, "Delete a reader's votes, poll choices, seeds, authors and settings."
+    )
     forget.add_argument("--user", required=True, metavar="U", help="the reader")
 
     seed = add(
@@ -583,6 +620,18 @@ def parser() -> argparse.ArgumentParser:
         cmd = add(name, cmd_follow, help_)
         cmd.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
         cmd.add_argument("name", nargs="+", metavar="NAME", help="the author's name, as on arXiv")
+
+    week = add(
+        "week",
+        cmd_week,
+        "Show the week in the group: the papers its readers liked most, as the weekly post lists "
+        "them (the clock posts it to Slack at WEEKLY_CRON).",
+    )
+    week.add_argument(
+        "--date",
+        type=_date,
+        help="a day of the week to show: the week WEEKLY_CRON closes by its end (default: now)",
+    )
 
     add(
         "doctor",

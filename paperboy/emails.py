@@ -118,6 +118,7 @@ def context(reader: Reader, digest: Digest, entries: list[Ranked], links_: Links
                 "scores": _labels(entry),
                 "abstract": abstract,
                 "cross": paper.announce_type == "cross",
+                "liked": entry.group.up if entry.group else 0,  # "Liked by N in your group"
                 "up": links_.vote(reader.id, paper.id, 1),
                 "down": links_.vote(reader.id, paper.id, -1),
                 "text": {

@@ -69,11 +69,20 @@ class Score(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
+class GroupVotes(BaseModel):
+    """Colleagues' standing votes on a paper when a reader's digest was made (only the votes of
+    colleagues who share theirs with the group)."""
+
+    up: int = 0
+    down: int = 0
+
+
 class Ranked(BaseModel):
     """A paper in a ranking, with the score that placed it there."""
 
     paper: Paper
     score: Score
+    group: GroupVotes | None = None  # on a reader's own digest: what their colleagues voted
 
 
 class Vote(BaseModel):
@@ -106,6 +115,21 @@ class Reader(BaseModel):
     """Their time zone as they set it (`paperboy subscribe --tz`), an IANA name."""
     slack_tz: str | None = None
     """Their time zone as Slack knows it (users.info), used when they set none."""
+    share_votes: bool = True  # False: their votes are in no count, name or signal colleagues see
+
+
+class ReadingPick(BaseModel):
+    """The paper a week's reading-group poll picked, as the next digest names it."""
+
+    week: date
+    paper: str
+    title: str
+    votes: int
+    voters: int
+
+    @property
+    def url(self) -> str:
+        return f"https://arxiv.org/abs/{self.paper}"
 
 
 class Digest(BaseModel):
@@ -129,6 +153,7 @@ class Digest(BaseModel):
     notes: list[str] = Field(default_factory=list)
     since: date | None = None
     """The first day of a digest over several days (a reader's week, which ends on `day`)."""
+    pick: ReadingPick | None = None  # the last week's reading-group pick, on the next digest
 
 
 class WeightyVote(BaseModel):
@@ -205,6 +230,7 @@ class Profile(BaseModel):
     cadence: Cadence = "daily"
     hour: int | None = None
     tz: str | None = None
+    share_votes: bool
     votes: list[ProfileVote]
     events: int
     seed_papers: list[SeedPaper]

@@ -16,6 +16,7 @@ from paperboy.feed import categories_of
 from paperboy.models import Delivery, Digest, Paper, Reader, Score
 from paperboy.order import group_order, top_entries
 from paperboy.readers import reader_digests
+from paperboy.week import pick_for
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,8 @@ def score(ctx: Context, batch: Batch) -> list[Score]:
 
 
 def digest(ctx: Context, batch: Batch, order: list[Score], size: int | None = None) -> Digest:
-    """The day's digest: the top of the group order, with what it cost and what is missing."""
+    """The day's digest: the top of the group order, with what it cost and what is missing, and
+    the reading group's pick when it is the first digest after the week's poll."""
     by_id = {paper.id: paper for paper in batch.papers}
     entries = top_entries(order, by_id, size or ctx.digest_size)
     notes = []
@@ -151,6 +153,7 @@ def digest(ctx: Context, batch: Batch, order: list[Score], size: int | None = No
         budget_usd=ctx.judge.max_usd if ctx.judge else None,
         ran_out=ran_out,
         notes=notes,
+        pick=pick_for(ctx.store, batch.day),
     )
 
 

@@ -11,6 +11,11 @@ training rows, not neighbours), the criteria's keyword penalty, followed authors
 nothing taught, the model is the group's. No share to tune: measured in `bench/feedback.py`,
 chronologically (votes on earlier days, a later day ranked), with misclicks and without.
 
+Colleagues' votes of the week join the same fit as softer rows: what they say about a paper the
+reader has not voted on (`paperboy.group`: each colleague weighs how much better than a coin
+they agree with the reader, and colleagues together never weigh more than the reader's own vote
+would) scales that paper's row, a positive's or a negative's weight.
+
 Pure: the caller passes the votes, the papers they name, and the day.
 """
 
@@ -42,13 +47,16 @@ class Taught:
     disliked: list[Paper] = field(default_factory=list)
     passed: list[Paper] = field(default_factory=list)  # shown on earlier days, not voted on
     seeds: list[SeedPaper] = field(default_factory=list)
+    colleagues: list[tuple[Paper, float]] = field(default_factory=list)
+    """Papers the reader has not voted on, with what colleagues' votes say of each: in (0, 1]
+    for 👍, [-1, 0) for 👎, as a share of one of the reader's own votes."""
 
     @property
     def votes(self) -> int:
         return len(self.liked) + len(self.disliked)
 
     def __bool__(self) -> bool:
-        return bool(self.liked or self.disliked or self.seeds)
+        return bool(self.liked or self.disliked or self.seeds or self.colleagues)
 
 
 @dataclass
@@ -89,23 +97,33 @@ class ReaderModel:
         corpus, t = group.corpus, self.taught
         today = {p.id: i for i, p in enumerate(papers)}
         # Positives: the reader's seeds and liked papers (today's too: they were voted on).
-        positives = [seed_paper(s) for s in t.seeds if s.title or s.abstract] + t.liked
+        seeds = [seed_paper(s) for s in t.seeds if s.title or s.abstract]
         liked_today = {today[p.id] for p in t.liked if p.id in today}
         # More negatives: every 👎 paper (one of today's counts once more) and the papers
         # passed on other days.
         voted = {p.id for p in t.liked} | {p.id for p in t.disliked}
-        others = list(t.disliked)
-        others += [p for p in t.passed if p.id not in today and p.id not in voted]
+        passed = [p for p in t.passed if p.id not in today and p.id not in voted]
+        # Colleagues' papers, as a share of a vote: a day's paper keeps its own row too.
+        up = [(p, e) for p, e in t.colleagues if e > 0]
+        down = [(p, -e) for p, e in t.colleagues if e < 0]
+        positives = [*seeds, *t.liked, *(p for p, _ in up)]
+        others = [*t.disliked, *passed, *(p for p, _ in down)]
         day = np.ones(len(papers), dtype=bool)
         day[list(liked_today)] = False
-        training = _training(group, corpus.rows(positives), corpus.rows(others), day)
+        training = _training(
+            group,
+            corpus.rows(positives),
+            corpus.rows(others),
+            day,
+            np.concatenate([np.ones(len(seeds) + len(t.liked)), [e for _, e in up]]),
+            np.concatenate([np.ones(len(t.disliked) + len(passed)), [e for _, e in down]]),
+        )
         w0 = np.append(group.w, group.b)
         w, b = fit_linear(training.x, training.y, training.weight, self.scorer.recipe.c, w0=w0)
         margins = corpus.papers.dot(w) + b
         # The best cosine to a positive stays the prior's: the group's positives and the
         # reader's own seeds. Votes are training rows; as nearest neighbours on their own they
         # follow every misclick (measured: 02-19 worse than no votes with a fifth flipped).
-        seeds = positives[: len(positives) - len(t.liked)]
         best = group.best_positive
         if seeds:
             best = np.maximum(best, corpus.similarity(seeds).max(axis=1))
@@ -162,20 +180,31 @@ class ReaderModel:
         return sorted(top, key=lambda i: (abs(float(fit.margins[i])), i))[:n]
 
 
-def _training(group: GroupFit, positives: Rows, others: Rows, day: NDArray[np.bool_]) -> Training:
+def _training(
+    group: GroupFit,
+    positives: Rows,
+    others: Rows,
+    day: NDArray[np.bool_],
+    pos_share: Vector,
+    neg_share: Vector,
+) -> Training:
     """The group's training set with the reader's rows added: `positives` weigh what a seed
-    paper weighs, `others` (negatives) what one of the day's papers weighs; the day's papers
-    not in `day` (liked today) leave the negatives, as they join the positives."""
+    paper weighs, `others` (negatives) what one of the day's papers weighs, each times its
+    share (1 for the reader's own, less for what colleagues say); the day's papers not in
+    `day` (liked today) leave the negatives, as they join the positives."""
     corpus = group.corpus
     papers = corpus.papers if day.all() else corpus.papers.take(np.flatnonzero(day))
     n_pos, n_day = corpus.positives.n_rows + positives.n_rows, papers.n_rows + others.n_rows
     pos_w, neg_w = group.positive_weight, group.negative_weight
     if not pos_w and n_pos:  # a group with no seeds or topics: the reader's own take that role
         pos_w = (n_pos + n_day) / (2 * n_pos)
+    share = np.concatenate(
+        [np.ones(corpus.positives.n_rows), pos_share, np.ones(papers.n_rows), neg_share]
+    )
     return Training(
         stack([corpus.positives, positives, papers, others]),
         np.concatenate([np.ones(n_pos), -np.ones(n_day)]),
-        np.concatenate([np.full(n_pos, pos_w), np.full(n_day, neg_w)]),
+        np.concatenate([np.full(n_pos, pos_w), np.full(n_day, neg_w)]) * share,
     )
 
 
@@ -215,12 +244,15 @@ def taught_from(
     papers: dict[str, Paper],
     seeds: Iterable[SeedPaper] = (),
     passed: Iterable[Paper] = (),
+    colleagues: Iterable[tuple[Paper, float]] = (),
 ) -> Taught:
     """What a reader taught, from their standing votes (in the log's order) and the papers
-    those name; votes on papers no longer stored cannot teach and are left out."""
+    those name, and what colleagues' votes say of other papers (see `Taught.colleagues`);
+    votes on papers no longer stored cannot teach and are left out."""
     return Taught(
         liked=[papers[pid] for pid, v in votes.items() if v > 0 and pid in papers],
         disliked=[papers[pid] for pid, v in votes.items() if v < 0 and pid in papers],
         passed=[p for p in passed if p.id not in votes],
         seeds=list(seeds),
+        colleagues=[(p, e) for p, e in colleagues if p.id not in votes and e],
     )

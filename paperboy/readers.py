@@ -1,9 +1,11 @@
 """Each reader's own order and digest of a day, and what their profile has learned.
 
 A reader's model comes from the store: their standing votes, their own seed papers and followed
-authors, and the papers they were shown and let pass. A day's readers are ranked in worker
+authors, the papers they were shown and let pass, and what colleagues' votes of the week say
+(`paperboy.group`, read once per day's delivery). A day's readers are ranked in worker
 processes, one per core, forked after the day's group model is fitted, so that every worker
-shares it; each returns its readers' digests as data for the channels.
+shares it; each returns its readers' digests as data for the channels, each paper with its
+colleagues' votes ("Liked by N in your group").
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 
 from paperboy.days import Batch, Context, latest_ranked
+from paperboy.group import Group, read_group
 from paperboy.models import (
     Explanation,
     Paper,
@@ -57,13 +60,21 @@ def passed_papers(
     return list(store.papers([pid for pid in ids if pid not in votes]).values())
 
 
-def reader_model(ctx: Context, reader_id: str, day: date | None = None) -> ReaderModel:
-    """The reader's model: the local scorer refit with their votes, their own seed papers and
-    the papers they let pass (see `paperboy.reader`)."""
+def reader_model(
+    ctx: Context, reader_id: str, day: date | None = None, group: Group | None = None
+) -> ReaderModel:
+    """The reader's model: the local scorer refit with their votes, their own seed papers, the
+    papers they let pass and what colleagues' votes say (see `paperboy.reader`); `group` is
+    read from the store, as it stands now, unless given."""
     reader = ctx.store.reader(reader_id) or Reader(id=reader_id)
     votes = current_votes(ctx.store.votes(reader_id))
     passed = passed_papers(ctx.store, reader_id, day, votes) if votes else []
-    taught = taught_from(votes, ctx.store.papers(list(votes)), reader.seed_papers, passed)
+    group = group or read_group(ctx.store, ctx.now())
+    said = group.evidence(reader_id, votes)
+    colleagues = [(group.papers[pid], e) for pid, e in said.items()]
+    taught = taught_from(
+        votes, ctx.store.papers(list(votes)), reader.seed_papers, passed, colleagues
+    )
     return ReaderModel(ctx.local, taught, reader.authors)
 
 
@@ -86,9 +97,11 @@ def rank(model: ReaderModel, day: DayOrder, explain: int) -> ReaderRanking:
     return ranking
 
 
-def ranking_for(ctx: Context, reader_id: str, batch: Batch, order: list[Score]) -> ReaderRanking:
+def ranking_for(
+    ctx: Context, reader_id: str, batch: Batch, order: list[Score], group: Group | None = None
+) -> ReaderRanking:
     """The reader's order of a day, with their reasons for the best few digests' worth."""
-    model = reader_model(ctx, reader_id, batch.day)
+    model = reader_model(ctx, reader_id, batch.day, group)
     return rank(model, DayOrder.of(batch.day, batch.papers, order), EXPLAIN_TOP * ctx.digest_size)
 
 
@@ -100,25 +113,33 @@ def rank_for(ctx: Context, reader_id: str, batch: Batch, order: list[Score]) -> 
 # each reader's digest of the day --------------------------------------------------------------
 
 
-def reader_digest(ctx: Context, day: DayOrder, reader: Reader) -> ReaderDigest:
-    """A reader's own digest: the top of their order, as many as they asked for."""
+def reader_digest(
+    ctx: Context, day: DayOrder, reader: Reader, group: Group | None = None
+) -> ReaderDigest:
+    """A reader's own digest: the top of their order, as many as they asked for, each paper
+    with its colleagues' votes when it has any."""
     size = reader.digest_size or ctx.digest_size
-    ranking = rank(reader_model(ctx, reader.id, day.day), day, size)
-    return ReaderDigest(reader=reader, entries=ranking.top(size))
+    group = group or read_group(ctx.store, ctx.now())
+    entries = rank(reader_model(ctx, reader.id, day.day, group), day, size).top(size)
+    counts = group.counts([entry.paper.id for entry in entries], reader.id)
+    for entry in entries:
+        entry.group = counts.get(entry.paper.id)
+    return ReaderDigest(reader=reader, entries=entries)
 
 
-_SHARED: tuple[Context, DayOrder] | None = None
-"""In a forked worker: the context and the day it ranks readers of."""
+_SHARED: tuple[Context, DayOrder, Group] | None = None
+"""In a forked worker: the context, the day it ranks readers of and the group's votes."""
 
 
-def _adopt(ctx: Context, day: DayOrder) -> None:
+def _adopt(ctx: Context, day: DayOrder, group: Group) -> None:
     global _SHARED
-    _SHARED = (ctx, day)
+    _SHARED = (ctx, day, group)
 
 
 def _digest_of(reader: Reader) -> ReaderDigest:
     assert _SHARED is not None, "a worker ranks readers only after adopting the day"
-    return reader_digest(*_SHARED, reader)
+    ctx, day, group = _SHARED
+    return reader_digest(ctx, day, reader, group)
 
 
 def reader_digests(
@@ -126,11 +147,14 @@ def reader_digests(
 ) -> list[ReaderDigest]:
     """Every given reader's digest of the day, in their order: ranked in parallel, one worker
     process per core, forked after the day's group model is fitted so that they share it."""
+    if not readers:
+        return []
     day = DayOrder.of(batch.day, batch.papers, order)
     ctx.local.fit(batch.papers)  # before the fork: every worker inherits it
+    group = read_group(ctx.store, ctx.now())  # the colleagues' votes when the digests are made
     workers = min(len(readers), os.cpu_count() or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [reader_digest(ctx, day, reader) for reader in readers]
+        return [reader_digest(ctx, day, reader, group) for reader in readers]
     chunk = max(1, len(readers) // (4 * workers))  # small chunks: the work is uneven
     # Frozen objects are left alone by the workers' garbage collector, so the memory they share
     # with this process stays shared instead of being copied page by page.
@@ -140,7 +164,7 @@ def reader_digests(
             workers,
             mp_context=multiprocessing.get_context("fork"),
             initializer=_adopt,
-            initargs=(ctx, day),
+            initargs=(ctx, day, group),
         ) as pool:
             made = list(pool.map(_digest_of, readers, chunksize=chunk))
     finally:
@@ -195,6 +219,7 @@ def profile(store: Store, reader_id: str, ctx: Context | None, suggest: bool = F
         user=reader.id,
         email=reader.email,
         email_enabled=reader.email_enabled,
+        share_votes=reader.share_votes,
         digest_size=reader.digest_size,
         cadence=reader.cadence,
         hour=reader.hour,

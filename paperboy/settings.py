@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     schedule_cron: Cron = "0 6 * * 1-5"
     fetch_cron: Cron = "30 5 * * 1-5"
     """With LLM_BATCH: when the clock starts looking for the day's fresh feed to submit (UTC)."""
+    weekly_cron: Cron = "0 14 * * 5"
+    """When the week in the group is posted (cron, UTC): Fridays at 14:00."""
+    weekly_show_voters: bool = False
+    """Name who liked each paper in the week's post (names from Slack's users.info)."""
 
     pacing: float = Field(default=1.0, ge=0)
     """Multiplies the waits kept between requests to arXiv (3 s) and between posts to one Slack

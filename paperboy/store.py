@@ -21,6 +21,7 @@ from redis.retry import Retry
 
 from paperboy.leases import lease
 from paperboy.models import DAY_FIELDS, DayRecord, Paper, Reader, SeedPaper, Vote
+from paperboy.polls import PollBook, PollRecord
 from paperboy.settings import Settings
 from paperboy.vote_log import VoteLog
 
@@ -105,8 +106,9 @@ def in_process() -> redis.Redis:
     return fakeredis.FakeRedis()
 
 
-class Store(VoteLog):
-    """The one place that knows Redis keys (the vote log's are in `paperboy.vote_log`)."""
+class Store(VoteLog, PollBook):
+    """The one place that knows Redis keys (the vote log's are in `paperboy.vote_log`, the
+    week's post and poll's in `paperboy.polls`)."""
 
     def __init__(self, client: redis.Redis, prefix: str = "pb", persistent: bool = True) -> None:
         self.redis = client
@@ -114,6 +116,7 @@ class Store(VoteLog):
         self.persistent = persistent
         self._reserve_turn = client.register_script(RESERVE_TURN)
         self._scripts()
+        self._poll_scripts()
 
     def key(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
@@ -288,7 +291,7 @@ class Store(VoteLog):
     # export, import, forget ------------------------------------------------------------
 
     def export(self, reader_id: str | None = None) -> Iterator[dict[str, Any]]:
-        """Readers and their vote logs as JSON-ready records, one per line of an export."""
+        """Readers, their vote logs and poll choices as JSON-ready records, one per line."""
         ids = [reader_id] if reader_id else self.reader_ids()
         for rid in ids:
             reader = self.reader(rid)
@@ -296,12 +299,14 @@ class Store(VoteLog):
                 yield {"type": "reader", **reader.model_dump(mode="json")}
             for vote in self.votes(rid):
                 yield {"type": "vote", **vote.model_dump(mode="json")}
+        yield from self.poll_records(reader_id)
 
     def import_records(self, records: Iterable[dict[str, Any]]) -> tuple[int, int]:
         """Load exported records; votes already in the log are not added twice, and an event
         older than the standing one on its paper is kept in the log but does not stand."""
         readers: list[Reader] = []
         votes: list[Vote] = []
+        polls: list[PollRecord] = []
         for record in records:
             kind = record.get("type")
             body = {k: v for k, v in record.items() if k != "type"}
@@ -309,15 +314,23 @@ class Store(VoteLog):
                 readers.append(Reader.model_validate(body))
             elif kind == "vote":
                 votes.append(Vote.model_validate(body))
+            elif kind == "poll":
+                polls.append(PollRecord.of(body))
             else:
-                raise ValueError(f"unknown record type {kind!r}: expected 'reader' or 'vote'")
+                raise ValueError(
+                    f"unknown record type {kind!r}: expected 'reader', 'vote' or 'poll'"
+                )
         for reader in readers:
             self.save_reader(reader)
-        return len(readers), self.import_votes(votes)
+        added = self.import_votes(votes)
+        self.import_poll_records(polls)
+        return len(readers), added
 
     def forget(self, reader_id: str) -> None:
-        """Remove a reader's settings, seeds, votes and their share of the tallies."""
+        """Remove a reader's settings, seeds, votes (and their share of the tallies) and poll
+        choices."""
         self.forget_votes(reader_id)
+        self.forget_poll_choices(reader_id)
         with self.redis.pipeline() as pipe:
             pipe.delete(self.key("reader", reader_id), self.key("shown", reader_id))
             pipe.srem(self.key("readers"), reader_id)
@@ -498,7 +511,8 @@ class Store(VoteLog):
             yield {"type": "paper", **paper.model_dump(mode="json")}
 
     def import_with_papers(self, records: Iterable[dict[str, Any]]) -> tuple[int, int, int]:
-        """Load an export: papers (kept for good, as voted papers are), readers and votes.
+        """Load an export: papers (kept for good, as voted papers are), readers, votes and poll
+        choices.
 
         Returns (readers, new votes, papers).
         """

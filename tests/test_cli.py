@@ -7,11 +7,13 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from paperboy.cli import UNREACHABLE, main
+from paperboy.models import Reader, Vote
 from paperboy.store import Store
 from tests.conftest import FIXTURES, ROOT, parsed
 
@@ -43,6 +45,39 @@ def test_rank_json_lists_each_new_and_cross_paper_once(capsys: pytest.CaptureFix
     first = rows[0]
     assert set(first) >= {"id", "title", "authors", "score", "scorer", "reasons"}
     assert first["scorer"] == "local" and isinstance(first["authors"], list)
+
+
+def test_rank_for_a_reader_gives_their_colleagues_votes_unless_kept_private(
+    capsys: pytest.CaptureFixture[str], store: Store
+) -> None:
+    paper = parsed(SMALL_DAY).kept(["new", "cross"])[3].id
+    run(capsys, "vote", "--user", "U2", "--paper", paper, "--up")
+    run(capsys, "vote", "--user", "U3", "--paper", paper, "--down")
+    run(capsys, "vote", "--user", "U1", "--paper", paper, "--up")  # the reader's own: not counted
+    rows = json.loads(run(capsys, "rank", "--feed", str(SMALL_DAY), "--user", "U1", "--json")[1])
+    votes = {r["id"]: r["group_votes"] for r in rows}
+    assert votes[paper] == {"up": 1, "down": 1}
+    assert {v["up"] + v["down"] for p, v in votes.items() if p != paper} == {0}
+    store.save_reader(Reader(id="U3", share_votes=False))
+    rows = json.loads(run(capsys, "rank", "--feed", str(SMALL_DAY), "--user", "U1", "--json")[1])
+    assert next(r["group_votes"] for r in rows if r["id"] == paper) == {"up": 1, "down": 0}
+    assert json.loads(run(capsys, "profile", "--user", "U3", "--json")[1])["share_votes"] is False
+
+
+def test_week_lists_what_the_group_liked(capsys: pytest.CaptureFixture[str], store: Store) -> None:
+    run(capsys, "ingest", "--feed", str(SMALL_DAY), "--date", "2025-06-04")
+    ids = [p.id for p in parsed(SMALL_DAY).kept(["new", "cross"])[:3]]
+    at = datetime(2025, 6, 4, 12, tzinfo=UTC)
+    for reader, paper, value in [("U1", ids[0], 1), ("U2", ids[0], 1), ("U1", ids[1], 1),
+                                 ("U2", ids[2], -1)]:  # fmt: skip
+        store.append_vote(Vote(reader=reader, paper=paper, value=value, at=at))
+    code, out, _ = run(capsys, "week", "--date", "2025-06-06")
+    assert code == 0
+    assert "Sat 31 May to Fri 06 Jun: 2 readers voted on 3 of the week's papers" in out
+    listed = [line.split()[6] for line in out.splitlines() if line[:4].strip().endswith(".")]
+    assert listed == ids[:2]
+    assert "No reading-group poll: it needs three liked papers." in out
+    assert "no paper got more" in run(capsys, "week", "--date", "2025-06-13")[1]
 
 
 def test_rank_limit_and_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,6 +196,7 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         "export",
         "import",
         "forget",
+        "week",
         "doctor",
     ):
         with pytest.raises(SystemExit) as exited:

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 
 from paperboy import emails, tokens
-from paperboy.models import Reader
+from paperboy.models import GroupVotes, Reader
 from tests.emailing import DAY, NOW, SECRET, day_papers, digest
 
 SENDER = "Paperboy <paperboy@lab.example.org>"
@@ -134,6 +134,23 @@ def test_each_paper_has_title_link_authors_why_scores_abstract_and_votes() -> No
     }
     assert all(c.reader == "U123" for c in cast)
     assert text.count("/feedback/") == 2 * len(day.entries)
+
+
+def test_a_card_says_how_many_in_the_group_liked_its_paper() -> None:
+    day = digest()
+    liked = day.entries[1].model_copy(update={"group": GroupVotes(up=3, down=1)})
+    disliked = day.entries[2].model_copy(update={"group": GroupVotes(down=2)})
+    entries = [day.entries[0], liked, disliked, *day.entries[3:]]
+    msg = emails.message(READER, day, entries, sender=SENDER, links_=LINKS)
+    text, html = parts(msg)
+    assert text.count("Liked by") == html.count("Liked by") == 1
+    card = text.split(liked.paper.url)[1].split(entries[2].paper.url)[0]
+    assert "👍 Liked by 3 in your group" in card
+    assert (
+        "Liked by 3 in your group" in html.split(liked.paper.url)[1].split(entries[2].paper.url)[0]
+    )
+    ctx = emails.context(READER, day, entries, LINKS)
+    assert emails.Pages().render(ctx) == emails.render(ctx)
 
 
 def test_papers_appear_in_the_order_given() -> None:

@@ -62,6 +62,7 @@ def test_secrets_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
         ("LLM_MAX_PAPERS", "0"),
         ("LLM_MAX_USD_PER_DAY", "-0.1"),
         ("LLM_BATCH", "sometimes"),
+        ("WEEKLY_CRON", "every friday"),
     ],
 )
 def test_a_bad_value_is_a_clear_error(

@@ -17,6 +17,8 @@ settings = load_or_exit()
 cron.register(on_the_clock, QUEUE, args=("start_day",), cron=settings.schedule_cron)
 cron.register(on_the_clock, QUEUE, args=("catch_up",), interval=3600)
 cron.register(on_the_clock, QUEUE, args=("backup",), cron=checked_cron("30 5 * * *"))
+# The week in the group, posted once (Fridays 14:00 by default).
+cron.register(on_the_clock, QUEUE, args=("post_weekly",), cron=settings.weekly_cron)
 # Readers with an hour of their own, or a weekly digest: at the top of every hour.
 cron.register(on_the_clock, QUEUE, args=("mail_hour",), cron=checked_cron("0 * * * *"))
 if settings.llm_batch:  # the half-price path: submit the day early, collect late batches

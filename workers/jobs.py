@@ -309,5 +309,6 @@ ON_THE_CLOCK.update(
     deliver_day=deliver_day,
     mail_hour="workers.mailing.mail_hour",
     look_early="workers.batches.look_early",
+    post_weekly="workers.weekly.post_weekly",
     collect_batches="workers.batches.collect_batches",
 )
