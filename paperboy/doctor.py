@@ -85,7 +85,7 @@ def check_redis_memory(settings: Settings) -> Check | None:
     """maxmemory-policy must be noeviction: on any other, a full Redis silently drops keys
     instead of refusing the write. None when Redis does not answer (check_redis said so)."""
     try:
-        client = connect(settings.redis_url or LOCAL_REDIS)
+        client = connect(settings.redis_url or LOCAL_REDIS, patience=0)
         info = client.info("memory")
     except redis.RedisError:
         return None

@@ -158,7 +158,7 @@ def slack_channel(
     times PACING, waited through `sleep`."""
     if not (settings.slack_bot_token and settings.slack_channel):
         return None
-    from paperboy.slack import POST_SPACING_SECONDS, SlackDeliverer, web_client
+    from paperboy.slack import POST_SPACING_SECONDS, RECOVERY_WAITS, SlackDeliverer, web_client
 
     # no connection retries on the posting client: a re-run reconciles with the thread instead
     client = web_client(
@@ -173,4 +173,5 @@ def slack_channel(
         sleep=sleep,
         lock_seconds=settings.lock_seconds,
         progress=progress,
+        recovery_waits=tuple(wait * settings.pacing for wait in RECOVERY_WAITS),
     )

@@ -72,8 +72,9 @@ class Settings(BaseSettings):
     """Name who liked each paper in the week's post (names from Slack's users.info)."""
 
     pacing: float = Field(default=1.0, ge=0)
-    """Multiplies the waits kept between requests to arXiv (3 s) and between posts to one Slack
-    channel (1.05 s); 0 only against local stand-ins."""
+    """Multiplies the waits kept between requests to arXiv (3 s), between posts to one Slack
+    channel (1.05 s), and after a Slack post that got no answer (1, 4, 16 s); 0 only against
+    local stand-ins."""
 
     lock_seconds: float = Field(default=60.0, gt=0)
     """How long a worker's hold on a step (posting a day, mailing a reader) lasts unless it

@@ -244,6 +244,7 @@ class SlackDeliverer:
     sleep: Callable[[float], None] = time.sleep
     lock_seconds: float = LEASE_SECONDS
     progress: Progress = silent
+    recovery_waits: tuple[float, ...] = RECOVERY_WAITS
     name: str = "slack"
 
     def readers(self, day: date) -> list[Reader]:
@@ -253,7 +254,7 @@ class SlackDeliverer:
         """Post the day; after a post Slack answered with a 5xx, or not at all (it may have
         landed), wait a little and go on: the thread is read again first. After the last
         wait, the error is the step's, and its retry goes on the same way."""
-        for wait in (*RECOVERY_WAITS, None):
+        for wait in (*self.recovery_waits, None):
             try:
                 return post_day(
                     self.client,
