@@ -39,7 +39,8 @@ run: $(BIN)/paperboy
 	if [ $$status -eq 3 ]; then echo "Using the sample feed $(SAMPLE) instead."; \
 	  $(BIN)/paperboy run --feed $(SAMPLE) $(ARGS); else exit $$status; fi
 
-# Tests need a Redis on 127.0.0.1:6379 (they use database 15 and empty it).
+# Tests need a Redis on 127.0.0.1:6379 (they use databases 15 down to 12, one a test process,
+# and empty them).
 redis:
 	@redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --port 6379 --save "" --appendonly no >/dev/null
 
@@ -49,7 +50,7 @@ test: $(DEV) redis
 # The fault suite (faults/README.md): the real processes, killed and starved; a few minutes.
 # It starts a redis-server of its own (on a free port, with AOF).
 faults: $(DEV)
-	$(BIN)/python -m pytest -q -p no:cacheprovider faults
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 0 faults
 
 lint: $(DEV)
 	$(BIN)/ruff check .

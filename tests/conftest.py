@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from urllib.parse import urlsplit, urlunsplit
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,21 @@ FIXTURES = ROOT / "tests" / "data"
 """Real arXiv feeds and the example reader the tests read (see data/README.md)."""
 BIG_DAY = FIXTURES / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
 """The biggest real day: 1,506 items, 834 of them new or cross."""
-TEST_REDIS_URL = os.environ.get("PAPERBOY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _test_redis_url() -> str:
+    """PAPERBOY_TEST_REDIS_URL (database 15 of the local Redis by default); each further test
+    process (pytest-xdist's gw1, gw2, …) takes the database below the one before."""
+    url = urlsplit(os.environ.get("PAPERBOY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    offset = int(worker.removeprefix("gw") or 0)
+    database = int(url.path.strip("/") or 0) - offset
+    if database < 0:
+        raise RuntimeError(f"no Redis database left for test process {worker}: use fewer")
+    return urlunsplit(url._replace(path=f"/{database}"))
+
+
+TEST_REDIS_URL = _test_redis_url()
 
 
 @functools.cache
