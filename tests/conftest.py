@@ -6,10 +6,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from urllib.parse import urlsplit, urlunsplit
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
