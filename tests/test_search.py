@@ -1,5 +1,5 @@
 """Search on a real Redis: the index an ingest builds, BM25 over titles and abstracts, authors by
-name, and `paperboy search` on the terminal."""
+name, the answer within Block Kit's limits, and `paperboy search` on the terminal."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from paperboy import blocks, search_blocks
 from paperboy.arxiv import Fetched
 from paperboy.days import Batch, Context
 from paperboy.index import SearchIndex, author_terms, query_terms
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior
 from paperboy.pipeline import ingest
-from paperboy.search import search
+from paperboy.search import Found, search
 from paperboy.store import Store
 from tests.conftest import FIXTURES, parsed
 
@@ -79,6 +80,28 @@ def test_a_day_ingested_again_replaces_its_segment(store: Store) -> None:
     assert [h.paper for h in index.search("hypergraphs")] == []
     assert [f.paper.id for f in search(store, "sparse attention")] == ["2506.90002"]
     assert ctx.store.redis.ttl(store.key("ix", "day", "2025-06-03")) > 40 * 86400
+
+
+def test_the_answer_fits_slacks_limits_whatever_the_titles_hold(store: Store, small: Batch) -> None:
+    found = search(store, "speech audio model")
+    assert len(found) == 10
+    hostile = Paper(
+        id="2506.99999",
+        title="<!channel> " + "Very long title & more " * 40,
+        authors=[f"<@U{n}> Author" for n in range(40)],
+        day=date(2025, 6, 3),
+    )
+    link = "https://example.slack.com/archives/C0PAPERS/p1750000000000002"
+    found = [Found(hostile, 9.9, 3, 1, link), *found[:9]]
+    answer = search_blocks.answer("<!here> reasoning", found)
+    assert blocks.problems(answer["blocks"], str(answer["text"])) == []  # type: ignore[arg-type]
+    text = json.dumps(answer, ensure_ascii=False)
+    assert "<!channel>" not in text and "<!here>" not in text and "<@U1>" not in text
+    assert f"<{link}|💬 its thread>" in text and "👍 3 · 👎 1" in text
+    saves = [b["accessory"]["value"] for b in answer["blocks"] if "accessory" in b]  # type: ignore[index, union-attr]
+    assert saves == [f.paper.id for f in found]
+    nothing = search_blocks.answer("zyxwvut", [])
+    assert "Nothing Paperboy has seen matches" in str(nothing["text"])
 
 
 def test_paperboy_search_on_the_terminal(

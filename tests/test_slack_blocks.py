@@ -114,8 +114,8 @@ def test_tallies_replace_the_buttons_and_keep_the_rest(papers: list[Paper]) -> N
     updated = blocks.with_tally(original, papers[0].id, 2, 1)
     assert updated[:-1] == original[:-1]
     labels = [e["text"]["text"] for e in updated[-1]["elements"]]
-    assert labels == ["👍 2", "👎 1"]
-    assert [e["value"] for e in updated[-1]["elements"]] == [papers[0].id] * 2
+    assert labels == ["👍 2", "👎 1", "📌 Save"]
+    assert [e["value"] for e in updated[-1]["elements"]] == [papers[0].id] * 3
     assert blocks.paper_text("A <b>", 2, 1) == "A &lt;b&gt; (👍 2 · 👎 1)"
 
 
