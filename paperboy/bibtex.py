@@ -5,7 +5,7 @@ and …"), `year`, `eprint`, `archivePrefix = {arXiv}`, `primaryClass` (when the
 paper's categories) and `url`. The key is made from the paper alone (first author's surname,
 year, first word of the title, arXiv id), so it never changes and never collides. Text is
 UTF-8; LaTeX's special characters are escaped outside `$…$` math, and words with capitals
-after their first letter (BERT, LLMs) are braced so that a style keeps their case.
+inside (BERT, LLMs, GPT-4) are braced so that a style keeps their case.
 """
 
 from __future__ import annotations
@@ -70,9 +70,13 @@ def title(text: str) -> str:
 
 
 def _cased(word: str) -> str:
-    """A word braced when it has a capital after its first letter, so a style keeps its case."""
-    letters = [c for c in word if c.isalpha()]
-    return "{" + word + "}" if any(c.isupper() for c in letters[1:]) else word
+    """A word braced when a part of it has a capital after its first letter (BERT, LLMs, GPT-4,
+    not Post-Imputation), so that a style keeps its case."""
+    for part in word.split("-"):
+        letters = [c for c in part if c.isalpha()]
+        if any(c.isupper() for c in letters[1:]):
+            return "{" + word + "}"
+    return word
 
 
 def author(raw: str) -> str:

@@ -65,6 +65,9 @@ def test_names_titles_and_keys() -> None:
     assert names[2].last == ["{ATLAS Collaboration}"] and names[3].last == ["García-Pérez"]
     assert found["title"] == (r"Scaling {BERT} to $O(n^{2})$ tokens: 50\% faster \& cheaper\_")
     assert found.key == "beethoven2025scaling_2506.00030"
+    assert bibtex.title("GPT-4 and LLMs for Post-Imputation") == (
+        "{GPT-4} and {LLMs} for Post-Imputation"
+    )
     old = Paper(id="math/0601001", title="Sur les courbes", authors=["A. Weil"])
     assert bibtex.key(old) == "weil2006courbes_math-0601001" and bibtex.year(old) == "2006"
     stray = Paper(id="2506.00031", title="Costs in $ and {braces", authors=["Ada Lovelace"])

@@ -4,12 +4,16 @@ interactive worker's answers, against the Slack stand-in."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import bibtexparser
+import pytest
 
 from paperboy import blocks, saved_blocks
 from paperboy.index import SearchIndex
+from paperboy.models import Paper
+from paperboy.store import Store
 from tests.slackweb import (
     CHANNEL,
     DAY,
@@ -21,8 +25,17 @@ from tests.slackweb import (
     settings_action,
     tally_shown,
 )
-from tests.standins.slack_api import click, interaction, read_manifest, signed
+from tests.standins.slack_api import (
+    TOKEN,
+    SlackStandIn,
+    click,
+    interaction,
+    read_manifest,
+    serve,
+    signed,
+)
 from tests.test_one_vote import at_once
+from workers.interactive import send_bibtex
 
 
 def press_save(web: Web, user: str, reply: dict[str, Any], action_ts: str) -> dict[str, Any]:
@@ -181,3 +194,19 @@ def test_without_an_interactive_worker_search_says_so_and_saves_still_count(
     body = interaction(click("U1", blocks.SAVE, web.replies[0], CHANNEL))
     assert web.post(body, signed(SECRET, body)).status_code == 200
     assert web.store.is_saved("U1", str(blocks.paper_of(web.replies[0])))
+
+
+def test_an_app_without_files_write_says_what_to_add(
+    store: Store, unconfigured: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = read_manifest()
+    bot = manifest["oauth_config"]["scopes"]["bot"]
+    manifest["oauth_config"]["scopes"]["bot"] = [s for s in bot if s != "files:write"]
+    store.save_papers([Paper(id="2506.00019", title="A paper", authors=["Ada Lovelace"])])
+    store.save("U1", "2506.00019")
+    with serve(SlackStandIn(manifest=manifest)) as slack:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("SLACK_API_URL", slack.url)
+        send_bibtex("U1", slack.root + "/respond/1")
+        (answer,) = slack.calls("respond/1")
+    assert "files:write is missing" in answer["text"] and not slack.files

@@ -166,7 +166,14 @@ def send_bibtex(user: str, response_url: str) -> str:
     except SlackApiError as exc:
         error = exc.response.get("error")
         log.warning("the BibTeX file for %s could not be sent: %s", user, error)
-        _respond(response_url, {"text": f"Sorry, Slack refused the file ({error})."})
+        why = f"Sorry, Slack refused the file ({error})."
+        if error == "missing_scope":
+            needed = exc.response.get("needed") or "files:write, im:write"
+            why = (
+                f"Sorry, Paperboy's Slack app may not send files ({needed} is missing): ask "
+                "your Paperboy admin to add it from slack/manifest.json and reinstall the app."
+            )
+        _respond(response_url, {"text": why})
         return f"BibTeX for {user} refused: {error}"
     sent = f"Sent: {noun} as a BibTeX file in your messages with Paperboy."
     _respond(response_url, {"text": sent})
