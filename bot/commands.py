@@ -189,8 +189,8 @@ def register(app: App, deps: Deps) -> None:
     def forgotten(body: dict[str, Any], respond: Respond) -> None:
         respond(
             replace_original=True,
-            text="Done: Paperboy has deleted your votes, reading-group choices, seed papers, "
-            "followed authors and settings.",
+            text="Done: Paperboy has deleted your votes, reading-group choices, reading list, "
+            "seed papers, followed authors and settings.",
         )
         request_home(deps, str(body["user"]["id"]))
 

@@ -520,7 +520,7 @@ def forget_blocks() -> list[Block]:
     return [
         section(
             "Delete everything Paperboy keeps about you: your votes, reading-group choices, "
-            "seed papers, followed authors and settings? This cannot be undone."
+            "reading list, seed papers, followed authors and settings? This cannot be undone."
         ),
         {
             "type": "actions",
