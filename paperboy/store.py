@@ -517,7 +517,7 @@ class Store(Archive, VoteLog, PollBook, ReadingList):
                     pipe.set(self.key("seed", seed.id), seed.model_dump_json())
             pipe.execute()
 
-    # export with the voted papers' text, so that an import elsewhere ranks the same ---------
+    # export with the kept papers' text, so that an import elsewhere ranks and finds the same -
 
     def export_with_papers(self, reader_id: str | None = None) -> Iterator[dict[str, Any]]:
         """`export`'s records, then the kept papers: every voted and saved paper (profiles
