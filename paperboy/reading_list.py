@@ -108,11 +108,14 @@ class SavedRecord:
     @classmethod
     def of(cls, record: dict[str, Any]) -> SavedRecord:
         """A reading-list record of an export, or ValueError saying what is wrong with it."""
+        saved = record.get("saved", True)
+        if not isinstance(saved, bool):
+            raise ValueError(f"a saved record's `saved` is true or false, not {saved!r}")
         try:
             found = cls(
                 reader=str(record["reader"]),
                 paper=str(record["paper"]),
-                saved=bool(record.get("saved", True)),
+                saved=saved,
                 at=datetime.fromisoformat(str(record["at"])),
             )
         except KeyError as exc:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from paperboy.days import Context
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Vote
@@ -100,6 +102,11 @@ def test_export_import_and_forget(store: Store) -> None:
     assert store.import_saved([newer]) == 1 and store.is_saved("U1", B)
     store.forget("U1")
     assert store.saved("U1") == [] and store.reader_ids() == []
+    bad = {"type": "saved", "reader": "U1", "paper": A, "saved": "no", "at": removed_at}
+    with pytest.raises(ValueError, match="true or false"):
+        store.import_records([bad])
+    with pytest.raises(ValueError, match="time zone"):
+        store.import_records([{**bad, "saved": True, "at": "2025-06-03T09:00:00"}])
 
 
 def test_a_save_teaches_like_a_like_unless_the_reader_voted() -> None:
