@@ -22,7 +22,7 @@ from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
-from bot import Deps, UserError, commands, guard, home, poll, votes
+from bot import Deps, UserError, commands, guard, home, poll, saves, votes
 from bot.jobs import Interactive
 from bot.links import links
 from paperboy import logs
@@ -129,6 +129,7 @@ def build_bolt(deps: Deps, signing_secret: str) -> App:
     app.use(Redelivery(deps))
     app.use(ActionShape(deps))
     votes.register(app, deps)
+    saves.register(app, deps)
     poll.register(app, deps)
     home.register(app, deps)
     commands.register(app, deps)

@@ -1,7 +1,9 @@
-"""The `/paperboy` slash command: help, seed, follow, unfollow, top, settings, forget.
+"""The `/paperboy` slash command: help, search, saved, seed, follow, unfollow, top, settings,
+forget.
 
-`top` and the look-up of a seed paper Paperboy has not seen are answered by the interactive
-worker through the command's `response_url`; the rest is answered in the acknowledgement.
+`top`, `search`, `saved bibtex` and the look-up of a seed paper Paperboy has not seen are
+answered by the interactive worker (through the command's `response_url`, and a direct message
+for the BibTeX file); the rest is answered in the acknowledgement.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot import Deps, UserError
 from bot.home import request_home
 from bot.jobs import NOT_RUNNING
+from bot.saves import reading_list
 from paperboy import blocks, seeds
 from paperboy.models import Reader
 
@@ -22,8 +25,16 @@ log = logging.getLogger(__name__)
 
 ANSWER_TOP = "workers.interactive.answer_top"
 LOOK_UP_SEED = "workers.interactive.look_up_seed"
+ANSWER_SEARCH = "workers.interactive.answer_search"
+SEND_BIBTEX = "workers.interactive.send_bibtex"
+MAX_QUERY = 200
+"""Characters of a search query kept: a query is a few words."""
 
 HELP = """*Paperboy* reads arXiv's new papers every weekday and ranks them for you.
+• `/paperboy search <words>`: the papers Paperboy has seen that best match (titles, abstracts, \
+authors), with a link to each one's thread
+• `/paperboy saved`: your reading list (📌 Save on a paper adds it); `/paperboy saved bibtex` \
+sends it to you as a BibTeX file (Zotero imports it)
 • `/paperboy seed <arXiv id or URL>`: a paper that shows what you want more of
 • `/paperboy follow <author>` and `/paperboy unfollow <author>`: papers by them come first
 • `/paperboy top`: your own top papers of the latest day
@@ -100,6 +111,15 @@ def forget(deps: Deps, user: str, arg: str) -> Reply:
     return {"text": "Delete your Paperboy data?", "blocks": blocks.forget_blocks()}
 
 
+def saved(deps: Deps, user: str, arg: str) -> Reply:
+    if arg.strip().lower() not in ("", "list"):
+        raise UserError(
+            "`/paperboy saved` lists your reading list; `/paperboy saved bibtex` sends it to "
+            "you as a BibTeX file."
+        )
+    return reading_list(deps, user)
+
+
 def show_help(deps: Deps, user: str, arg: str) -> Reply:
     return {"text": HELP}
 
@@ -110,6 +130,7 @@ VERBS: dict[str, Callable[[Deps, str, str], Reply]] = {
     "unfollow": unfollow,
     "settings": settings,
     "forget": forget,
+    "saved": saved,
 }
 CHANGES_HOME = {"seed", "follow", "unfollow"}
 
@@ -126,6 +147,21 @@ def register(app: App, deps: Deps) -> None:
                 raise UserError(NOT_RUNNING)
             deps.interactive.enqueue(ANSWER_TOP, user, response_url)
             ack(text="Ranking the latest day's papers for you…")
+            return
+        if verb == "search":
+            words = " ".join(arg.split())[:MAX_QUERY]
+            if not words:
+                raise UserError("Search for what? Try `/paperboy search diffusion transformers`.")
+            if not deps.interactive.alive():
+                raise UserError(NOT_RUNNING)
+            deps.interactive.enqueue(ANSWER_SEARCH, user, words, response_url)
+            ack(text=f"Searching for “{blocks.escape(words)}”…")
+            return
+        if verb == "saved" and arg.strip().lower() == "bibtex":
+            if not deps.interactive.alive():
+                raise UserError(NOT_RUNNING)
+            deps.interactive.enqueue(SEND_BIBTEX, user, response_url)
+            ack(text="Sending your reading list as a BibTeX file in a direct message…")
             return
         if verb == "seed":
             reply, unknown = seed(deps, user, arg)
@@ -153,8 +189,8 @@ def register(app: App, deps: Deps) -> None:
     def forgotten(body: dict[str, Any], respond: Respond) -> None:
         respond(
             replace_original=True,
-            text="Done: Paperboy has deleted your votes, reading-group choices, seed papers, "
-            "followed authors and settings.",
+            text="Done: Paperboy has deleted your votes, reading-group choices, reading list, "
+            "seed papers, followed authors and settings.",
         )
         request_home(deps, str(body["user"]["id"]))
 

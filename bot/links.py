@@ -1,4 +1,5 @@
-"""The web pages behind the links in emails: confirm a vote, unsubscribe, confirm an address.
+"""The web pages behind the links in emails: confirm a vote, save a paper for later,
+unsubscribe, confirm an address.
 
 Mail security scanners fetch every link in a message before its reader does, so a GET never
 changes anything: it shows a page whose one button POSTs. The unsubscribe URL also takes
@@ -143,6 +144,63 @@ def _feedback_page(link: tokens.Link, token: str, *, recorded: bool) -> Response
         paper_id=link.paper,
         choices=choices,
         confirm_url=url_for("links.record_vote", token=token),
+    )
+
+
+@links.get("/save/<token>")
+def save_page(token: str) -> Response:
+    """Show the paper, whether it is on the reader's list, and one button that saves it."""
+    link = _verify(token, "save")
+    if isinstance(link, Response):
+        return link
+    return _save_page(link, token, recorded=False)
+
+
+@links.post("/save/<token>")
+def save(token: str) -> Response:
+    """Save the link's paper to the reader's reading list (or remove it), then say so."""
+    link = _verify(token, "save")
+    if isinstance(link, Response):
+        return link
+    assert link.paper is not None
+    # Set, not toggled: the link says which; a second POST of it changes nothing.
+    done = _store().save(
+        link.reader, link.paper, "save" if link.save else "remove", stored_only=link.save
+    )
+    if done.outcome == "no-paper":
+        return _error(
+            410,
+            "This paper is no longer kept",
+            "Paperboy keeps the papers of the last few weeks, and those posted, voted on or "
+            "saved, so this one cannot be saved now.",
+        )
+    if done.outcome == "ok":
+        way = "saved" if link.save else "removed"
+        log.info("reader %s %s paper %s from email", link.reader, way, link.paper)
+    return _save_page(link, token, recorded=True)
+
+
+def _save_page(link: tokens.Link, token: str, *, recorded: bool) -> Response:
+    store = _store()
+    assert link.paper is not None
+    saved = store.is_saved(link.reader, link.paper)
+    secret = _secret()
+    other = None
+    if (recorded or saved == link.save) and secret:
+        # Changing one's mind needs a new link; it is signed here like those in the email.
+        fresh = tokens.save_token(
+            secret, link.reader, link.paper, not saved, _now(), _settings().link_ttl_days
+        )
+        other = url_for("links.save", token=fresh)
+    return _page(
+        "save.html",
+        recorded=recorded,
+        saved=saved,
+        save=link.save,
+        paper=store.papers([link.paper]).get(link.paper),
+        paper_id=link.paper,
+        other_url=other,
+        confirm_url=url_for("links.save", token=token),
     )
 
 

@@ -43,6 +43,8 @@ MAX_TEXT_CHARS = 3000
 
 VOTE_UP = "vote_up"
 VOTE_DOWN = "vote_down"
+SAVE = "paper_save"
+"""📌 Save: the paper to the presser's reading list, or off it when it is there."""
 PAPER_EVENT = "paperboy_paper"
 DAY_EVENT = "paperboy_day"
 VOTE_BLOCK = "vote:"
@@ -138,7 +140,9 @@ def day_blocks(digest: Digest) -> list[Block]:
         blocks.append(section(pick_line(digest.pick)))
     if digest.notes:
         blocks.append(context(*(escape(note) for note in digest.notes)))
-    blocks.append(context("Papers in the thread 🧵 · 👍/👎 teach your own ranking"))
+    blocks.append(
+        context("Papers in the thread 🧵 · 👍/👎 teach your own ranking · 📌 saves one for later")
+    )
     return blocks
 
 
@@ -188,16 +192,16 @@ def paper_metadata(day: date, paper_id: str) -> dict[str, Any]:
     return {"event_type": PAPER_EVENT, "event_payload": {"day": day.isoformat(), "paper": paper_id}}
 
 
-def vote_block(paper_id: str, up: int = 0, down: int = 0) -> Block:
-    """The 👍/👎 buttons with the tallies on them; the paper id is in each `value`."""
-    return {
-        "type": "actions",
-        "block_id": f"{VOTE_BLOCK}{paper_id}"[:255],
-        "elements": [
-            button(f"👍 {up}" if up else "👍", VOTE_UP, paper_id),
-            button(f"👎 {down}" if down else "👎", VOTE_DOWN, paper_id),
-        ],
-    }
+def vote_block(paper_id: str, up: int = 0, down: int = 0, save: bool = True) -> Block:
+    """The 👍/👎 buttons with the tallies on them, and 📌 Save (a reply posted before it had
+    none keeps none); the paper id is in each `value`."""
+    elements = [
+        button(f"👍 {up}" if up else "👍", VOTE_UP, paper_id),
+        button(f"👎 {down}" if down else "👎", VOTE_DOWN, paper_id),
+    ]
+    if save:
+        elements.append(button("📌 Save", SAVE, paper_id))
+    return {"type": "actions", "block_id": f"{VOTE_BLOCK}{paper_id}"[:255], "elements": elements}
 
 
 def paper_text(title: str, up: int = 0, down: int = 0) -> str:
@@ -221,8 +225,11 @@ def paper_blocks(entry: Ranked, up: int = 0, down: int = 0) -> list[Block]:
 
 
 def with_tally(blocks: Sequence[Block], paper_id: str, up: int, down: int) -> list[Block]:
-    """The message's blocks with its vote buttons showing the current tallies."""
-    fresh = vote_block(paper_id, up, down)
+    """The message's blocks with its vote buttons showing the current tallies (and 📌 Save
+    when the message had it)."""
+    old = [b for b in blocks if b.get("block_id", "").startswith(VOTE_BLOCK)]
+    save = not old or any(e.get("action_id") == SAVE for b in old for e in b.get("elements", []))
+    fresh = vote_block(paper_id, up, down, save)
     out = [fresh if b.get("block_id", "").startswith(VOTE_BLOCK) else b for b in blocks]
     return out if fresh in out else [*out, fresh]
 
@@ -399,9 +406,10 @@ def home_view(
     group_size: int,
     admin: Sequence[str] | None = None,
     notice: str | None = None,
+    reading: Sequence[Block] = (),
 ) -> dict[str, Any]:
     """The App Home tab: what the profile has learned (None: not known now), the reader's
-    settings, admin facts."""
+    votes and reading list (`reading`, its blocks), settings, admin facts."""
     blocks: list[Block] = []
     if notice:
         blocks.append(section(escape(notice)))
@@ -424,6 +432,7 @@ def home_view(
                 "teach Paperboy your taste."
             )
         )
+    blocks.extend(reading)
     if learned is not None:
         up = ", ".join(escape(t) for t in learned.terms_up[:12]) or "—"
         down = ", ".join(escape(t) for t in learned.terms_down[:12]) or "—"
@@ -511,7 +520,7 @@ def forget_blocks() -> list[Block]:
     return [
         section(
             "Delete everything Paperboy keeps about you: your votes, reading-group choices, "
-            "seed papers, followed authors and settings? This cannot be undone."
+            "reading list, seed papers, followed authors and settings? This cannot be undone."
         ),
         {
             "type": "actions",

@@ -49,6 +49,12 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-06-03") from None
 
 
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 to 100")
+    return int(text)
+
+
 def _paper_id(text: str) -> str:
     found = parse_arxiv_id(text)
     if not found:
@@ -313,7 +319,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"{path}: {exc}; nothing after it was imported") from None
     print(
         f"Imported {readers} readers and {votes} new votes from {path}, with the text of "
-        f"{papers} voted papers."
+        f"{papers} kept papers."
     )
     return 0
 
@@ -321,8 +327,71 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings, allow_in_process=False)
     store.forget(args.user)
-    print(f"Forgot {args.user}: votes, poll choices, seeds, authors and settings are removed.")
+    print(
+        f"Forgot {args.user}: votes, poll choices, reading list, seeds, authors and settings are "
+        "removed."
+    )
     return 0
+
+
+def cmd_saved(args: argparse.Namespace, settings: Settings) -> int:
+    from paperboy import bibtex
+
+    store = open_store(settings, allow_in_process=False)
+    saved = store.saved(args.user)
+    papers = store.papers([s.paper for s in saved])
+    if args.bibtex:
+        kept = [papers[s.paper] for s in saved if s.paper in papers]
+        sys.stdout.write(bibtex.entries(kept))
+        missing = len(saved) - len(kept)
+        if missing:
+            log.warning("%d saved papers are no longer stored and are left out", missing)
+        return 0
+    if not saved:
+        print(f"{args.user} has saved nothing.")
+        return 0
+    print(f"{args.user}'s reading list: {len(saved)} papers, newest first")
+    for item in saved:
+        paper = papers.get(item.paper)
+        title = paper.title if paper else "(no longer stored)"
+        print(f"  {item.at:%Y-%m-%d}  {item.paper:<11} {title}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from paperboy.search import lines, search
+
+    store = open_store(settings)
+    text = " ".join(args.words)
+    found = search(store, text, args.limit, _permalinks(settings))
+    if args.json:
+        print(json.dumps([item.as_json() for item in found], ensure_ascii=False, indent=1))
+        return 0
+    if not found:
+        print(f"Nothing Paperboy has seen matches “{text}”.")
+        return 0
+    print("\n".join(lines(found)))
+    return 0
+
+
+def _permalinks(settings: Settings) -> Callable[[str, str], str | None] | None:
+    """Slack's permalinks of posted papers, when Slack is configured."""
+    if settings.slack_bot_token is None:
+        return None
+    from slack_sdk.errors import SlackApiError
+
+    from paperboy.slack import web_client
+
+    client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+
+    def look(channel: str, ts: str) -> str | None:
+        try:
+            return str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except (SlackApiError, OSError) as exc:
+            log.warning("no permalink for %s/%s: %s", channel, ts, exc)
+            return None
+
+    return look
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
@@ -582,19 +651,25 @@ def parser() -> argparse.ArgumentParser:
     export = add(
         "export",
         cmd_export,
-        "Print readers, the vote log and reading-group poll choices as JSON lines (all readers, "
-        "or one).",
+        "Print readers, the vote log, reading-group poll choices and reading lists as JSON "
+        "lines, with the kept papers' text (and, for all readers, the whole archive of posted, "
+        "voted and saved papers and where they were posted), for all readers or one.",
     )
     export.add_argument("--user", metavar="U", help="only this reader")
     export.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
 
     imp = add(
-        "import", cmd_import, "Load readers, votes and poll choices from an export's JSON lines."
+        "import",
+        cmd_import,
+        "Load readers, votes, poll choices, reading lists and kept papers from an export's JSON "
+        "lines.",
     )
     imp.add_argument("file", metavar="FILE", help="a file written by `paperboy export`")
 
     forget = add(
-        "forget", cmd_forget, "Delete a reader's votes, poll choices, seeds, authors and settings."
+        "forget",
+        cmd_forget,
+        "Delete a reader's votes, poll choices, reading list, seeds, authors and settings.",
     )
     forget.add_argument("--user", required=True, metavar="U", help="the reader")
 
@@ -620,6 +695,33 @@ def parser() -> argparse.ArgumentParser:
         cmd = add(name, cmd_follow, help_)
         cmd.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
         cmd.add_argument("name", nargs="+", metavar="NAME", help="the author's name, as on arXiv")
+
+    saved = add(
+        "saved", cmd_saved, "Print a reader's reading list (the papers they saved), newest first."
+    )
+    saved.add_argument("--user", required=True, metavar="U", help="the reader's Slack user id")
+    saved.add_argument(
+        "--bibtex",
+        action="store_true",
+        help="print it as BibTeX instead: one @misc entry a paper, which Zotero imports",
+    )
+
+    find = add(
+        "search",
+        cmd_search,
+        "Find the papers Paperboy has seen that best match some words (titles, abstracts, author "
+        "names): those of the last weeks, and every paper posted, voted on or saved.",
+    )
+    find.add_argument("words", nargs="+", metavar="WORDS", help="what to look for")
+    find.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON array, best first: id, title, authors, day, categories, url, thread "
+        "(the permalink of its reply in Slack, or null), up, down, score",
+    )
+    find.add_argument(
+        "--limit", type=_count, default=10, metavar="N", help="how many papers (default: 10)"
+    )
 
     week = add(
         "week",

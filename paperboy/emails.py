@@ -59,6 +59,10 @@ class Links:
         token = tokens.vote_token(self.secret, reader, paper, value, self.now, self.ttl_days)
         return f"{self.public_url.rstrip('/')}/feedback/{token}"
 
+    def save(self, reader: str, paper: str) -> str:
+        token = tokens.save_token(self.secret, reader, paper, True, self.now, self.ttl_days)
+        return f"{self.public_url.rstrip('/')}/save/{token}"
+
     def unsubscribe(self, reader: str) -> str:
         token = tokens.unsubscribe_token(self.secret, reader)
         return f"{self.public_url.rstrip('/')}/unsubscribe/{token}"
@@ -121,6 +125,7 @@ def context(reader: Reader, digest: Digest, entries: list[Ranked], links_: Links
                 "liked": entry.group.up if entry.group else 0,  # "Liked by N in your group"
                 "up": links_.vote(reader.id, paper.id, 1),
                 "down": links_.vote(reader.id, paper.id, -1),
+                "save": links_.save(reader.id, paper.id),
                 "text": {
                     "title": _wrap(f"{rank}. {paper.title}", ""),
                     "authors": _wrap(shorten_authors(paper.authors)),
@@ -163,9 +168,10 @@ def context(reader: Reader, digest: Digest, entries: list[Ranked], links_: Links
             "lede": _wrap(lede + ".", "", ""),
             "notes": [_wrap("Note: " + note, "", "") for note in notes],
             "votes": _wrap(
-                f"Your 👍 and 👎 teach Paperboy what you like: each opens a page "
-                f"where one click confirms. They work for {links_.ttl_days} days; the "
-                "unsubscribe link always works.",
+                f"Your 👍 and 👎 teach Paperboy what you like, and 📌 keeps a paper on "
+                "your reading list (in Slack: /paperboy saved): each opens a page where one "
+                f"click confirms. They work for {links_.ttl_days} days; the unsubscribe link "
+                "always works.",
                 "",
                 "",
             ),
@@ -194,7 +200,7 @@ def render(ctx: dict[str, Any]) -> tuple[str, str]:
 
 _NONCE = secrets.token_hex(6)
 _PER_READER = ("subject", "preheader", "lede", "email", "unsubscribe")
-_SLOTS = {name: f"pb{_NONCE}{name}" for name in ("rank", "up", "down", *_PER_READER)}
+_SLOTS = {name: f"pb{_NONCE}{name}" for name in ("rank", "up", "down", "save", *_PER_READER)}
 """Stand-ins for what differs between readers; they pass through the inliner unchanged."""
 _SPECIAL = re.compile('[&<>"\r\0\xa0]')
 _CARD = "<!--card-->"
@@ -304,13 +310,16 @@ class Pages:
         html = [head]
         for item in ctx["items"]:
             slotted = {k: v for k, v in item.items() if k != "text"}
-            slotted.update(rank=_SLOTS["rank"], up=_SLOTS["up"], down=_SLOTS["down"])
+            slotted.update(
+                rank=_SLOTS["rank"], up=_SLOTS["up"], down=_SLOTS["down"], save=_SLOTS["save"]
+            )
             key = f"card {frame_key} {sorted(slotted.items())!r}"
             card = self._get(key, functools.partial(self._card, frame_ctx, slotted))
             html.append(
                 card.replace(_SLOTS["rank"], str(item["rank"]))
                 .replace(_SLOTS["up"], _escape(item["up"], attribute=True))
                 .replace(_SLOTS["down"], _escape(item["down"], attribute=True))
+                .replace(_SLOTS["save"], _escape(item["save"], attribute=True))
             )
         html.append(tail)
         page = "".join(html)

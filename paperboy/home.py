@@ -1,4 +1,5 @@
-"""A reader's App Home, gathered from the store: recent votes, settings, the group's facts.
+"""A reader's App Home, gathered from the store: recent votes, the reading list, settings, the
+group's facts.
 
 What the profile has learned comes from the interactive worker (it ranks and explains, which
 takes the ranking's numerical code); the web process builds the rest on its own, with no
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paperboy import blocks
+from paperboy import blocks, saved_blocks
 from paperboy.budget import Budget
 from paperboy.models import Explanation, Paper, Reader, Vote
 from paperboy.settings import Settings
@@ -70,4 +71,7 @@ def home_view(
     papers = store.papers([v.paper for v in recent])
     shown: list[tuple[Vote, Paper | None]] = [(v, papers.get(v.paper)) for v in recent]
     admin = admin_lines(settings, store) if user in settings.slack_admins else None
-    return blocks.home_view(reader, shown, learned, settings.digest_size, admin, notice)
+    saved = store.saved(user)
+    titles = store.papers([s.paper for s in saved[: saved_blocks.ON_HOME]])
+    reading = saved_blocks.home_blocks([(s, titles.get(s.paper)) for s in saved])
+    return blocks.home_view(reader, shown, learned, settings.digest_size, admin, notice, reading)

@@ -13,6 +13,7 @@ from datetime import date
 from paperboy.arxiv import Arxiv, Fetched, fetch_feeds
 from paperboy.days import Batch, Context, save_order
 from paperboy.feed import categories_of
+from paperboy.index import SearchIndex
 from paperboy.models import Delivery, Digest, Paper, Reader, Score
 from paperboy.order import group_order, top_entries
 from paperboy.readers import reader_digests
@@ -98,7 +99,19 @@ def ingest(
         ctx.store.update_day(
             day, papers=[p.id for p in papers], feeds=batch.feeds, missing=missing, repeats=repeats
         )
+        index(ctx, day, papers)
     return batch
+
+
+def index(ctx: Context, day: date, papers: list[Paper]) -> None:
+    """Index the day's papers for search, and the papers kept since the last day. Search is
+    not the day's: a failure here is logged, and the day goes on."""
+    try:
+        found = SearchIndex(ctx.store)
+        found.add_day(day, papers)
+        found.keep_pending()
+    except Exception:
+        log.exception("day %s: indexing the papers for search failed; search misses them", day)
 
 
 def fetch(

@@ -1,11 +1,11 @@
 """Each reader's own order and digest of a day, and what their profile has learned.
 
-A reader's model comes from the store: their standing votes, their own seed papers and followed
-authors, the papers they were shown and let pass, and what colleagues' votes of the week say
-(`paperboy.group`, read once per day's delivery). A day's readers are ranked in worker
-processes, one per core, forked after the day's group model is fitted, so that every worker
-shares it; each returns its readers' digests as data for the channels, each paper with its
-colleagues' votes ("Liked by N in your group").
+A reader's model comes from the store: their standing votes (and their reading list, where they
+did not vote), their own seed papers and followed authors, the papers they were shown and let
+pass, and what colleagues' votes of the week say (`paperboy.group`, read once per day's
+delivery). A day's readers are ranked in worker processes, one per core, forked after the day's
+group model is fitted, so that every worker shares it; each returns its readers' digests as data
+for the channels, each paper with its colleagues' votes ("Liked by N in your group").
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from paperboy.models import (
 from paperboy.order import DayOrder, ReaderRanking, rank_reader
 from paperboy.reader import ReaderModel, taught_from
 from paperboy.store import Store
-from paperboy.votes import current_votes, standing_votes
+from paperboy.votes import current_votes, standing_votes, teaching
 
 RECENT_DAYS = 5
 """How many earlier days' shown papers count as let pass when the reader did not vote on them."""
@@ -68,12 +68,14 @@ def reader_model(
     read from the store, as it stands now, unless given."""
     reader = ctx.store.reader(reader_id) or Reader(id=reader_id)
     votes = current_votes(ctx.store.votes(reader_id))
-    passed = passed_papers(ctx.store, reader_id, day, votes) if votes else []
+    # A save teaches like a 👍 where the reader has not voted; colleagues hear only votes.
+    taught_votes = teaching(votes, [s.paper for s in reversed(ctx.store.saved(reader_id))])
+    passed = passed_papers(ctx.store, reader_id, day, taught_votes) if taught_votes else []
     group = group or read_group(ctx.store, ctx.now())
     said = group.evidence(reader_id, votes)
     colleagues = [(group.papers[pid], e) for pid, e in said.items()]
     taught = taught_from(
-        votes, ctx.store.papers(list(votes)), reader.seed_papers, passed, colleagues
+        taught_votes, ctx.store.papers(list(taught_votes)), reader.seed_papers, passed, colleagues
     )
     return ReaderModel(ctx.local, taught, reader.authors)
 

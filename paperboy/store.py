@@ -3,6 +3,8 @@
 Every key lives under one prefix. Votes are an append-only list per reader and never expire;
 a reader's current vote on a paper is their latest event. Tallies per paper are derived from
 the log and kept beside it so that Slack can show them without replaying every reader's log.
+Papers that were posted, voted on or saved are kept for good (`paperboy.archive`); reading
+lists are in `paperboy.reading_list`.
 """
 
 from __future__ import annotations
@@ -19,16 +21,19 @@ from redis.backoff import ExponentialBackoff
 from redis.lock import Lock
 from redis.retry import Retry
 
+from paperboy.archive import Archive
 from paperboy.leases import lease
 from paperboy.models import DAY_FIELDS, DayRecord, Paper, Reader, SeedPaper, Vote
 from paperboy.polls import PollBook, PollRecord
+from paperboy.reading_list import ReadingList, SavedRecord
 from paperboy.settings import Settings
 from paperboy.vote_log import VoteLog
 
 log = logging.getLogger(__name__)
 
 RETENTION_DAYS = 45
-"""How long papers, scores and per-day records are kept, in days. Votes are kept forever."""
+"""How long papers, scores and per-day records are kept, in days. Votes and reading lists are
+kept forever, and so are the papers that were posted, voted on or saved (the archive)."""
 
 COST_RETENTION_DAYS = 400
 """How long the Claude cost ledger is kept, in days: long enough for a year's accounts."""
@@ -106,9 +111,10 @@ def in_process() -> redis.Redis:
     return fakeredis.FakeRedis()
 
 
-class Store(VoteLog, PollBook):
+class Store(Archive, VoteLog, PollBook, ReadingList):
     """The one place that knows Redis keys (the vote log's are in `paperboy.vote_log`, the
-    week's post and poll's in `paperboy.polls`)."""
+    week's post and poll's in `paperboy.polls`, reading lists' in `paperboy.reading_list`, the
+    archive's in `paperboy.archive`; the search index's in `paperboy.index`)."""
 
     def __init__(self, client: redis.Redis, prefix: str = "pb", persistent: bool = True) -> None:
         self.redis = client
@@ -117,6 +123,8 @@ class Store(VoteLog, PollBook):
         self._reserve_turn = client.register_script(RESERVE_TURN)
         self._scripts()
         self._poll_scripts()
+        self._reading_scripts()
+        self._archive_scripts()
 
     def key(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
@@ -124,12 +132,9 @@ class Store(VoteLog, PollBook):
     # papers ---------------------------------------------------------------------------
 
     def save_papers(self, papers: Iterable[Paper]) -> None:
-        """Store papers by id, each kept for the retention period."""
-        ttl = timedelta(days=RETENTION_DAYS)
-        with self.redis.pipeline(transaction=False) as pipe:
-            for paper in papers:
-                pipe.set(self.key("paper", paper.id), paper.model_dump_json(), ex=ttl)
-            pipe.execute()
+        """Store papers by id, each kept for the retention period (for good when the archive
+        keeps it)."""
+        self.store_papers(papers, int(timedelta(days=RETENTION_DAYS).total_seconds()))
 
     def papers(self, ids: list[str]) -> dict[str, Paper]:
         """The stored papers among `ids`; unknown or expired ones are absent."""
@@ -291,7 +296,8 @@ class Store(VoteLog, PollBook):
     # export, import, forget ------------------------------------------------------------
 
     def export(self, reader_id: str | None = None) -> Iterator[dict[str, Any]]:
-        """Readers, their vote logs and poll choices as JSON-ready records, one per line."""
+        """Readers, their vote logs, poll choices and reading lists as JSON-ready records, one
+        per line."""
         ids = [reader_id] if reader_id else self.reader_ids()
         for rid in ids:
             reader = self.reader(rid)
@@ -300,6 +306,7 @@ class Store(VoteLog, PollBook):
             for vote in self.votes(rid):
                 yield {"type": "vote", **vote.model_dump(mode="json")}
         yield from self.poll_records(reader_id)
+        yield from self.saved_records(reader_id)
 
     def import_records(self, records: Iterable[dict[str, Any]]) -> tuple[int, int]:
         """Load exported records; votes already in the log are not added twice, and an event
@@ -307,6 +314,8 @@ class Store(VoteLog, PollBook):
         readers: list[Reader] = []
         votes: list[Vote] = []
         polls: list[PollRecord] = []
+        saves: list[SavedRecord] = []
+        threads: list[dict[str, Any]] = []
         for record in records:
             kind = record.get("type")
             body = {k: v for k, v in record.items() if k != "type"}
@@ -316,21 +325,29 @@ class Store(VoteLog, PollBook):
                 votes.append(Vote.model_validate(body))
             elif kind == "poll":
                 polls.append(PollRecord.of(body))
+            elif kind == "saved":
+                saves.append(SavedRecord.of(body))
+            elif kind == "thread":
+                threads.append(body)
             else:
                 raise ValueError(
-                    f"unknown record type {kind!r}: expected 'reader', 'vote' or 'poll'"
+                    f"unknown record type {kind!r}: expected 'reader', 'vote', 'poll', 'saved', "
+                    "'thread' or 'paper'"
                 )
         for reader in readers:
             self.save_reader(reader)
         added = self.import_votes(votes)
         self.import_poll_records(polls)
+        self.import_saved(saves)
+        self.import_threads(threads)
         return len(readers), added
 
     def forget(self, reader_id: str) -> None:
-        """Remove a reader's settings, seeds, votes (and their share of the tallies) and poll
-        choices."""
+        """Remove a reader's settings, seeds, votes (and their share of the tallies), poll
+        choices and reading list. The papers they kept stay in the archive, which names nobody."""
         self.forget_votes(reader_id)
         self.forget_poll_choices(reader_id)
+        self.forget_reading_list(reader_id)
         with self.redis.pipeline() as pipe:
             pipe.delete(self.key("reader", reader_id), self.key("shown", reader_id))
             pipe.srem(self.key("readers"), reader_id)
@@ -430,12 +447,14 @@ class Store(VoteLog, PollBook):
         self, paper: str, channel: str, ts: str, blocks: list[dict[str, Any]]
     ) -> None:
         """Where a paper's reply is (channel id, `ts`) and its blocks, so that a vote cast
-        elsewhere (an email link) can refresh the tallies it shows."""
+        elsewhere (an email link) can refresh the tallies it shows; a posted paper is kept in
+        the archive, with where it was posted."""
         key = self.key("slack", "message", paper)
         with self.redis.pipeline() as pipe:
             pipe.hset(key, channel, json.dumps({"ts": ts, "blocks": blocks}))
             pipe.expire(key, timedelta(days=RETENTION_DAYS))
             pipe.execute()
+        self.keep_thread(paper, channel, ts)
 
     def slack_messages(self, paper: str) -> dict[str, dict[str, Any]]:
         """Channel id -> {"ts", "blocks"} of each reply that shows the paper."""
@@ -498,21 +517,28 @@ class Store(VoteLog, PollBook):
                     pipe.set(self.key("seed", seed.id), seed.model_dump_json())
             pipe.execute()
 
-    # export with the voted papers' text, so that an import elsewhere ranks the same ---------
+    # export with the kept papers' text, so that an import elsewhere ranks and finds the same -
 
     def export_with_papers(self, reader_id: str | None = None) -> Iterator[dict[str, Any]]:
-        """`export`'s records, then every voted paper: profiles learn from the papers' text."""
-        voted: dict[str, None] = {}
+        """`export`'s records, then the kept papers: every voted and saved paper (profiles
+        learn from their text) and, for the whole store, the archive's other papers and where
+        posted papers are in Slack."""
+        kept: dict[str, None] = {}
         for record in self.export(reader_id):
-            if record["type"] == "vote":
-                voted[record["paper"]] = None
+            if record["type"] in ("vote", "saved"):
+                kept[record["paper"]] = None
             yield record
-        for paper in self.papers(list(voted)).values():
-            yield {"type": "paper", **paper.model_dump(mode="json")}
+        if reader_id is None:
+            kept.update(dict.fromkeys(self.kept_ids()))
+        ids = list(kept)
+        for start in range(0, len(ids), 1000):
+            for paper in self.papers(ids[start : start + 1000]).values():
+                yield {"type": "paper", **paper.model_dump(mode="json")}
+        yield from self.thread_records(None if reader_id is None else ids)
 
     def import_with_papers(self, records: Iterable[dict[str, Any]]) -> tuple[int, int, int]:
-        """Load an export: papers (kept for good, as voted papers are), readers, votes and poll
-        choices.
+        """Load an export: papers (kept for good, in the archive), readers, votes, poll
+        choices, reading lists and where posted papers are in Slack.
 
         Returns (readers, new votes, papers).
         """
@@ -526,6 +552,7 @@ class Store(VoteLog, PollBook):
             for paper in papers:
                 pipe.set(self.key("paper", paper.id), paper.model_dump_json())
             pipe.execute()
+        self.keep_papers(paper.id for paper in papers)
         readers, votes = self.import_records(r for r in records if r.get("type") != "paper")
         return readers, votes, len(papers)
 

@@ -1,13 +1,15 @@
-"""Signed email links: a reader's vote on a paper, their unsubscribe, or the confirmation of an
-address they set on Home, as a token (pure).
+"""Signed email links: a reader's vote on a paper, a paper saved to (or removed from) their
+reading list, their unsubscribe, or the confirmation of an address they set on Home, as a token
+(pure).
 
 A token is `<payload>.<signature>`, both base64url. The payload is short text: for a vote,
 `v`, the vote (`+`, `-` or `0`) and the expiry (Unix seconds, base 36), then the reader and the
-paper, each on its own line; for an unsubscribe, `u` and the reader; for a confirmation, `c`
-and the expiry, then the reader and the address. The signature is the first 16 bytes of an
-HMAC-SHA256 of the payload text under LINK_SECRET. Vote links expire after LINK_TTL_DAYS,
-confirmation links after CONFIRM_HOURS; unsubscribe links never do, so a reader can always
-leave from any old email.
+paper, each on its own line; for a save, `s`, `+` (save) or `-` (remove) and the expiry, then
+the reader and the paper; for an unsubscribe, `u` and the reader; for a confirmation, `c` and
+the expiry, then the reader and the address. The signature is the first 16 bytes of an
+HMAC-SHA256 of the payload text under LINK_SECRET. Vote and save links expire after
+LINK_TTL_DAYS, confirmation links after CONFIRM_HOURS; unsubscribe links never do, so a reader
+can always leave from any old email.
 
 Links sent before this format carry a JSON payload (purpose, reader, paper, vote, expiry) and
 the whole HMAC; they are still read, and an unsubscribe among them works whatever its expiry.
@@ -27,7 +29,7 @@ from typing import Literal, cast
 
 from paperboy.models import VoteValue
 
-Purpose = Literal["vote", "unsubscribe", "confirm"]
+Purpose = Literal["vote", "save", "unsubscribe", "confirm"]
 _CODES: dict[str, Purpose] = {"v": "vote", "u": "unsubscribe"}
 _VOTES: dict[str, VoteValue] = {"+": 1, "-": -1, "0": 0}
 SIGNATURE_BYTES = 16
@@ -54,6 +56,8 @@ class Link:
     paper: str | None = None
     vote: VoteValue = 0
     address: str | None = None
+    save: bool = True
+    """For a save link: True saves the paper, False removes it."""
 
 
 def _b64(data: bytes) -> str:
@@ -90,6 +94,11 @@ def sign(secret: bytes, link: Link) -> str:
             raise ValueError("a vote link needs a paper and an expiry")
         sign_ = {1: "+", -1: "-", 0: "0"}[link.vote]
         text = f"v{sign_}{_base36(int(link.expires.timestamp()))}\n{link.reader}\n{link.paper}"
+    elif link.purpose == "save":
+        if link.expires is None or link.paper is None:
+            raise ValueError("a save link needs a paper and an expiry")
+        way = "+" if link.save else "-"
+        text = f"s{way}{_base36(int(link.expires.timestamp()))}\n{link.reader}\n{link.paper}"
     elif link.purpose == "confirm":
         if link.expires is None or not link.address:
             raise ValueError("a confirmation link needs an address and an expiry")
@@ -109,6 +118,15 @@ def vote_token(
     return sign(
         secret, Link("vote", reader, now + timedelta(days=ttl_days), paper, cast(VoteValue, vote))
     )
+
+
+def save_token(
+    secret: bytes, reader: str, paper: str, save: bool, now: datetime, ttl_days: int
+) -> str:
+    """A token that lets `reader` save `paper` to their reading list (or, `save` False, remove
+    it)."""
+    expires = now + timedelta(days=ttl_days)
+    return sign(secret, Link("save", reader, expires, paper, save=save))
 
 
 def unsubscribe_token(secret: bytes, reader: str) -> str:
@@ -141,6 +159,9 @@ def _read(raw: bytes) -> Link:
     if head[:1] == "v" and len(rest) == 2:
         expires = datetime.fromtimestamp(int(head[2:], 36), UTC)
         return Link("vote", rest[0], expires, rest[1], _VOTES[head[1:2]])
+    if head[:1] == "s" and head[1:2] in ("+", "-") and len(rest) == 2:
+        expires = datetime.fromtimestamp(int(head[2:], 36), UTC)
+        return Link("save", rest[0], expires, rest[1], save=head[1:2] == "+")
     if head[:1] == "c" and len(rest) == 2:
         expires = datetime.fromtimestamp(int(head[1:], 36), UTC)
         return Link("confirm", rest[0], expires, address=rest[1])

@@ -6,7 +6,8 @@ the standing vote, appends the next event and updates the paper's tally, so two 
 each other are a vote and its undo, append order and time order agree, and the click's
 acknowledgement costs one round trip. An imported event is appended as it was; it stands only
 if it is newer than the one standing. Per reader, a hash keeps each paper's standing vote and
-its time; per paper, a hash keeps the readers' standing non-zero votes (the tally).
+its time; per paper, a hash keeps the readers' standing non-zero votes (the tally). The paper
+voted on is kept in the archive for good (`paperboy.archive`) by the same step.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Literal
 import redis
 from redis.commands.core import Script
 
+from paperboy.archive import KEEP
 from paperboy.models import Vote, VoteSource, VoteValue
 from paperboy.votes import latest_events
 
@@ -49,9 +51,10 @@ end
 
 CAST = (
     _ISO
+    + KEEP
     + """
 -- KEYS: the reader's log, their standing votes, the paper's tally, the paper, the readers,
---       the delivery (or "" when none)
+--       the delivery (or "" when none), the archive's set, its queue for the index
 -- ARGV: reader, paper, value, toggle ("1": the same value again undoes), source,
 --       the paper must be stored ("1"), how long a delivery is remembered
 if ARGV[6] == "1" and redis.call("EXISTS", KEYS[4]) == 0 then return {"no-paper"} end
@@ -82,20 +85,23 @@ redis.call("HSET", KEYS[2], ARGV[2], string.format("%d:%d", at, value))
 if value == 0 then redis.call("HDEL", KEYS[3], ARGV[1])
 else redis.call("HSET", KEYS[3], ARGV[1], value) end
 redis.call("SADD", KEYS[5], ARGV[1])
-redis.call("PERSIST", KEYS[4])
+keep(KEYS[4], KEYS[7], KEYS[8], ARGV[2])
 return {"ok", string.format("%d", previous), string.format("%d", value), string.format("%d", at)}
 """
 )
 
-APPEND = """
--- KEYS: the reader's log, their standing votes, the paper's tally, the paper, the readers
+APPEND = (
+    KEEP
+    + """
+-- KEYS: the reader's log, their standing votes, the paper's tally, the paper, the readers,
+--       the archive's set, its queue for the index
 -- ARGV: reader, paper, value, at (microseconds), the event as JSON
 if redis.call("EXISTS", KEYS[2]) == 0 and redis.call("LLEN", KEYS[1]) > 0 then
   return "rebuild"
 end
 redis.call("RPUSH", KEYS[1], ARGV[5])
 redis.call("SADD", KEYS[5], ARGV[1])
-redis.call("PERSIST", KEYS[4])
+keep(KEYS[4], KEYS[6], KEYS[7], ARGV[2])
 local standing = redis.call("HGET", KEYS[2], ARGV[2])
 if standing then
   local since = tonumber(string.sub(standing, 1, string.find(standing, ":") - 1))
@@ -106,6 +112,7 @@ if ARGV[3] == "0" then redis.call("HDEL", KEYS[3], ARGV[1])
 else redis.call("HSET", KEYS[3], ARGV[1], ARGV[3]) end
 return "stands"
 """
+)
 
 Outcome = Literal["ok", "same", "seen", "no-paper"]
 
@@ -132,6 +139,9 @@ class VoteLog:
     redis: redis.Redis
 
     def key(self, *parts: object) -> str:
+        raise NotImplementedError
+
+    def archive_keys(self) -> list[str]:
         raise NotImplementedError
 
     def _scripts(self) -> None:
@@ -162,7 +172,8 @@ class VoteLog:
         same value again an undo (a button), otherwise the value is set (an email link, the
         CLI) and an unchanged one appends nothing; `stored_only` refuses a paper the store
         does not hold; `delivery` names the request, so that a redelivery counts once."""
-        keys = [*self._vote_keys(reader, paper), self.key("delivery", delivery) if delivery else ""]
+        delivered = self.key("delivery", delivery) if delivery else ""
+        keys = [*self._vote_keys(reader, paper), delivered, *self.archive_keys()]
         args = [reader, paper, value, int(toggle), source, int(stored_only), DELIVERY_TTL_SECONDS]
         found = self._cast(keys=keys, args=args)
         if found[0] == b"rebuild":
@@ -177,7 +188,7 @@ class VoteLog:
     def append_vote(self, vote: Vote) -> bool:
         """Append an event as it was (an import, a backfill); it stands if it is newer than
         the standing one on its paper. True when it stands."""
-        keys = self._vote_keys(vote.reader, vote.paper)
+        keys = [*self._vote_keys(vote.reader, vote.paper), *self.archive_keys()]
         args = [vote.reader, vote.paper, vote.value, micros(vote.at), vote.model_dump_json()]
         found = self._append(keys=keys, args=args)
         if found == b"rebuild":
@@ -252,6 +263,18 @@ class VoteLog:
         """(👍, 👎) counts of the standing votes on a paper."""
         values = [int(v) for v in self.redis.hvals(self.key("tally", paper_id))]
         return values.count(1), values.count(-1)
+
+    def tallies(self, ids: list[str]) -> dict[str, tuple[int, int]]:
+        """(👍, 👎) of each paper, read in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for pid in ids:
+                pipe.hvals(self.key("tally", pid))
+            found: list[list[bytes]] = pipe.execute()
+        out = {}
+        for pid, values in zip(ids, found, strict=True):
+            counted = [int(v) for v in values]
+            out[pid] = (counted.count(1), counted.count(-1))
+        return out
 
     def first_delivery(self, kind: str, key: str) -> bool:
         """True the first time a delivery (an event id) is seen; False for a redelivery."""

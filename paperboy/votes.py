@@ -1,7 +1,8 @@
 """The vote rule: a reader's standing vote on a paper is their newest event on it, by time.
 
 Every part of Paperboy that reads votes (the ranking, Home, `paperboy profile`, email links)
-reads them through these functions, so they never disagree about which vote stands.
+reads them through these functions, so they never disagree about which vote stands. A reader's
+model also learns from their reading list (`teaching`).
 """
 
 from __future__ import annotations
@@ -36,3 +37,10 @@ def current_votes(events: Iterable[Vote]) -> dict[str, int]:
 def recent_votes(events: Iterable[Vote], limit: int) -> list[Vote]:
     """The reader's standing votes, newest first."""
     return sorted(standing_votes(events), key=lambda v: v.at, reverse=True)[:limit]
+
+
+def teaching(votes: dict[str, int], saved: Iterable[str]) -> dict[str, int]:
+    """What a reader's model learns from: their standing votes, and each paper on their reading
+    list that they have not voted on, as a 👍 (a save of a paper they voted on teaches nothing
+    more: their vote says what they think of it)."""
+    return {**votes, **{pid: 1 for pid in saved if pid not in votes}}

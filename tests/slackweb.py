@@ -200,6 +200,7 @@ def tally_shown(web: Web, reply: dict[str, Any], up: int, down: int) -> bool:
         for b in message.get("blocks", [])
         if b.get("type") == "actions"
         for e in b["elements"]
+        if e["action_id"] in ("vote_up", "vote_down")
     ]
     want = [f"👍 {up}" if up else "👍", f"👎 {down}" if down else "👎"]
     return labels == want and (f"(👍 {up} · 👎 {down})" in message["text"] or not (up or down))

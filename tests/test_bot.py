@@ -413,18 +413,23 @@ client = app.test_client()
 for body, headers in json.load(sys.stdin):
     assert client.post("/slack/events", data=body, headers=headers).status_code == 200
 app.extensions["paperboy_deps"].background.shutdown(wait=True)
-heavy = ("numpy", "scipy", "paperboy.pipeline", "paperboy.profiles", "paperboy.local")
+heavy = ("numpy", "scipy", "paperboy.pipeline", "paperboy.profiles", "paperboy.local",
+         "paperboy.index", "paperboy.search")
 print(json.dumps([name for name in heavy if name in sys.modules]))
 """
 
 
 def test_the_web_process_never_loads_the_ranking(web: Web) -> None:
-    """A vote, a command and a Home open served by a fresh web process: no numpy or scipy."""
+    """A vote, a save, commands and a Home open served by a fresh web process: no numpy or
+    scipy, no search index."""
     home = event("app_home_opened", "U1")
     requests = [
         (body, signed(SECRET, body, content_type=kind))
         for body, kind in [
             (interaction(click("U1", blocks.VOTE_UP, web.replies[0], CHANNEL)), FORM),
+            (interaction(click("U1", blocks.SAVE, web.replies[1], CHANNEL)), FORM),
+            (command("U1", "saved", web.slack.root + "/respond/1"), FORM),
+            (command("U1", "search graphs", web.slack.root + "/respond/1"), FORM),
             (command("U1", "top", web.slack.root + "/respond/1"), FORM),
             (command("U1", "follow Ada Lovelace", web.slack.root + "/respond/1"), FORM),
             (home, "application/json"),
@@ -442,6 +447,7 @@ def test_the_web_process_never_loads_the_ranking(web: Web) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
     assert [v.value for v in web.store.votes("U1")] == [1]
+    assert web.store.is_saved("U1", str(blocks.paper_of(web.replies[1])))
     assert web.store.reader("U1").authors == ["Ada Lovelace"]  # type: ignore[union-attr]
     web.work()  # what it enqueued: the answer to `top`, Home
     assert any("Your top" in r.get("text", "") for r in responses(web))

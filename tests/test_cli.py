@@ -196,6 +196,8 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         "export",
         "import",
         "forget",
+        "saved",
+        "search",
         "week",
         "doctor",
     ):

@@ -23,6 +23,23 @@ def test_a_vote_token_carries_reader_paper_vote_and_expiry() -> None:
     assert link.expires == NOW + timedelta(days=14)
 
 
+def test_a_save_token_carries_reader_paper_and_which_way_and_expires() -> None:
+    for save in (True, False):
+        token = tokens.save_token(SECRET, "U123", "hep-th/9901001", save, NOW, 14)
+        link = tokens.verify(SECRET, token, NOW + timedelta(days=13), "save")
+        assert (link.purpose, link.reader, link.paper, link.save) == (
+            "save",
+            "U123",
+            "hep-th/9901001",
+            save,
+        )
+        with pytest.raises(tokens.LinkError) as refused:
+            tokens.verify(SECRET, token, NOW + timedelta(days=14), "save")
+        assert refused.value.expired
+        with pytest.raises(tokens.LinkError, match="for save, not for vote"):
+            tokens.verify(SECRET, token, NOW, "vote")
+
+
 def test_an_unsubscribe_token_carries_the_reader_only() -> None:
     link = tokens.verify(SECRET, tokens.unsubscribe_token(SECRET, "U9"), NOW)
     assert (link.purpose, link.reader, link.paper) == ("unsubscribe", "U9", None)

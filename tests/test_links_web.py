@@ -159,6 +159,35 @@ def test_posting_twice_records_one_event_and_the_page_can_switch_the_vote(mail: 
     assert [v.source for v in mail.store.votes("UADA")] == ["email", "email"]
 
 
+def test_the_save_link_confirms_on_a_page_then_saves_and_the_page_can_remove(mail: Mail) -> None:
+    message = mail.server.to("ada@example.org")[0]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    saves = [unescape(u) for u in re.findall(r'href="([^"]+/save/[^"]+)"[^>]*>📌', html)]
+    assert len(saves) == 12 and text.count("📌 Save for later: " + mail.app + "/save/") == 12
+    paper = re.findall(r'href="https://arxiv.org/abs/([^"]+)"', html)[2]
+    link = saves[2]
+    for _ in range(2):  # a scanner, then the reader: a GET saves nothing
+        page = fetch(link)
+        assert page.status == 200 and "Save this paper for later?" in page.body
+    assert mail.store.saved("UADA") == []
+    done = fetch(form_action(page, link), data=b"")
+    assert done.status == 200 and "📌 Saved to your reading list" in done.body
+    assert [s.paper for s in mail.store.saved("UADA")] == [paper]
+    fetch(form_action(page, link), data=b"")  # posted again: nothing changes
+    assert [s.paper for s in mail.store.saved("UADA")] == [paper]
+    assert "This paper is on your reading list" in fetch(link).body
+    remove = re.search(r'action="([^"]+)"><button type="submit">Remove it', done.body)
+    assert remove
+    gone = fetch(urljoin(link, unescape(remove.group(1))), data=b"")
+    assert "Removed from your reading list" in gone.body and mail.store.saved("UADA") == []
+    # A vote link is no save link, nor the other way round.
+    _, up = vote_links(mail)[0]
+    assert fetch(mail.app + "/save/" + up.rsplit("/", 1)[1], data=b"").status == 403
+    assert fetch(mail.app + "/feedback/" + link.rsplit("/", 1)[1], data=b"").status == 403
+    assert mail.store.votes("UADA") == [] and mail.store.saved("UADA") == []
+
+
 def test_the_down_link_votes_down(mail: Mail) -> None:
     html = mail.server.to("ada@example.org")[0].get_body(("html",)).get_content()  # type: ignore[union-attr]
     down = unescape(re.findall(r'href="([^"]+/feedback/[^"]+)"[^>]*>👎', html)[0])

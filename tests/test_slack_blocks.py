@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from paperboy import blocks
+from paperboy import blocks, saved_blocks
 from paperboy.models import Digest, Explanation, Paper, Ranked, Reader, Score, SeedPaper, Vote
+from paperboy.reading_list import Saved
 from tests.conftest import parsed
 
 DAY = "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
@@ -114,8 +115,8 @@ def test_tallies_replace_the_buttons_and_keep_the_rest(papers: list[Paper]) -> N
     updated = blocks.with_tally(original, papers[0].id, 2, 1)
     assert updated[:-1] == original[:-1]
     labels = [e["text"]["text"] for e in updated[-1]["elements"]]
-    assert labels == ["👍 2", "👎 1"]
-    assert [e["value"] for e in updated[-1]["elements"]] == [papers[0].id] * 2
+    assert labels == ["👍 2", "👎 1", "📌 Save"]
+    assert [e["value"] for e in updated[-1]["elements"]] == [papers[0].id] * 3
     assert blocks.paper_text("A <b>", 2, 1) == "A &lt;b&gt; (👍 2 · 👎 1)"
 
 
@@ -160,9 +161,19 @@ def test_home_view_within_limits_for_a_busy_reader(papers: list[Paper]) -> None:
         top=[ranked(p) for p in papers[:5]],
         unsure=papers[5:10],
     )
-    view = blocks.home_view(reader, shown, learned, 15, admin, notice="bad <input>")
+    saved = [(Saved(p.id, at), p) for p in papers[:25]]
+    reading = saved_blocks.home_blocks(saved)
+    view = blocks.home_view(
+        reader, shown, learned, 15, admin, notice="bad <input>", reading=reading
+    )
     assert view["type"] == "home"
     assert len(view["blocks"]) <= blocks.MAX_HOME_BLOCKS
+    assert (
+        view["blocks"][-1]["type"] == "section" and "line 19" in view["blocks"][-1]["text"]["text"]
+    )
+    removes = [b["accessory"]["value"] for b in view["blocks"] if "accessory" in b]
+    assert removes == [p.id for p in papers[:10]]  # the newest 10, each with Remove
+    assert "15 more not shown here" in json.dumps(view, ensure_ascii=False)
     text = json.dumps(view)
     assert "<!channel>" not in text and "bad &lt;input&gt;" in text and "&lt;c&gt;" in text
     top = next(body for _, body in blocks._texts(view["blocks"]) if "Your top 5 of" in body)

@@ -1,8 +1,9 @@
 """Work a person is waiting for, as RQ jobs on the `interactive` queue.
 
-The web process records, acknowledges and enqueues these by name; they rank, explain and look
-things up here, away from the acknowledgements, and answer through Slack: `/paperboy top` and
-seed look-ups through the command's `response_url`, Home through `views.publish`. The
+The web process records, acknowledges and enqueues these by name; they rank, explain, search and
+look things up here, away from the acknowledgements, and answer through Slack: `/paperboy top`,
+`/paperboy search` and seed look-ups through the command's `response_url`, Home through
+`views.publish`, and the reading list's BibTeX file in a direct message (`files_upload_v2`). The
 `interactive` process runs them in one long-lived worker (rq's SimpleWorker), so the ranking's
 imports and per-day caches are paid once, not per job.
 """
@@ -10,16 +11,18 @@ imports and per-day caches are paid once, not per job.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from paperboy import blocks, mailer, seeds, tokens
+from paperboy import bibtex, blocks, mailer, search_blocks, seeds, tokens
 from paperboy.days import latest_ranked
 from paperboy.home import home_view
 from paperboy.models import Explanation, Reader
 from paperboy.readers import explain_reader, ranking_for
+from paperboy.search import ANSWERS, search
 from paperboy.services import arxiv_client, context
 from paperboy.settings import Settings
 from paperboy.slack import web_client
@@ -110,6 +113,71 @@ def answer_top(user: str, response_url: str) -> str:
     settings, store = _settings_and_store()
     _respond(response_url, top_reply(settings, store, user))
     return f"top answered for {user}"
+
+
+def permalinks(client: WebClient) -> Callable[[str, str], str | None]:
+    """Looks up a posted message's permalink (`chat.getPermalink`); None when Slack refuses."""
+
+    def look(channel: str, ts: str) -> str | None:
+        try:
+            return str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except SlackApiError as exc:
+            log.warning("no permalink for %s/%s: %s", channel, ts, exc.response.get("error"))
+            return None
+
+    return look
+
+
+@logged
+def answer_search(user: str, text: str, response_url: str) -> str:
+    """`/paperboy search WORDS`: the best-matching papers Paperboy has seen, answered privately."""
+    settings, store = _settings_and_store()
+    found = search(store, text, ANSWERS, permalinks(_slack(settings)))
+    _respond(response_url, search_blocks.answer(text, found))
+    return f"search by {user}: {len(found)} papers"
+
+
+BIBTEX_FILE = "paperboy-reading-list.bib"
+
+
+@logged
+def send_bibtex(user: str, response_url: str) -> str:
+    """`/paperboy saved bibtex`: the reader's reading list as a BibTeX file, in a direct message
+    (`conversations.open`, then `files_upload_v2`); the command's answer says it went."""
+    settings, store = _settings_and_store()
+    saved = store.saved(user)
+    papers = store.papers([s.paper for s in saved])
+    kept = [papers[s.paper] for s in saved if s.paper in papers]
+    if not kept:
+        _respond(response_url, {"text": "Your reading list is empty: 📌 Save a paper first."})
+        return f"no reading list for {user}"
+    client = _slack(settings)
+    noun = f"{len(kept)} paper{'' if len(kept) == 1 else 's'}"
+    try:
+        channel = str(client.conversations_open(users=user)["channel"]["id"])
+        client.files_upload_v2(
+            channel=channel,
+            content=bibtex.entries(kept),
+            filename=BIBTEX_FILE,
+            title=f"Reading list ({noun})",
+            initial_comment=f"Your reading list as BibTeX, {noun}, newest first (Zotero: "
+            "File → Import…).",
+        )
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        log.warning("the BibTeX file for %s could not be sent: %s", user, error)
+        why = f"Sorry, Slack refused the file ({error})."
+        if error == "missing_scope":
+            needed = exc.response.get("needed") or "files:write, im:write"
+            why = (
+                f"Sorry, Paperboy's Slack app may not send files ({needed} is missing): ask "
+                "your Paperboy admin to add it from slack/manifest.json and reinstall the app."
+            )
+        _respond(response_url, {"text": why})
+        return f"BibTeX for {user} refused: {error}"
+    sent = f"Sent: {noun} as a BibTeX file in your messages with Paperboy."
+    _respond(response_url, {"text": sent})
+    return f"BibTeX of {len(kept)} papers sent to {user}"
 
 
 @logged

@@ -252,7 +252,8 @@ BACKUPS_KEPT = 30
 
 @logged
 def backup(folder: str = "backups", now: str | None = None) -> str:
-    """Export readers, the vote log and voted papers to `folder`, one JSON-lines file a day.
+    """Export readers, the vote log, reading lists and the archive's papers to `folder`, one
+    JSON-lines file a day.
 
     Votes live only in Redis; with AOF on a restart keeps them, and this file survives the
     loss of Redis itself (`paperboy import FILE` restores it).

@@ -354,6 +354,11 @@ class SlackStandIn:
 
     def _files_completeUploadExternal(self, args: dict[str, Any]) -> Answer:
         wanted = args.get("files") or []
+        channel = str(args.get("channel_id") or "")
+        if channel and not re.match(r"^[CGDZ][A-Z0-9]+$", channel):
+            # A person's id is refused: a direct message is its conversation's D… id.
+            detail = "input must match regex pattern: ^[CGDZ][A-Z0-9]{8,}$"
+            return 200, {"ok": False, "error": "invalid_arguments", "detail": detail}, {}
         done = [self.files.get(str(f.get("id"))) for f in wanted]
         if not wanted or any(f is None or f["content"] is None for f in done):
             return 200, {"ok": False, "error": "file_not_found"}, {}
@@ -362,7 +367,6 @@ class SlackStandIn:
             assert known is not None
             known["title"] = asked.get("title") or known["name"]
             shared.append({k: v for k, v in known.items() if k != "content"})
-        channel = str(args.get("channel_id") or "")
         if channel:
             message = {
                 "type": "message",
