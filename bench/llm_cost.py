@@ -1,6 +1,6 @@
 """What a day of Claude scoring costs, how long it takes, and how the budget holds, through the
 Messages API stand-in (each call answered after --latency seconds, a token count after a tenth
-of it) and a real Redis (database 13, or --redis; emptied).
+of it) and a real Redis (database 7, or --redis; emptied before and after).
 
 1. The day: the 1,506 entries of 2025-06-03 in bench/data (834 new or cross-listed), bench/data's
    reader, default settings (every kept paper, LLM_MAX_USD_PER_DAY $0.10), the stand-in counting
@@ -57,7 +57,7 @@ from paperboy.store import Store
 from tests.standins.anthropic_api import API_KEY, AnthropicStandIn, serve
 
 DAY = date(2025, 6, 3)
-REDIS_URL = os.environ.get("PAPERBOY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = os.environ.get("PAPERBOY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 DEFAULTS = Settings(_env_file=None)  # type: ignore[call-arg]  # the defaults, not .env
 PRICE = price_for(DEFAULT_MODEL)
 
@@ -355,6 +355,7 @@ def main() -> int:
         half_price(opts, papers, local)
         if opts.itpm:
             rate_limited(opts, papers, local)
+    redis.Redis.from_url(opts.redis).flushdb()  # nothing of the bench is left behind
     for goal in goals:
         print(f"[{'ok' if goal.ok else 'MISSED'}] {goal.text}")
     return 0 if all(goal.ok for goal in goals) else 1

@@ -15,6 +15,7 @@ Goals: after a vote, under 300 ms with 90 votes and under 1 s with 2,000; warm u
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import statistics
@@ -43,6 +44,7 @@ def ms(since: float) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     rng = random.Random(0)
     today = parse_feed(BIG_DAY.name, read_saved(BIG_DAY)).kept(["new", "cross"])
     pool: dict[str, Paper] = {}

@@ -8,6 +8,7 @@ measured by `bench.feedback`, chronologically.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 from collections.abc import Callable
@@ -154,6 +155,7 @@ def leave_one_day_out(
 
 def main() -> None:
     """Print every figure."""
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     days = load_days()
     prior = load_prior(None, None, None, PROFILE)
     listed = ", ".join(f"{d.date} ({len(d.papers)} papers, {len(d.labels)} picked)" for d in days)

@@ -210,6 +210,6 @@ def fetch_feeds(sources: list[str], arxiv: Arxiv | None) -> Fetched:
         try:
             feeds.append(parse_feed(name, read_source(source, arxiv)))
         except (FetchError, FeedError) as exc:
-            log.error("feed %s is missing from the day: %s", name, exc)
+            log.warning("feed %s is missing from the day (the others go on): %s", name, exc)
             missing[source] = exc
     return Fetched(feeds, missing)

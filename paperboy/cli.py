@@ -550,6 +550,11 @@ def parser() -> argparse.ArgumentParser:
     date_help = "the day's date (YYYY-MM-DD); default: the feed's own pubDate"
 
     run = add("run", cmd_run, "Run the whole day in-process: fetch, score, rank and deliver.")
+    run.epilog = (
+        f"Exit status: 0 done; 1 a channel failed to deliver, or a service or setting is wrong; "
+        f"2 a setting or profile file cannot be read; {UNREACHABLE} arXiv could not be reached "
+        "(try a saved feed with --feed; `make run` does, with the sample in examples/)."
+    )
     run.add_argument("--feed", action="append", metavar="PATH_OR_URL", help=feed_help)
     run.add_argument("--date", type=_date, help=date_help)
     run.add_argument(

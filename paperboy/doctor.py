@@ -149,7 +149,8 @@ def check_feeds(settings: Settings, http: httpx.Client | None = None) -> Check:
             "arXiv feeds",
             "fail",
             "; ".join(failures)
-            + "; check the network or ARXIV_FEED_URL, or use --feed with a saved feed",
+            + "; check the network or ARXIV_FEED_URL, or run `paperboy run --feed FILE` with "
+            "a saved feed",
         )
     return Check("arXiv feeds", "ok", ", ".join(settings.feed_urls))
 

@@ -583,6 +583,9 @@ def open_store(settings: Settings, *, allow_in_process: bool = True) -> Store:
             ) from silent
         return Store(connect(settings.redis_url))
     if _unanswered(LOCAL_REDIS) is None:
+        log.info(
+            "REDIS_URL is not set: using the Redis on %s", LOCAL_REDIS.removeprefix("redis://")
+        )
         return Store(connect(LOCAL_REDIS))
     if not allow_in_process:
         raise ServiceError(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 import socket
 import ssl
 import threading
@@ -25,6 +26,12 @@ from typing import Any
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+# aiosmtpd itself sets Session.login_data after each AUTH and warns of its own deprecation each
+# time: a line per connection that says nothing about Paperboy.
+logging.getLogger("mail.log").addFilter(
+    lambda record: "login_data is deprecated" not in record.getMessage()
+)
 
 USER = "paperboy"
 PASSWORD = "s3cret-smtp-password"
