@@ -34,7 +34,7 @@ from tests.standins.slack_api import (
     serve,
     signed,
 )
-from tests.standins.web import serve_wsgi
+from tests.standins.web import HTTP, serve_wsgi
 from workers.queues import INTERACTIVE
 
 SECRET = "test-signing-secret"
@@ -67,7 +67,7 @@ class Web:
         SimpleWorker([queue], connection=self.store.redis).work(burst=True)
 
     def post(self, body: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.post(
+        return HTTP.post(
             self.url + "/slack/events",
             content=body,
             headers=headers if headers is not None else signed(SECRET, body),

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 from rq import Queue
 
@@ -40,6 +39,7 @@ from tests.slackweb import (
     tally_shown,
 )
 from tests.standins.slack_api import click, command, interaction, serve, signed
+from tests.standins.web import HTTP
 from workers.queues import INTERACTIVE
 
 # votes ------------------------------------------------------------------------------------
@@ -71,7 +71,7 @@ def test_a_vote_from_an_email_link_refreshes_the_tally_in_slack(web: Web) -> Non
     assert eventually(lambda: tally_shown(web, reply, 0, 1))
     web.store.save_reader(Reader(id="U9", email="u9@example.org", email_enabled=True))
     token = tokens.vote_token(LINK_SECRET.encode(), "U9", paper, 1, datetime.now(UTC), 30)
-    answer = httpx.post(f"{web.url}/feedback/{token}", timeout=10)
+    answer = HTTP.post(f"{web.url}/feedback/{token}", timeout=10)
     assert answer.status_code == 200
     (vote,) = web.store.votes("U9")
     assert (vote.paper, vote.value, vote.source) == (paper, 1, "email")
@@ -368,7 +368,7 @@ def test_settings_and_forget_with_confirmation(web: Web) -> None:
 
 
 def test_healthz(web: Web) -> None:
-    response = httpx.get(web.url + "/healthz")
+    response = HTTP.get(web.url + "/healthz")
     assert response.status_code == 200 and response.json()["ok"] is True
 
 

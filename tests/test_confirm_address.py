@@ -10,7 +10,6 @@ from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 
-import httpx
 import pytest
 import trustme
 from rq import Worker
@@ -22,6 +21,7 @@ from paperboy.store import Store
 from tests.slackweb import Web, home_text, running_web, settings_action
 from tests.standins.slack_api import interaction
 from tests.standins.smtp import PASSWORD, USER, SmtpServer, smtp_server
+from tests.standins.web import HTTP
 
 DAY = date(2025, 6, 3)
 CONFIRM_LINK = re.compile(r"https?://\S+?/confirm/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
@@ -104,15 +104,15 @@ def test_an_address_set_on_home_gets_a_confirmation_before_any_digest(
     assert "confirm" in home_text(mail_web, "U5")
 
     url = f"{mail_web.url}/confirm/{token_in(confirmation)}"
-    page = httpx.get(url)  # what a mail scanner does: it changes nothing
+    page = HTTP.get(url)  # what a mail scanner does: it changes nothing
     assert page.status_code == 200 and "u5@example.org" in page.text
     assert mail_web.store.reader("U5").email is None  # type: ignore[union-attr]
-    done = httpx.post(url)
+    done = HTTP.post(url)
     assert done.status_code == 200 and "u5@example.org" in done.text
     reader = mail_web.store.reader("U5")
     assert reader is not None and reader.email == "u5@example.org"
     assert "U5" in waiting_for_a_digest(mail_web.store)
-    assert httpx.post(url).status_code == 200  # a second press: still confirmed, nothing new
+    assert HTTP.post(url).status_code == 200  # a second press: still confirmed, nothing new
     assert len(smtp.to("u5@example.org")) == 1
 
 
@@ -130,13 +130,13 @@ def test_a_new_address_waits_for_its_link_and_the_old_one_keeps_the_digest(
     assert reader is not None and reader.email == "old@example.org"
     assert "U6" in waiting_for_a_digest(mail_web.store)  # to the old address, until confirmed
 
-    stale = httpx.post(f"{mail_web.url}/confirm/{token_in(first)}")
+    stale = HTTP.post(f"{mail_web.url}/confirm/{token_in(first)}")
     assert stale.status_code == 409  # a link for an address since replaced does nothing
     assert mail_web.store.reader("U6").email == "old@example.org"  # type: ignore[union-attr]
     token = token_in(second)
     altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    assert httpx.post(f"{mail_web.url}/confirm/{altered}").status_code == 403
-    assert httpx.post(f"{mail_web.url}/confirm/{token}").status_code == 200
+    assert HTTP.post(f"{mail_web.url}/confirm/{altered}").status_code == 403
+    assert HTTP.post(f"{mail_web.url}/confirm/{token}").status_code == 200
     assert mail_web.store.reader("U6").email == "second@example.org"  # type: ignore[union-attr]
     assert smtp.to("old@example.org") == []  # confirming is not a digest
 

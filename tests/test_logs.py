@@ -29,6 +29,7 @@ from workers import jobs
 from .conftest import ROOT, TEST_REDIS_URL
 from .standins.slack_api import TOKEN
 from .standins.smtp import free_port
+from .standins.web import HTTP
 
 LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: "
@@ -138,7 +139,7 @@ def test_the_web_process_logs_in_the_same_format(redis_client: Redis, tmp_path: 
         while time.monotonic() < deadline:
             assert proc.poll() is None, (tmp_path / "web.log").read_text()
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                if HTTP.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)

@@ -11,7 +11,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from rq import Queue
 
@@ -23,6 +22,7 @@ from paperboy.readers import profile, rank_for
 from paperboy.store import Store
 from tests.slackweb import CHANNEL, SECRET, Web, event, home_text
 from tests.standins.slack_api import click, interaction, signed
+from tests.standins.web import HTTP
 from workers.queues import INTERACTIVE
 
 
@@ -130,7 +130,7 @@ def test_a_signed_event_body_that_is_not_an_object_is_a_400(web: Web) -> None:
 
 def test_a_body_over_a_megabyte_is_refused(web: Web) -> None:
     body = "payload=" + "x" * (1024 * 1024 + 10)
-    answer = httpx.post(
+    answer = HTTP.post(
         web.url + "/slack/events", content=body, headers=signed(SECRET, body), timeout=10
     )
     assert answer.status_code == 413
@@ -151,7 +151,7 @@ def test_a_vote_is_recorded_while_slacks_api_cannot_be_reached(
     app = create_app(settings, web.store, down)
     with serve_wsgi(app) as url:
         body = interaction(click("UDOWN", blocks.VOTE_UP, web.replies[2], CHANNEL))
-        answer = httpx.post(url + "/slack/events", content=body, headers=signed(SECRET, body))
+        answer = HTTP.post(url + "/slack/events", content=body, headers=signed(SECRET, body))
     assert answer.status_code == 200
     assert [v.value for v in web.store.votes("UDOWN")] == [1]
 

@@ -7,9 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from werkzeug.serving import make_server
 
 from tests.standins import POLL_SECONDS
+
+HTTP = httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
+"""The tests' one client for requests to our web apps. Building an httpx client builds a TLS
+context, loading the system's certificates (some 20 ms of CPU): a client per request, as
+`httpx.post` makes, cost the suite more CPU than any test. No connection is kept alive, so each
+request is a fresh connection, as before."""
 
 
 @contextmanager
