@@ -129,6 +129,7 @@ class AnthropicStandIn:
     _filled_at: float = 0.0
     _refused_at: float = 0.0
     _not_before: float = 0.0
+    _drained: bool = False
 
     def script(self, *modes: str) -> None:
         """Answer the next calls to /v1/messages in these modes, in order, then in `mode`."""
@@ -143,9 +144,11 @@ class AnthropicStandIn:
         self.count_queue.extend(modes)
 
     def drain(self) -> None:
-        """Empty the input-token bucket, as another client of the organisation would."""
+        """Find the input-token bucket empty at the next request, as when another client of the
+        organisation used the minute. Emptied at the request, not now: with a window shortened
+        for a test, a slow machine could refill it before the first request arrives."""
         with self.lock:
-            self._level, self._filled_at = 0.0, time.monotonic()
+            self._drained = True
 
     def _next_mode(self, counting: bool = False) -> str:
         with self.lock:
@@ -334,6 +337,8 @@ class AnthropicStandIn:
             # sent after the client could have read the 429 (50 ms), before its retry-after
             if self._refused_at + 0.05 < now < self._not_before:
                 self.early += 1
+            if self._drained:
+                self._drained, self._level, self._filled_at = False, 0.0, now
             level = limit if self._level is None else self._level
             level = min(limit, level + (now - self._filled_at) * rate)
             wait = 0.0 if tokens <= level or level >= limit else (tokens - level) / rate
