@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pty
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import trustme
 
+from paperboy import logs
 from paperboy.models import Reader
 from paperboy.progress import Meter
 from paperboy.store import Store
@@ -94,3 +98,54 @@ def test_elsewhere_progress_is_a_log_line_each_quarter(caplog: pytest.LogCapture
         f"mailing readers: {n} of 10" for n in (3, 5, 8, 10)
     ]
     assert stream.getvalue() == ""
+
+
+class _Terminal(io.StringIO):
+    """A terminal that takes a moment over each write, as a real one may: another thread gets
+    the chance to write in between."""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        time.sleep(0.0005)
+        return super().write(text)
+
+
+def test_log_lines_and_the_meter_from_many_threads_never_write_into_each_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Email goes out from several threads, each logging its reader and moving the meter."""
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    handler = logs.Stderr()
+    handler.setFormatter(logs.formatter("text"))
+    logger = logging.getLogger("paperboy.test.mailing")
+    logger.addHandler(handler)
+    logger.propagate = False
+    meter = Meter(stream=terminal)
+    total = 4 * 25
+
+    def mail(thread: int) -> None:
+        for n in range(25):
+            logger.warning("emailed reader U%d-%d", thread, n)
+            meter("mailing readers", thread * 25 + n + 1, total)
+
+    try:
+        threads = [threading.Thread(target=mail, args=(t,)) for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        logger.removeHandler(handler)
+    lines = terminal.getvalue().split("\n")
+    logged = [line for line in lines if "emailed reader" in line]
+    assert len(logged) == total
+    # each log line is whole: the meter's erase, then the line, and nothing drawn inside it
+    for line in logged:
+        assert re.fullmatch(
+            r"(\r\x1b\[2Kmailing readers: \d+ of 100)*\r\x1b\[2K\S+Z WARNING "
+            r"paperboy\.test\.mailing: emailed reader U\d-\d+",
+            line,
+        ), repr(line)
