@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,11 @@ QUIET = (
 
 CLEAR_LINE = "\r\x1b[2K"
 """Back to the start of a terminal's line, erasing it."""
+
+TERMINAL = threading.RLock()
+"""Held while a line goes to standard error, by the log handler and by the progress meter alike:
+email goes out from several threads, and a meter redrawn between a log line's erase and its text
+would glue the two together."""
 
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -98,9 +104,10 @@ class Stderr(logging.StreamHandler):
     def emit(self, record: logging.LogRecord) -> None:
         # On a terminal, a progress line may be drawn (`paperboy.progress.Meter`): the log line
         # takes its place, and the meter draws itself again below.
-        if self.stream.isatty():
-            self.stream.write(CLEAR_LINE)
-        super().emit(record)
+        with TERMINAL:
+            if self.stream.isatty():
+                self.stream.write(CLEAR_LINE)
+            super().emit(record)
 
 
 def dict_config(fmt: LogFormat = "text", level: str = "INFO") -> dict[str, Any]:

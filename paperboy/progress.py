@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from paperboy.logs import CLEAR_LINE
+from paperboy.logs import CLEAR_LINE, TERMINAL
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,9 @@ class Meter:
         tty = self.tty if self.tty is not None else self.stream.isatty()
         if tty:
             end = "\n" if done >= total else ""
-            self.stream.write(f"{CLEAR_LINE}{what}: {done:,} of {total:,}{end}")
-            self.stream.flush()
+            with TERMINAL:  # never inside a log line another thread is writing
+                self.stream.write(f"{CLEAR_LINE}{what}: {done:,} of {total:,}{end}")
+                self.stream.flush()
             return
         quarter = done * STEPS_LOGGED // total
         if done >= total or quarter > self._logged.get(what, 0):
