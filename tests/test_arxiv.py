@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from paperboy.arxiv import USER_AGENT, Arxiv, FetchError, fetch_feeds, http_client
@@ -12,6 +10,7 @@ from paperboy.settings import Settings
 from paperboy.store import Store
 
 from .conftest import FIXTURES
+from .standins import refused_port
 from .standins.feeds import FeedServer, serve
 
 SAMPLE = (FIXTURES / "rss" / "cs.LG-2026-04-27-first3.xml").read_bytes()
@@ -71,8 +70,5 @@ def test_one_failed_feed_leaves_the_others(store: Store) -> None:
 
 
 def test_unreachable_arxiv_is_recognised(store: Store) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed once the block ends: nothing listens
-    fetched = fetch_feeds([f"http://127.0.0.1:{port}/rss/cs.LG"], client(store))
+    fetched = fetch_feeds([f"http://127.0.0.1:{refused_port()}/rss/cs.LG"], client(store))
     assert fetched.feeds == [] and fetched.unreachable

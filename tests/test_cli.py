@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from paperboy.cli import UNREACHABLE, main
 from paperboy.models import Reader, Vote
 from paperboy.store import Store
 from tests.conftest import FIXTURES, ROOT, parsed
+from tests.standins import refused_port
 
 DAY = FIXTURES / "days" / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
 SMALL_DAY = FIXTURES / "days" / "cs.SD+eess.AS-2025-06-04.xml"
@@ -104,10 +104,7 @@ def test_dry_run_of_the_sample_prints_and_writes_the_digest_and_marks_nothing(
 def test_run_without_a_network_says_so_in_one_sentence(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    monkeypatch.setenv("ARXIV_FEED_URL", f"http://127.0.0.1:{port}/rss/")
+    monkeypatch.setenv("ARXIV_FEED_URL", f"http://127.0.0.1:{refused_port()}/rss/")
     code, _, err = run(capsys, "run")
     assert code == UNREACHABLE
     last = err.strip().splitlines()[-1]

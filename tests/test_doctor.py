@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,22 +16,17 @@ from redis import Redis, RedisError
 from paperboy.cli import main
 
 from .conftest import FIXTURES
+from .standins import refused_port
 from .standins.feeds import FeedServer, serve
 from .standins.slack_api import TOKEN as SLACK_TOKEN
 from .standins.slack_api import SlackStandIn
 from .standins.slack_api import serve as slack_serve
 from .standins.smtp import PASSWORD as SMTP_PASSWORD
 from .standins.smtp import USER as SMTP_USER
-from .standins.smtp import smtp_server
+from .standins.smtp import free_port, smtp_server
 
 SMTPS_HOST = "127.0.0.46"
 """A loopback address of this test's own for port 465 (the whole 127/8 is the loopback)."""
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)
@@ -62,10 +56,10 @@ def test_fresh_setup(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mon
 def test_broken_services_fail_with_a_fix(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ARXIV_FEED_URL", f"http://127.0.0.1:{closed_port()}/rss/")
+    monkeypatch.setenv("ARXIV_FEED_URL", f"http://127.0.0.1:{refused_port()}/rss/")
     monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(closed_port()))
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{closed_port()}/0")
+    monkeypatch.setenv("SMTP_PORT", str(refused_port()))
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{refused_port()}/0")
     monkeypatch.setenv("CRITERIA_FILE", "/no/such/criteria.md")
     code, found = lines(capsys)
     assert code == 1
@@ -79,7 +73,7 @@ def doctor(
 ) -> tuple[int, dict[str, str], str]:
     """`paperboy doctor` with `env` set (and arXiv at a closed port, so no test reaches out):
     its exit status, its lines by check, and what else it wrote to standard error."""
-    monkeypatch.setenv("ARXIV_FEED_URL", f"http://127.0.0.1:{closed_port()}/rss/")
+    monkeypatch.setenv("ARXIV_FEED_URL", f"http://127.0.0.1:{refused_port()}/rss/")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     code = main(["doctor"])
@@ -92,7 +86,7 @@ def doctor(
 def own_redis(*options: str) -> Iterator[str]:
     """A redis-server of the test's own (its settings are the test's to choose; the shared one's
     are not), on a free port, for the block's duration: its URL."""
-    port = closed_port()
+    port = free_port()
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", *options],
         stdout=subprocess.DEVNULL,
@@ -175,7 +169,7 @@ def test_email_needs_an_https_public_url(
         capsys,
         monkeypatch,
         SMTP_HOST="127.0.0.1",
-        SMTP_PORT=str(closed_port()),
+        SMTP_PORT=str(refused_port()),
         EMAIL_FROM="paperboy@lab.example.org",
         LINK_SECRET="doctor-test-secret",
         PUBLIC_URL="http://paperboy.lab.example.org",
@@ -259,7 +253,7 @@ def test_the_libraries_say_nothing_of_their_own(
         capsys,
         monkeypatch,
         SLACK_BOT_TOKEN=SLACK_TOKEN,
-        SLACK_API_URL=f"http://127.0.0.1:{closed_port()}/api/",
+        SLACK_API_URL=f"http://127.0.0.1:{refused_port()}/api/",
         SLACK_SIGNING_SECRET="s",
         SLACK_CHANNEL="C0PAPERS",
     )

@@ -17,7 +17,8 @@ from paperboy.order import top_entries
 from paperboy.smtp import ServerUnavailable, Smtp
 from paperboy.store import Store, in_process
 from tests.emailing import DAY, NOW, SECRET, day_papers, digest, group_order, settings, store_day
-from tests.standins.smtp import PASSWORD, USER, SmtpServer, free_port, smtp_server
+from tests.standins import refused_port
+from tests.standins.smtp import PASSWORD, USER, SmtpServer, smtp_server
 
 
 @pytest.fixture
@@ -238,7 +239,7 @@ def test_an_unreachable_server_stops_the_run_and_claims_nobody(
     store: Store, day: days.Context
 ) -> None:
     subscribe(store, ADA, BOB)
-    nowhere = SmtpServer(port=free_port(), client_context=ssl.create_default_context())
+    nowhere = SmtpServer(port=refused_port(), client_context=ssl.create_default_context())
     clock = Clock()
     with pytest.raises(ServerUnavailable, match="after 4 tries") as stopped:
         mail(deliverer(nowhere, clock, store))
@@ -252,7 +253,7 @@ def test_pipeline_delivery_logs_an_unreachable_server_and_goes_on(
     store: Store, day: days.Context, caplog: pytest.LogCaptureFixture
 ) -> None:
     subscribe(store, ADA)
-    nowhere = SmtpServer(port=free_port(), client_context=ssl.create_default_context())
+    nowhere = SmtpServer(port=refused_port(), client_context=ssl.create_default_context())
     day.deliverers = [deliverer(nowhere, Clock(), store)]
     batch, order = days.load_batch(day, DAY), days.load_order(day, DAY)
     with caplog.at_level(logging.ERROR):
