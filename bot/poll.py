@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import Deps, UserError
+from bot import Deps, UserError, read_pressed
 from paperboy import blocks
 from paperboy.feed import ARXIV_ID
 from paperboy.polls import Choice
@@ -46,25 +46,22 @@ class Press:
 
 def read_press(body: dict[str, Any]) -> Press:
     """The press in a payload, or UserError when the payload is not one we sent."""
+    press = read_pressed(body, MALFORMED)
     try:
-        user = str(body["user"]["id"])
-        action = body["actions"][0]
-        day, _, paper = str(action["value"]).partition(":")
+        day, _, paper = str(press.action["value"]).partition(":")
         week = date.fromisoformat(day)
-    except (KeyError, IndexError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         raise UserError(MALFORMED) from None
     if not ARXIV_ID.fullmatch(paper):
         raise UserError(MALFORMED)
-    container = body.get("container") or {}
-    message = body.get("message") or {}
     return Press(
-        user=user,
+        user=press.user,
         week=week,
         paper=paper,
-        channel=(body.get("channel") or {}).get("id") or container.get("channel_id"),
-        message_ts=message.get("ts") or container.get("message_ts"),
-        thread_ts=message.get("thread_ts") or container.get("thread_ts"),
-        action_ts=str(action.get("action_ts") or ""),
+        channel=press.channel,
+        message_ts=press.message_ts,
+        thread_ts=press.thread_ts,
+        action_ts=press.action_ts,
     )
 
 

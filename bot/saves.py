@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot import Deps, UserError
+from bot import Deps, UserError, read_pressed
 from bot.home import request_home
 from paperboy import blocks, saved_blocks
 from paperboy.feed import ARXIV_ID
@@ -39,23 +39,20 @@ class Press:
 
 def read_press(body: dict[str, Any]) -> Press:
     """The press in a payload, or UserError when the payload is not one we sent."""
+    press = read_pressed(body, MALFORMED)
     try:
-        user = str(body["user"]["id"])
-        action = body["actions"][0]
-        paper = str(action["value"]).strip()
-    except (KeyError, IndexError, TypeError):
+        paper = str(press.action["value"]).strip()
+    except (KeyError, TypeError):
         raise UserError(MALFORMED) from None
     if not ARXIV_ID.fullmatch(paper):
         raise UserError(MALFORMED)
-    container = body.get("container") or {}
-    message = body.get("message") or {}
     return Press(
-        user=user,
+        user=press.user,
         paper=paper,
-        channel=(body.get("channel") or {}).get("id") or container.get("channel_id"),
-        thread_ts=message.get("thread_ts") or container.get("thread_ts"),
-        on_home=container.get("type") == "view",
-        action_ts=str(action.get("action_ts") or ""),
+        channel=press.channel,
+        thread_ts=press.thread_ts,
+        on_home=press.on_home,
+        action_ts=press.action_ts,
     )
 
 

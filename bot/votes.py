@@ -14,7 +14,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import Deps, UserError
+from bot import Deps, UserError, read_pressed
 from bot.home import request_home
 from paperboy import blocks
 from paperboy.feed import ARXIV_ID
@@ -42,28 +42,24 @@ class Click:
 
 def read_click(body: dict[str, Any]) -> Click:
     """The click in a payload, or UserError when the payload is not one we sent."""
+    press = read_pressed(body, MALFORMED)
     try:
-        user = str(body["user"]["id"])
-        action = body["actions"][0]
-        clicked = CLICKS[action["action_id"]]
-        paper = str(action["value"]).strip()
-    except (KeyError, IndexError, TypeError):
+        clicked = CLICKS[press.action["action_id"]]
+        paper = str(press.action["value"]).strip()
+    except (KeyError, TypeError):
         raise UserError(MALFORMED) from None
     if not ARXIV_ID.fullmatch(paper):
         raise UserError(MALFORMED)
-    container = body.get("container") or {}
-    message = body.get("message") or {}
-    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-    message_blocks = message.get("blocks")
+    message_blocks = press.message.get("blocks")
     return Click(
-        user=user,
+        user=press.user,
         paper=paper,
         clicked=clicked,
-        channel=channel,
-        message_ts=message.get("ts") or container.get("message_ts"),
-        thread_ts=message.get("thread_ts") or container.get("thread_ts"),
+        channel=press.channel,
+        message_ts=press.message_ts,
+        thread_ts=press.thread_ts,
         blocks=message_blocks if isinstance(message_blocks, list) else None,
-        action_ts=str(action.get("action_ts") or ""),
+        action_ts=press.action_ts,
     )
 
 
