@@ -13,3 +13,13 @@ LABELED = DATA / "labeled"
 PROFILE = DATA / "profile"
 # The biggest day: 1,506 entries, 834 of them new or cross-listed.
 BIG_DAY = DAYS / "cs.CL+cs.CV+cs.MM+cs.LG+cs.SI-2025-06-03.xml.gz"
+
+
+def average_precision(ranking: list[str], labels: set[str]) -> float:
+    """Mean of the precision at each labeled paper's rank."""
+    hits, total = 0, 0.0
+    for rank, pid in enumerate(ranking, 1):
+        if pid in labels:
+            hits += 1
+            total += hits / rank
+    return total / len(labels) if labels else 0.0

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bench import LABELED, PROFILE
+from bench import LABELED, PROFILE, average_precision
 from paperboy import pipeline, readers
 from paperboy.arxiv import Fetched, read_saved
 from paperboy.days import Batch, save_order
@@ -72,16 +72,6 @@ def load_days() -> list[Day]:
         labels = set(json.loads((LABELED / f"labels-{name}.json").read_text()))
         days.append(Day(date.fromisoformat(name), feed, labels & {p.id for p in feed.papers}))
     return days
-
-
-def average_precision(ranking: list[str], labels: set[str]) -> float:
-    """Mean of the precision at each labeled paper's rank."""
-    hits, total = 0, 0.0
-    for rank, pid in enumerate(ranking, 1):
-        if pid in labels:
-            hits += 1
-            total += hits / rank
-    return total / len(labels) if labels else 0.0
 
 
 class NoisyJudge:

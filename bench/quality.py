@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench import LABELED, PROFILE
+from bench import LABELED, PROFILE, average_precision
 from paperboy.arxiv import read_saved
 from paperboy.features import cosines, day_corpus
 from paperboy.feed import parse_feed
@@ -49,16 +49,6 @@ def load_days() -> list[Day]:
         labels = set(json.loads((LABELED / f"labels-{date}.json").read_text()))
         days.append(Day(date, papers, labels & {p.id for p in papers}))
     return days
-
-
-def average_precision(ranking: list[str], labels: set[str]) -> float:
-    """Mean of the precision at each labeled paper's rank."""
-    hits, total = 0, 0.0
-    for rank, pid in enumerate(ranking, 1):
-        if pid in labels:
-            hits += 1
-            total += hits / rank
-    return total / len(labels) if labels else 0.0
 
 
 def precision_at_k(ranking: list[str], labels: set[str]) -> float:
