@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -370,6 +371,27 @@ def test_settings_and_forget_with_confirmation(web: Web) -> None:
 def test_healthz(web: Web) -> None:
     response = HTTP.get(web.url + "/healthz")
     assert response.status_code == 200 and response.json()["ok"] is True
+
+
+def test_the_web_app_starts_without_a_warning(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bot token in the environment, as in production: Bolt would read it too and warn
+    that its client's token wins, which is by design, on every start of the web process."""
+    from bot.app import create_app
+    from paperboy.settings import Settings
+    from paperboy.slack import web_client
+    from tests.standins.slack_api import TOKEN
+
+    for name, value in {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_CHANNEL": "C0PAPERS",
+    }.items():
+        monkeypatch.setenv(name, value)
+    caplog.set_level(logging.DEBUG)
+    create_app(Settings(_env_file=None), store, web_client(TOKEN, "http://127.0.0.1:9/api/"))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_unknown_buttons_and_events_are_answered_quietly(web: Web) -> None:
