@@ -105,6 +105,11 @@ class Redelivery(Middleware):
         return next()
 
 
+def _client_token_wins(record: logging.LogRecord) -> bool:
+    """False for Bolt's warning that the client's token wins over SLACK_BOT_TOKEN's."""
+    return not record.getMessage().startswith("As you gave `client` as well")
+
+
 def build_bolt(deps: Deps, signing_secret: str) -> App:
     """The Bolt app with every listener and the one error handler."""
     token = deps.client.token
@@ -114,6 +119,9 @@ def build_bolt(deps: Deps, signing_secret: str) -> App:
         # acknowledged even while Slack's Web API cannot be reached.
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
+    # Bolt reads SLACK_BOT_TOKEN from the environment as well as taking the client below, and
+    # would warn on every start that the client's token wins: here that is the design.
+    logging.getLogger("slack_bolt.App").addFilter(_client_token_wins)
     app = App(
         # Bolt's own client goes without a token: with one it would call auth.test first.
         client=WebClient(base_url=deps.client.base_url, timeout=deps.client.timeout),
