@@ -207,6 +207,7 @@ def test_socket_mode_needs_no_signing_secret(
             **slack_env,
         )
         assert found["Slack"].startswith("[ok") and "Socket Mode" in found["Slack"]
+        assert "bot paperboy in Paperboy Lab" in found["Slack"]  # the workspace, by name
         assert found["Slack channel"].startswith("[ok")
         monkeypatch.delenv("SLACK_APP_TOKEN")  # over HTTP, the signing secret is needed
         _, found, _ = doctor(capsys, monkeypatch)
