@@ -202,7 +202,7 @@ def check_slack(settings: Settings, client: WebClient) -> Check:
         )
     except Exception as exc:  # network faults of any kind
         return Check("Slack", "fail", f"Slack cannot be reached ({exc.__class__.__name__})")
-    bot = f"bot {auth.get('user')} in {auth.get('team')}"
+    bot = f"bot {auth.get('user')} in {auth.get('team') or auth.get('team_id')}"
     if settings.slack_app_token is not None:
         if not settings.slack_app_token.get_secret_value().startswith("xapp-"):
             return Check(

@@ -237,6 +237,7 @@ class SlackStandIn:
                 "user_id": BOT_USER,
                 "bot_id": "BPAPERBOY",
                 "team_id": "T0TEAM",
+                "team": "Paperboy Lab",
                 "user": "paperboy",
                 "url": "https://example.slack.com/",
             },
