@@ -198,7 +198,8 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Email digest: {state}")
     print(f"Votes shared with the group: {'yes' if record['share_votes'] else 'no, kept private'}")
     shown = "" if len(record["votes"]) <= 10 else ", the latest 10 below"
-    print(f"Votes: {len(record['votes'])} standing ({record['events']} events in the log{shown})")
+    events = f"{record['events']} event{'' if record['events'] == 1 else 's'} in the log"
+    print(f"Votes: {len(record['votes'])} standing ({events}{shown})")
     for vote in record["votes"][-10:]:
         print(f"  {'👍' if vote['value'] > 0 else '👎'} {vote['paper']}  {vote['at'][:10]}")
     print("Terms rated up:   " + (", ".join(record["terms"]["up"]) or "none yet"))
