@@ -221,3 +221,48 @@ def smtp_server(
         yield state
     finally:
         controller.stop()
+
+
+if __name__ == "__main__":
+    import argparse
+    import time
+    from pathlib import Path
+
+    options = argparse.ArgumentParser(
+        description="Serve the SMTP stand-in (STARTTLS, AUTH) until interrupted: each message "
+        "received is announced and, with --out, saved there as a .eml file."
+    )
+    options.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
+    options.add_argument(
+        "--ca", type=Path, required=True, help="where to write the test CA (for SSL_CERT_FILE)"
+    )
+    options.add_argument("--out", type=Path, help="a folder to save each message in")
+    args = options.parse_args()
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(args.ca))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    with smtp_server(authority, port=args.port or None) as running:
+
+        def announce(count: int) -> None:
+            with running.lock:
+                item = running.received[count - 1]
+            subject = item.message["Subject"]
+            where = ""
+            if args.out:
+                path = args.out / f"{count:04d}.eml"
+                path.write_bytes(item.raw)
+                where = f" -> {path}"
+            print(
+                f"to {', '.join(item.rcpt_tos)}: {subject} ({len(item.raw):,} bytes){where}",
+                flush=True,
+            )
+
+        running.on_message = announce
+        print(
+            f"SMTP_HOST={running.host} SMTP_PORT={running.port} SMTP_USER={USER} "
+            f"SMTP_PASSWORD={PASSWORD} SSL_CERT_FILE={args.ca}",
+            flush=True,
+        )
+        while True:
+            time.sleep(3600)
