@@ -95,7 +95,7 @@ class EmailDeliverer:
 
     def deliver(self, delivery: Delivery) -> str:
         if not delivery.readers:
-            return "no reader is waiting for today's digest"
+            return "no reader is waiting for today's email"
         secret = self.link_secret.get_secret_value().encode()
         links = emails.Links(self.public_url, secret, self.now(), self.link_ttl_days)
         run = _Run(

@@ -157,7 +157,7 @@ def test_running_twice_sends_nothing_more(
     first = mail(deliverer(server, Clock(), store))
     second = mail(deliverer(server, Clock(), store))
     assert first == "emailed 2 of 2 readers"
-    assert second == "no reader is waiting for today's digest"  # both had it
+    assert second == "no reader is waiting for today's email"  # both had it
     assert len(server.received) == 2
     assert server.logins == 1  # the second run did not even connect
     sent = store.emailed(DAY)

@@ -202,7 +202,7 @@ def test_a_channel_that_fails_does_not_hold_up_the_others_and_a_rerun_completes_
         monkeypatch.setenv("SLACK_API_URL", slack.url)  # Slack is back for the retry
         done = jobs.deliver_day(day)
         assert any("posted to Slack" in d for d in done)
-        assert "email: no reader is waiting for today's digest" in done  # Ada had hers
+        assert "no reader is waiting for today's email" in done  # Ada had hers
         assert len(slack.top_level("C0PAPERS")) == 1
         assert len(smtp.to("ada@example.org")) == 1
 
