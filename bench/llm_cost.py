@@ -46,6 +46,7 @@ from bench import BIG_DAY, PROFILE, ROOT
 from paperboy.arxiv import read_saved
 from paperboy.batches import DayBatch
 from paperboy.budget import Budget
+from paperboy.calls import OVER_BUDGET
 from paperboy.costs import DEFAULT_MODEL, Usage, dollars, price_for
 from paperboy.feed import parse_feed
 from paperboy.llm import ClaudeJudge
@@ -132,7 +133,7 @@ def worker(spec: dict[str, Any]) -> int:
             {
                 "papers": len(share),
                 "judged": sum(1 for s in scores.values() if s.scorer == "claude"),
-                "over": sum(1 for s in scores.values() if "budget" in s.reasons[-1]),
+                "over": sum(1 for s in scores.values() if s.reasons[-1:] == [OVER_BUDGET]),
                 "wall": time.monotonic() - started,
             }
         ),

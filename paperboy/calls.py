@@ -59,13 +59,15 @@ FRAMING_TOKENS = 64
 """Added to a request's bytes when the counter is unavailable: the API's own framing."""
 
 OUTPUT_CHARS_PER_PAPER = 480
-"""Room in the output allowance for one paper's judgment, in characters (about 230 are used)."""
+"""Room in the output allowance for one paper's judgment, in characters: one with a reason uses
+about 230, one without (relevance below RELEVANCE_THRESHOLD) about 100."""
 
 OUTPUT_CHARS_SPARE = 2048
 """Room beyond the judgments, in characters: low-effort thinking, which is billed as output."""
 
 LIKELY_OUTPUT_SHARE = 0.5
-"""The share of the output allowance a call most likely uses (a judgment takes about half)."""
+"""The share of the output allowance a call is charged when it never reports its usage: what a
+batch of judgments that all carry a reason takes, so the charge errs high, never low."""
 
 EFFORT: Final[Literal["low"]] = "low"
 """Thinking effort for scoring: thinking is billed as output and a rubric needs little of it."""

@@ -21,6 +21,12 @@ from paperboy.models import Paper, Score
 LOWEST, HIGHEST = 1, 10
 """The range of relevance and novelty."""
 
+RELEVANCE_THRESHOLD = 7
+"""Claude relevance at or above which a judged paper is rated relevant: the group order's first
+band, the papers digests are drawn from first, and the only ones Claude writes a reason for."""
+DOUBT_THRESHOLD = 4
+"""Claude relevance below which a judged paper is rated irrelevant: the group order's last band."""
+
 NOT_JUDGED = "Claude did not judge this paper; local score"
 """The reason a candidate Claude was asked about, but did not judge, keeps its local score."""
 
@@ -214,8 +220,11 @@ def _local(local: dict[str, Score], pid: str) -> float:
 
 def claude_score(judgment: PaperJudgment, local: Score | None) -> Score:
     """A judged paper's Score: score = relevance + novelty / 10, so that sorting by it agrees
-    with the group order's rule (relevance, then novelty); the local reasons are kept."""
+    with the group order's rule (relevance, then novelty); Claude's reason comes first when it
+    wrote one (it writes none for a paper it rates below RELEVANCE_THRESHOLD), then the local
+    reasons."""
     kept = [r for r in (local.reasons if local else []) if r != NOT_JUDGED]
+    mine = [judgment.reason] if judgment.reason else []
     return Score(
         paper=judgment.id,
         scorer="claude",
@@ -223,7 +232,7 @@ def claude_score(judgment: PaperJudgment, local: Score | None) -> Score:
         relevance=judgment.relevance,
         novelty=judgment.novelty,
         criterion=judgment.criterion or None,
-        reasons=[judgment.reason, *kept],
+        reasons=[*mine, *kept],
     )
 
 

@@ -22,13 +22,10 @@ from datetime import date
 import numpy as np
 from numpy.typing import NDArray
 
+from paperboy.judgment import DOUBT_THRESHOLD, RELEVANCE_THRESHOLD
 from paperboy.models import Paper, Ranked, Score
 from paperboy.vectors import Vector
 
-RELEVANCE_THRESHOLD = 7
-"""Claude relevance (1 to 10) at or above which a judged paper is in the first band."""
-DOUBT_THRESHOLD = 4
-"""Claude relevance below which a judged paper is in the last band."""
 FOLLOWED_LIFT = 10.0
 """Added to the score of a paper by a reader's own followed author: above everything else."""
 

@@ -8,6 +8,10 @@ The papers go in the user message (`templates/score_papers.md.j2`) inside `<pape
 title and abstract. Authors are left out: the rubric judges the work, not who wrote it, and
 followed authors are found locally; leaving them out saves about a twentieth of the input.
 
+Claude writes a reason only for a paper it rates relevant (RELEVANCE_THRESHOLD or more): every
+digest is drawn from those papers first, so theirs are the reasons read, and reasons are most of
+what a reply costs. Any other paper's card shows its grades and the local scorer's reasons.
+
 Untrusted text (titles, authors, abstracts, and the seeds too) is escaped before it reaches a
 template: `&`, `<` and `>` become entities, so no abstract can close the data section or open a
 paper of its own. Jinja's HTML autoescape is off because this is not HTML and escaping is done
@@ -24,6 +28,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from paperboy.judgment import RELEVANCE_THRESHOLD
 from paperboy.models import Paper, Prior
 from paperboy.resources import template_dir
 
@@ -95,7 +100,7 @@ def system_blocks(prior: Prior, ttl: str | None = None) -> list[dict[str, Any]]:
         for s in prior.seeds[:MAX_SEEDS]
         if s.title.strip() or s.abstract.strip()
     ]
-    rules = _env().get_template("score_system.md.j2").render()
+    rules = _env().get_template("score_system.md.j2").render(relevant=RELEVANCE_THRESHOLD)
     group = (
         _env()
         .get_template("score_group.md.j2")

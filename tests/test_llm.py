@@ -18,7 +18,7 @@ from paperboy import render
 from paperboy.budget import Budget, Call
 from paperboy.calls import FAILED, OVER_BUDGET
 from paperboy.costs import PRICES, Usage, dollars, price_for
-from paperboy.judgment import NOT_JUDGED
+from paperboy.judgment import NOT_JUDGED, RELEVANCE_THRESHOLD
 from paperboy.llm import ClaudeJudge
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior, Score
@@ -110,8 +110,15 @@ def test_candidates_get_claude_scores_and_the_rest_stays_local(claude: Claude) -
         assert score.scorer == "claude"
         assert score.relevance is not None and 1 <= score.relevance <= 10
         assert score.novelty is not None and 1 <= score.novelty <= 10
-        assert score.criterion and score.reasons[0].endswith(".")
+        assert score.criterion
         assert score.score == pytest.approx(score.relevance + score.novelty / 10)
+        local = claude.local[score.paper].reasons
+        if score.relevance >= RELEVANCE_THRESHOLD:  # Claude's sentence first, then the local
+            assert score.reasons[0].endswith(".") and score.reasons[1:] == local
+        else:  # no reason asked for: the card shows the grades and the local reasons
+            assert score.reasons == local
+    relevant = [s for s in judged.values() if (s.relevance or 0) >= RELEVANCE_THRESHOLD]
+    assert 0 < len(relevant) < len(judged)
     order = group_order(claude.local, judged)
     assert len(order) == len(claude.papers)
     lead = [s for s in order if s.scorer == "claude" and (s.relevance or 0) >= 7]
@@ -460,7 +467,7 @@ def test_four_workers_never_pass_the_limit_whatever_the_tokenizer(
     )
     assert billed <= limit and spend.spent == pytest.approx(billed, abs=1e-6)
     assert spend.held == 0
-    refused = [s for scores in results for s in scores.values() if s.reasons[-1] == OVER_BUDGET]
+    refused = [s for scores in results for s in scores.values() if s.reasons[-1:] == [OVER_BUDGET]]
     assert refused  # the budget ended the day
     one_paper = 1.4 * 4 / chars_per_token * 0.001  # a one-paper call's worst case, about
     assert spend.spent >= limit - one_paper

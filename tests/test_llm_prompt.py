@@ -7,9 +7,11 @@ import re
 
 import pytest
 
+from paperboy import render
 from paperboy.costs import PRICES
 from paperboy.judgment import (
     NOT_JUDGED,
+    RELEVANCE_THRESHOLD,
     PaperJudgment,
     ReplyError,
     candidates,
@@ -18,8 +20,8 @@ from paperboy.judgment import (
     not_judged,
     parse_reply,
 )
-from paperboy.models import Paper, Prior, Score
-from paperboy.order import RELEVANCE_THRESHOLD, group_order
+from paperboy.models import Paper, Prior, Ranked, Score
+from paperboy.order import group_order
 from paperboy.prior import load_prior
 from paperboy.prompt import (
     escape_data,
@@ -151,3 +153,24 @@ def test_claude_scores_agree_with_the_group_order() -> None:
     assert [s.score for s in top] == sorted((s.score for s in top), reverse=True)
     assert order[0].reasons[0] == "Why." and order[0].score == pytest.approx(9.8)
     assert order[2].scorer == "local" and order[2].reasons[-1] == NOT_JUDGED
+
+
+def test_a_reason_is_asked_for_only_from_the_first_band() -> None:
+    rules = system_blocks(Prior(criteria="1. Model Compression"))[0]["text"]
+    assert f"relevance is {RELEVANCE_THRESHOLD} or more, one sentence" in rules
+    assert f"relevance is below {RELEVANCE_THRESHOLD}, `reason` is an empty string" in rules
+    # the worked examples follow the rule they teach
+    examples = re.findall(r"Judgment: (\{.*\})", rules)
+    assert len(examples) == 7
+    for item in map(json.loads, examples):
+        assert bool(item["reason"]) == (item["relevance"] >= RELEVANCE_THRESHOLD), item["id"]
+
+
+def test_a_judged_paper_without_a_reason_shows_its_local_reasons() -> None:
+    local = Score(paper="2506.00001", scorer="local", score=0.4, reasons=["matches: pruning"])
+    quiet = PaperJudgment(id="2506.00001", relevance=5, novelty=6, criterion="X", reason="")
+    score = claude_score(quiet, local)
+    assert score.reasons == ["matches: pruning"]
+    entry = Ranked(paper=Paper(id="2506.00001", title="T", authors=[]), score=score)
+    assert render.why(entry) == "matches: pruning"
+    assert render.score_labels(entry) == ["relevance 5/10", "novelty 6/10"]

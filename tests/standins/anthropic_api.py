@@ -20,8 +20,9 @@ given is counted in `early`.
 
 It answers like a model would: one judgment per `<paper id="...">` of the user message, with a
 deterministic relevance and novelty and a plausible one-sentence reason (so output tokens are
-realistic). `script(...)` queues misbehaviours for the next calls to /v1/messages and
-`script_count(...)` for the counter; `mode` is the default:
+realistic); like the model, it follows the prompt's rule that `reason` is empty below a relevance
+when the prompt states one. `script(...)` queues misbehaviours for the next calls to
+/v1/messages and `script_count(...)` for the counter; `mode` is the default:
   ok, 400, 429, 529, timeout (sleeps past the client's timeout), invalid_json,
   missing (drops the last paper asked), extra (adds a 10 for ids that were not asked),
   out_of_range (relevance 15, novelty 0), html (a 200 with a captive portal's HTML page),
@@ -68,6 +69,7 @@ CACHE_SECONDS = {"5m": 300.0, "1h": 3600.0}
 _PAPER = re.compile(r'<paper id="([^"]+)">\s*<title>(.*?)</title>', re.S)
 _ARXIV_ID = re.compile(r"\b(\d{4}\.\d{4,5})\b")
 _TOPIC = re.compile(r"^\s{0,3}\d+[.)]\s+(.+?)\s*$", re.M)
+_REASONS_FROM = re.compile(r"whose relevance is below (\d+), `reason` is an empty string")
 _VERBS = ["introduces", "analyses", "proposes", "studies", "revisits", "measures"]
 
 
@@ -289,6 +291,9 @@ class AnthropicStandIn:
         topics = _TOPIC.findall(system) or ["none"]
         asked = _PAPER.findall(user)
         items = [_judgment(pid, title, topics) for pid, title in asked]
+        rule = _REASONS_FROM.search(system)
+        if rule:
+            items = [{**it, "reason": ""} if it["relevance"] < int(rule[1]) else it for it in items]
         if mode == "invalid_json":
             return json.dumps({"papers": items})[: 40 + len(items)]
         if mode == "missing" and items:
