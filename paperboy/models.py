@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_serializer
+from pydantic import AwareDatetime, BaseModel, Field, field_serializer
 
 
 def utc_now() -> datetime:
@@ -91,7 +91,7 @@ class Vote(BaseModel):
     reader: str
     paper: str
     value: VoteValue
-    at: datetime
+    at: AwareDatetime  # votes are ordered by time: one without its zone cannot be placed
     source: VoteSource = "cli"
 
 

@@ -181,6 +181,23 @@ def test_import_rejects_a_broken_line_and_imports_nothing(
     assert store.reader("U9") is None
 
 
+def test_import_refuses_a_time_without_its_zone_for_every_kind_of_record(
+    capsys: pytest.CaptureFixture[str], store: Store, tmp_path: Path
+) -> None:
+    naive = "2025-06-03T09:00:00"
+    for record in (
+        {"type": "vote", "reader": "U9", "paper": "2506.00001", "value": 1, "at": naive},
+        {"type": "poll", "reader": "U9", "week": "2025-06-02", "paper": "2506.00001", "at": naive},
+        {"type": "saved", "reader": "U9", "paper": "2506.00001", "saved": True, "at": naive},
+    ):
+        bad = tmp_path / "naive.jsonl"
+        bad.write_text(json.dumps({"type": "reader", "id": "U9"}) + "\n" + json.dumps(record))
+        code, _, err = run(capsys, "import", str(bad))
+        assert code == 1 and "Traceback" not in err, record["type"]
+        assert "timezone" in err.replace("time zone", "timezone"), err
+        assert store.reader("U9") is None and store.votes("U9") == []
+
+
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     for command in (
         "run",
