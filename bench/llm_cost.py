@@ -47,7 +47,7 @@ from paperboy.arxiv import read_saved
 from paperboy.batches import DayBatch
 from paperboy.budget import Budget
 from paperboy.calls import OVER_BUDGET
-from paperboy.costs import DEFAULT_MODEL, Usage, dollars, price_for
+from paperboy.costs import DEFAULT_MODEL, price_for
 from paperboy.feed import parse_feed
 from paperboy.llm import ClaudeJudge
 from paperboy.local import LocalScorer
@@ -67,31 +67,6 @@ PRICE = price_for(DEFAULT_MODEL)
 class Goal:
     ok: bool
     text: str
-
-
-def billed(standin: AnthropicStandIn, *, batch: bool = False) -> float:
-    """What the stand-in answered, call by call, at list price (the long-prompt tier is per
-    request), or at half of it for batch results."""
-    total = 0.0
-    usages = [c.usage for c in standin.answered]
-    if batch:
-        usages = [
-            r["message"]["usage"]
-            for b in standin.batches.values()
-            for r in b.results.values()
-            if r["type"] == "succeeded"
-        ]
-    for u in usages:
-        hour = (u.get("cache_creation") or {}).get("ephemeral_1h_input_tokens", 0)
-        usage = Usage(
-            input=u["input_tokens"],
-            output=u["output_tokens"],
-            cache_write=u["cache_creation_input_tokens"] - hour,
-            cache_read=u["cache_read_input_tokens"],
-            cache_write_1h=hour,
-        )
-        total += dollars(usage, PRICE, batch=batch)
-    return total
 
 
 def judge(url: str, store: Store, *, limit: float = DEFAULTS.llm_max_usd_per_day) -> ClaudeJudge:
@@ -171,7 +146,7 @@ def the_day(opts: argparse.Namespace, papers: list[Paper], local: dict[str, Scor
         scores = claude.judge(DAY, papers, local)
         wall = time.monotonic() - started
         calls = len(standin.answered)
-        cost = billed(standin)
+        cost = standin.billed()
         totals = Budget(store).day_cost(DAY)
         again = time.monotonic()
         claude.judge(DAY, papers, local)
@@ -219,7 +194,7 @@ def tokenizers(opts: argparse.Namespace, data: Path) -> list[Goal]:
             children = [spawn({**spec, "share": i, "limit": limit}) for i in range(4)]
             done = [result(child) for child in children]
             wall = time.monotonic() - started
-            cost = billed(standin)
+            cost = standin.billed()
             spend = Budget(store).spend(DAY)
         judged = sum(d["judged"] for d in done)
         left = sum(d["papers"] - d["judged"] for d in done)
@@ -261,7 +236,7 @@ def kill_nine(opts: argparse.Namespace, data: Path, papers: list[Paper]) -> list
         rerun = result(spawn({**spec, "limit": DEFAULT_LIMIT}))
         wall = time.monotonic() - started
         after = budget.spend(DAY)
-        cost = billed(standin)
+        cost = standin.billed()
     remaining = len(papers) - judged_before
     print("3. kill -9 with calls in flight, then the day again")
     print(
@@ -297,7 +272,7 @@ def half_price(opts: argparse.Namespace, papers: list[Paper], local: dict[str, S
         claude.submit(DAY, papers, local)
         held = Budget(store).spend(DAY).held
         scores = claude.judge(DAY, papers, local)
-        cost = billed(standin, batch=True)
+        cost = standin.billed(batch=True)
     judged = sum(1 for s in scores.values() if s.scorer == "claude")
     print("4. half price: the day as a Message Batch")
     print(

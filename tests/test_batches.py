@@ -14,7 +14,7 @@ from rq.cron import CronScheduler
 from rq.registry import ScheduledJobRegistry
 
 from paperboy.batches import DayBatch
-from paperboy.costs import PRICES, Usage, dollars, price_for
+from paperboy.costs import price_for
 from paperboy.llm import ClaudeJudge
 from paperboy.models import Paper, Prior, Score
 from paperboy.store import Store
@@ -70,23 +70,6 @@ def judge_for(
     )
 
 
-def billed(standin: AnthropicStandIn) -> float:
-    """What the stand-in's batch results cost, at half the list price."""
-    total = 0.0
-    for batch in standin.batches.values():
-        for result in batch.results.values():
-            if result["type"] == "succeeded":
-                u = result["message"]["usage"]
-                usage = Usage(
-                    input=u["input_tokens"],
-                    output=u["output_tokens"],
-                    cache_read=u["cache_read_input_tokens"],
-                    cache_write_1h=u["cache_creation"]["ephemeral_1h_input_tokens"],
-                )
-                total += dollars(usage, PRICES[MODEL], batch=True)
-    return total
-
-
 def test_a_day_submitted_early_is_judged_by_batch_at_half_price(
     standin: AnthropicStandIn,
     store: Store,
@@ -110,7 +93,7 @@ def test_a_day_submitted_early_is_judged_by_batch_at_half_price(
     ways = judge.budget.judged_by(DAY)
     assert len(ways) == 30 and {w["via"] for w in ways.values()} == {"batch"}
     spend = judge.budget.spend(DAY)
-    assert spend.held == 0 and spend.spent == pytest.approx(billed(standin), abs=1e-7)
+    assert spend.held == 0 and spend.spent == pytest.approx(standin.billed(batch=True), abs=1e-7)
     assert spend.spent < held
     writes = [
         r["message"]["usage"]["cache_creation"]["ephemeral_1h_input_tokens"]

@@ -453,18 +453,7 @@ def test_four_workers_never_pass_the_limit_whatever_the_tokenizer(
         thread.join()
     budget = Budget(claude.store)
     spend = budget.spend(DAY)
-    billed = sum(
-        dollars(
-            Usage(
-                c.usage["input_tokens"],
-                c.usage["output_tokens"],
-                c.usage["cache_creation_input_tokens"],
-                c.usage["cache_read_input_tokens"],
-            ),
-            PRICES[MODEL],
-        )
-        for c in claude.standin.answered
-    )
+    billed = claude.standin.billed()
     assert billed <= limit and spend.spent == pytest.approx(billed, abs=1e-6)
     assert spend.held == 0
     refused = [s for scores in results for s in scores.values() if s.reasons[-1:] == [OVER_BUDGET]]

@@ -46,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from paperboy.costs import PRICES
+from paperboy.costs import PRICES, Usage, dollars, price_for
 from tests.standins import POLL_SECONDS
 
 API_KEY = "sk-ant-test-standin"
@@ -185,6 +185,31 @@ class AnthropicStandIn:
             for k in out:
                 out[k] += call.usage.get(k, 0)
         return out
+
+    def billed(self, *, batch: bool = False) -> float:
+        """What the answered calls cost at the model's list price, each priced on its own (the
+        long-prompt tier is per request); with `batch`, what the batches' succeeded results cost
+        at the batch price. Worked out from the usage answered, apart from Paperboy's ledger."""
+        usages = [c.usage for c in self.answered]
+        if batch:
+            usages = [
+                r["message"]["usage"]
+                for b in self.batches.values()
+                for r in b.results.values()
+                if r["type"] == "succeeded"
+            ]
+        total = 0.0
+        for u in usages:
+            hour = (u.get("cache_creation") or {}).get("ephemeral_1h_input_tokens", 0)
+            usage = Usage(
+                input=u["input_tokens"],
+                output=u["output_tokens"],
+                cache_write=u["cache_creation_input_tokens"] - hour,
+                cache_read=u["cache_read_input_tokens"],
+                cache_write_1h=hour,
+            )
+            total += dollars(usage, price_for(self.model), batch=batch)
+        return total
 
     # the protocol -----------------------------------------------------------------------
 
