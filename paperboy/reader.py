@@ -37,6 +37,8 @@ LIKED_ENOUGH = 0.05
 """Cosine to a liked paper from which "you liked '…'" is said."""
 UNSURE_AMONG = 50
 """Suggestions to vote on come from the reader's top this many papers."""
+LISTED_TERMS = 12
+"""Terms a profile lists as rated up (and down); a paper's reasons name only those."""
 
 
 @dataclass(frozen=True)
@@ -141,12 +143,17 @@ class ReaderModel:
         reader may see: the cosines are with those rows only."""
         corpus, liked = fit.group.corpus, self.taught.liked
         near = cross(corpus.papers.take(rows), corpus.rows(liked)) if liked else None
+        # a paper is said to share only terms the reader's profile lists as rated up, never a
+        # word it happens to share with a liked paper ("study", "propose")
+        listed = np.zeros_like(fit.taste)
+        top = _top(fit.taste, LISTED_TERMS)
+        listed[top] = fit.taste[top]
         out = []
         for k, i in enumerate(rows):
             mine = []
             if near is not None and near[k, j := int(np.argmax(near[k]))] >= LIKED_ENOUGH:
                 mine.append(f"you liked '{liked[j].title}'")
-            if up := self.paper_terms(corpus, i, fit.taste):
+            if up := self.paper_terms(corpus, i, listed):
                 mine.append("terms you rated up: " + ", ".join(up))
             out.append(mine)
         return out
@@ -162,14 +169,10 @@ class ReaderModel:
         order = np.argsort(-pull, kind="stable")[:MAX_REASON_TERMS]
         return [corpus.names[cols[k]] for k in order if pull[k] > 0]
 
-    def terms(self, fit: ReaderFit, n: int = 12) -> tuple[list[str], list[str]]:
+    def terms(self, fit: ReaderFit, n: int = LISTED_TERMS) -> tuple[list[str], list[str]]:
         """The terms the votes favour and disfavour most, against the day's average paper."""
         names = fit.group.corpus.names
-        up = [names[j] for j in np.argsort(-fit.taste, kind="stable")[:n] if fit.taste[j] > 0]
-        down = [
-            names[j] for j in np.argsort(-fit.distaste, kind="stable")[:n] if fit.distaste[j] > 0
-        ]
-        return up, down
+        return [names[j] for j in _top(fit.taste, n)], [names[j] for j in _top(fit.distaste, n)]
 
     def unsure(self, fit: ReaderFit, papers: Sequence[Paper], n: int = 5) -> list[int]:
         """The `n` papers of the day, not voted on, that the refit model is least sure about:
@@ -206,6 +209,12 @@ def _training(
         np.concatenate([np.ones(n_pos), -np.ones(n_day)]),
         np.concatenate([np.full(n_pos, pos_w), np.full(n_day, neg_w)]) * share,
     )
+
+
+def _top(values: Vector, n: int) -> NDArray[np.intp]:
+    """The indices of the `n` largest positive values, largest first."""
+    order = np.argsort(-values, kind="stable")[:n]
+    return order[values[order] > 0]
 
 
 def _tastes(corpus: DayCorpus, liked: Rows, disliked: Rows) -> tuple[Vector, Vector]:

@@ -165,6 +165,22 @@ def test_explanations_name_liked_papers_terms_and_the_weightiest_votes(
     assert liked_titles & set(reasons)
 
 
+def test_a_papers_terms_are_among_those_the_profile_lists(scorer: LocalScorer, days) -> None:
+    old, today = days
+    liked = _find(old, "diffusion")[:1]  # one 👍: most of its words are above the day's mean
+    model = ReaderModel(scorer, taught_from({liked[0].id: 1}, {liked[0].id: liked[0]}))
+    fit = model.fit(today)
+    listed, _ = model.terms(fit)
+    named = [
+        term
+        for mine in model.reasons(fit, list(range(len(today))))
+        for r in mine
+        if r.startswith("terms you rated up: ")
+        for term in r.removeprefix("terms you rated up: ").split(", ")
+    ]
+    assert named and set(named) <= set(listed)
+
+
 def test_unsure_papers_are_unvoted_near_the_boundary_among_the_top(
     scorer: LocalScorer, days
 ) -> None:
