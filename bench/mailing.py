@@ -207,6 +207,7 @@ def main() -> int:
                     )
                     pipe.rpush(store.key("votes", reader), vote.model_dump_json())
                 pipe.execute()
+            store.rebuild_standing(reader)  # standing votes and tallies, as casting them leaves
 
     spawn = mp.get_context("spawn")
     ours, theirs = spawn.Pipe()
