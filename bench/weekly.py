@@ -26,6 +26,7 @@ import redis
 from bench import DAYS, PROFILE
 from paperboy import pipeline
 from paperboy.arxiv import Fetched, read_saved
+from paperboy.colleagues import Colleagues
 from paperboy.days import Context, save_order
 from paperboy.feed import parse_feed
 from paperboy.group import Group, read_group
@@ -138,8 +139,9 @@ def main() -> int:
                 ("with them", read_group(store, now)),
             ]:
                 started = time.perf_counter()
+                colleagues = Colleagues.of(group)
                 for reader in readers:
-                    reader_digest(ctx, day, Reader(id=reader), group)
+                    reader_digest(ctx, day, Reader(id=reader), colleagues)
                 took = time.perf_counter() - started
                 timings[label] = min(took, timings.get(label, took))
             print(

@@ -107,10 +107,11 @@ def cmd_rank(args: argparse.Namespace, settings: Settings) -> int:
     personal: dict[str, float] = {}
     colleagues: dict[str, GroupVotes] = {}
     if args.user:
+        from paperboy.colleagues import Colleagues
         from paperboy.readers import ranking_for
 
         votes = read_group(store, ctx.now())
-        ranking = ranking_for(ctx, args.user, batch, order, votes)
+        ranking = ranking_for(ctx, args.user, batch, order, Colleagues.of(votes))
         order = ranking.scores()
         if ranking.personal is not None:
             personal = {p.id: float(v) for p, v in zip(batch.papers, ranking.personal, strict=True)}

@@ -11,14 +11,16 @@ it is not counted. The store keeps each reader's standing vote and its time, not
 replaced, so a vote changed after that moment counts as none when a day is ranked again.
 
 A colleague's votes teach a reader's model by how much better than a coin they agree with the
-reader's own (see `trust`); a colleague whose votes the reader has not voted on yet (nothing
-shared to compare) teaches nothing, and a reader with no votes of their own and none from
-colleagues gets exactly the group order. Pure, apart from `read_group`.
+reader's own (`paperboy.colleagues.trust`, worked out there over arrays for the ranking
+processes); a colleague whose votes the reader has not voted on yet (nothing shared to compare)
+teaches nothing, colleagues together never count more than the reader's own vote would, and a
+reader with no votes of their own and none from colleagues gets exactly the group order. Pure,
+apart from `read_group`; without numpy, for the web process's poll.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,26 +34,6 @@ weekly post reports, and a bound on the rows a reader's refit takes on."""
 
 Standing = dict[str, tuple[int, int]]
 """One reader's standing votes: paper -> (+1 or -1, microseconds since the epoch it was cast)."""
-
-
-def trust(mine: Mapping[str, int], theirs: Standing) -> float:
-    """How far a colleague's vote predicts the reader's, from the papers both voted on:
-    (agreements - disagreements) / (shared + 2), and never below nothing.
-
-    That is 2a - 1 for their agreement rate a with Laplace's rule of succession ((agreements
-    + 1) / (shared + 2), a coin's 1/2 before anything is shared): 1 for a colleague who has
-    always agreed, 0 for one who agrees as often as a coin would, or less."""
-    agree = disagree = 0
-    small, large = (mine, theirs) if len(mine) <= len(theirs) else (theirs, mine)
-    for paper in small:
-        if paper in large:
-            a = mine[paper]
-            b = theirs[paper][0]
-            if a == b:
-                agree += 1
-            else:
-                disagree += 1
-    return max(0.0, (agree - disagree) / (agree + disagree + 2))
 
 
 @dataclass
@@ -87,24 +69,6 @@ class Group:
             if paper in theirs
         )
         return [(who, value) for _, who, value in found]
-
-    def evidence(self, reader: str, mine: Mapping[str, int]) -> dict[str, float]:
-        """What colleagues' votes of the week say about papers the reader has not voted on:
-        each colleague's vote weighs their `trust`, and the sum on a paper is held within one
-        vote either way (colleagues together never count more than the reader's own vote would).
-        Positive: evidence for 👍. Papers with no evidence are absent."""
-        since = micros(self.until - WEEK)
-        found: dict[str, float] = {}
-        for who, theirs in self.votes.items():
-            if who == reader:
-                continue
-            weight = trust(mine, theirs)
-            if weight <= 0:
-                continue
-            for paper, (value, at) in theirs.items():
-                if at >= since and paper not in mine and paper in self.papers:
-                    found[paper] = found.get(paper, 0.0) + weight * value
-        return {p: max(-1.0, min(1.0, e)) for p, e in found.items() if e}
 
 
 def sharing(readers: Iterable[Reader], ids: Iterable[str]) -> list[str]:

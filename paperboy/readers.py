@@ -3,8 +3,9 @@
 A reader's model comes from the store: their standing votes (and their reading list, where they
 did not vote), their own seed papers and followed authors, the papers they were shown and let
 pass, and what colleagues' votes of the week say (`paperboy.group`, read once per day's
-delivery). A day's readers are ranked in worker processes, one per core, forked after the day's
-group model is fitted, so that every worker shares it; each returns its readers' digests as data
+delivery, and `paperboy.colleagues`, the same votes as arrays). A day's readers are ranked in
+worker processes, one per core, forked after the day's group model is fitted and the colleagues'
+arrays are built, so that every worker shares them; each returns its readers' digests as data
 for the channels, each paper with its colleagues' votes ("Liked by N in your group").
 """
 
@@ -16,8 +17,9 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 
+from paperboy.colleagues import Colleagues
 from paperboy.days import Batch, Context, latest_ranked
-from paperboy.group import Group, read_group
+from paperboy.group import read_group
 from paperboy.models import (
     Explanation,
     Paper,
@@ -61,21 +63,21 @@ def passed_papers(
 
 
 def reader_model(
-    ctx: Context, reader_id: str, day: date | None = None, group: Group | None = None
+    ctx: Context, reader_id: str, day: date | None = None, colleagues: Colleagues | None = None
 ) -> ReaderModel:
     """The reader's model: the local scorer refit with their votes, their own seed papers, the
-    papers they let pass and what colleagues' votes say (see `paperboy.reader`); `group` is
-    read from the store, as it stands now, unless given."""
+    papers they let pass and what colleagues' votes say (see `paperboy.reader`); the group's
+    votes are read from the store, as they stand now, unless given."""
     reader = ctx.store.reader(reader_id) or Reader(id=reader_id)
     votes = current_votes(ctx.store.votes(reader_id))
     # A save teaches like a 👍 where the reader has not voted; colleagues hear only votes.
     taught_votes = teaching(votes, [s.paper for s in reversed(ctx.store.saved(reader_id))])
     passed = passed_papers(ctx.store, reader_id, day, taught_votes) if taught_votes else []
-    group = group or read_group(ctx.store, ctx.now())
-    said = group.evidence(reader_id, votes)
-    colleagues = [(group.papers[pid], e) for pid, e in said.items()]
+    colleagues = colleagues or Colleagues.of(read_group(ctx.store, ctx.now()))
+    said = colleagues.evidence(reader_id, votes)
+    heard = [(colleagues.group.papers[pid], e) for pid, e in said.items()]
     taught = taught_from(
-        taught_votes, ctx.store.papers(list(taught_votes)), reader.seed_papers, passed, colleagues
+        taught_votes, ctx.store.papers(list(taught_votes)), reader.seed_papers, passed, heard
     )
     return ReaderModel(ctx.local, taught, reader.authors)
 
@@ -100,10 +102,14 @@ def rank(model: ReaderModel, day: DayOrder, explain: int) -> ReaderRanking:
 
 
 def ranking_for(
-    ctx: Context, reader_id: str, batch: Batch, order: list[Score], group: Group | None = None
+    ctx: Context,
+    reader_id: str,
+    batch: Batch,
+    order: list[Score],
+    colleagues: Colleagues | None = None,
 ) -> ReaderRanking:
     """The reader's order of a day, with their reasons for the best few digests' worth."""
-    model = reader_model(ctx, reader_id, batch.day, group)
+    model = reader_model(ctx, reader_id, batch.day, colleagues)
     return rank(model, DayOrder.of(batch.day, batch.papers, order), EXPLAIN_TOP * ctx.digest_size)
 
 
@@ -116,32 +122,32 @@ def rank_for(ctx: Context, reader_id: str, batch: Batch, order: list[Score]) -> 
 
 
 def reader_digest(
-    ctx: Context, day: DayOrder, reader: Reader, group: Group | None = None
+    ctx: Context, day: DayOrder, reader: Reader, colleagues: Colleagues | None = None
 ) -> ReaderDigest:
     """A reader's own digest: the top of their order, as many as they asked for, each paper
     with its colleagues' votes when it has any."""
     size = reader.digest_size or ctx.digest_size
-    group = group or read_group(ctx.store, ctx.now())
-    entries = rank(reader_model(ctx, reader.id, day.day, group), day, size).top(size)
-    counts = group.counts([entry.paper.id for entry in entries], reader.id)
+    colleagues = colleagues or Colleagues.of(read_group(ctx.store, ctx.now()))
+    entries = rank(reader_model(ctx, reader.id, day.day, colleagues), day, size).top(size)
+    counts = colleagues.group.counts([entry.paper.id for entry in entries], reader.id)
     for entry in entries:
         entry.group = counts.get(entry.paper.id)
     return ReaderDigest(reader=reader, entries=entries)
 
 
-_SHARED: tuple[Context, DayOrder, Group] | None = None
+_SHARED: tuple[Context, DayOrder, Colleagues] | None = None
 """In a forked worker: the context, the day it ranks readers of and the group's votes."""
 
 
-def _adopt(ctx: Context, day: DayOrder, group: Group) -> None:
+def _adopt(ctx: Context, day: DayOrder, colleagues: Colleagues) -> None:
     global _SHARED
-    _SHARED = (ctx, day, group)
+    _SHARED = (ctx, day, colleagues)
 
 
 def _digest_of(reader: Reader) -> ReaderDigest:
     assert _SHARED is not None, "a worker ranks readers only after adopting the day"
-    ctx, day, group = _SHARED
-    return reader_digest(ctx, day, reader, group)
+    ctx, day, colleagues = _SHARED
+    return reader_digest(ctx, day, reader, colleagues)
 
 
 def reader_digests(
@@ -152,11 +158,14 @@ def reader_digests(
     if not readers:
         return []
     day = DayOrder.of(batch.day, batch.papers, order)
-    ctx.local.fit(batch.papers)  # before the fork: every worker inherits it
-    group = read_group(ctx.store, ctx.now())  # the colleagues' votes when the digests are made
+    fit = ctx.local.fit(batch.papers)  # before the fork: every worker inherits it
+    # the colleagues' votes when the digests are made, as arrays the workers share, and the
+    # papers they voted on in the day's terms, made once here rather than once in each worker
+    colleagues = Colleagues.of(read_group(ctx.store, ctx.now()))
+    fit.corpus.rows(list(colleagues.group.papers.values()))
     workers = min(len(readers), os.cpu_count() or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [reader_digest(ctx, day, reader, group) for reader in readers]
+        return [reader_digest(ctx, day, reader, colleagues) for reader in readers]
     chunk = max(1, len(readers) // (4 * workers))  # small chunks: the work is uneven
     # Frozen objects are left alone by the workers' garbage collector, so the memory they share
     # with this process stays shared instead of being copied page by page.
@@ -166,7 +175,7 @@ def reader_digests(
             workers,
             mp_context=multiprocessing.get_context("fork"),
             initializer=_adopt,
-            initargs=(ctx, day, group),
+            initargs=(ctx, day, colleagues),
         ) as pool:
             made = list(pool.map(_digest_of, readers, chunksize=chunk))
     finally:

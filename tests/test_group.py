@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from paperboy.arxiv import fetch_feeds
+from paperboy.colleagues import Colleagues
 from paperboy.days import Batch, Context
-from paperboy.group import Group, read_group, trust
+from paperboy.group import Group, read_group
 from paperboy.local import LocalScorer
 from paperboy.models import GroupVotes, Paper, Reader, Score, Vote, VoteValue
 from paperboy.order import DayOrder
@@ -38,7 +39,8 @@ T0 = datetime(2025, 2, 17, 9, tzinfo=UTC)
 def test_trust_is_how_much_better_than_a_coin_a_colleague_agrees(
     mine: dict[str, int], theirs: dict[str, int], expected: float
 ) -> None:
-    assert trust(mine, {p: (v, 0) for p, v in theirs.items()}) == pytest.approx(expected)
+    group = Group({"U2": {p: (v, 0) for p, v in theirs.items()}}, T0)
+    assert Colleagues.of(group).trusted("U1", mine) == {"U2": pytest.approx(expected)}
 
 
 def test_evidence_weighs_trust_and_never_outweighs_the_readers_own_vote() -> None:
@@ -56,7 +58,7 @@ def test_evidence_weighs_trust_and_never_outweighs_the_readers_own_vote() -> Non
         papers={p: Paper(id=p, title=p) for p in ("x", "y", "old", "mine", "s1", "s2", "s3")},
     )
     mine = {"s1": 1, "s2": 1, "s3": -1, "mine": -1}
-    said = group.evidence("U1", mine)
+    said = Colleagues.of(group).evidence("U1", mine)
     # U2 agrees on four papers (trust 4/6), U3 on three (3/5): x at 2/3 + 3/5 is held at one
     # vote; y is U2's 👎 alone; a vote of more than a week ago, and a paper the reader voted on,
     # say nothing; U4 disagrees, so is not heard; U1's own votes are not evidence.
