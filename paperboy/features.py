@@ -26,6 +26,9 @@ CORPUS_CACHE_SIZE = 8
 ROWS_CACHE_SIZE = 20_000
 """Rows of papers not of the day (voted on, shown) kept per day's corpus: a reader's refit after
 a vote reuses theirs; a kilobyte or two each, so memory stays bounded on a big group's day."""
+ROWS_BATCH = 1000
+"""Papers vectorised together: one by one costs three times as much, and a batch's word lists
+take about 13 KB a paper while it is made, so a week of a big group's votes is made in parts."""
 
 
 def standardise(values: Vector) -> Vector:
@@ -128,12 +131,13 @@ class DayCorpus:
     def rows(self, papers: Sequence[Paper]) -> Rows:
         """Papers (of other days) as rows in the day's vocabulary; each row made once."""
         missing = {paper_key(p): p for p in papers if paper_key(p) not in self.other_rows}
-        if missing:
-            # One batch: vectorising papers one by one costs three times as much.
+        keys = list(missing)
+        for start in range(0, len(keys), ROWS_BATCH):
+            part = keys[start : start + ROWS_BATCH]
             new = self.vocab.rows(
-                doc_terms(*paper_words(p), self.title_weight) for p in missing.values()
+                doc_terms(*paper_words(missing[key]), self.title_weight) for key in part
             )
-            for n, key in enumerate(missing):
+            for n, key in enumerate(part):
                 lo, hi = new.indptr[n], new.indptr[n + 1]
                 self.other_rows[key] = (new.indices[lo:hi].copy(), new.data[lo:hi].copy())
         picked = [self.other_rows[paper_key(p)] for p in papers]

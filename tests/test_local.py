@@ -6,6 +6,9 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
+from paperboy.features import ROWS_BATCH
 from paperboy.local import LocalScorer
 from paperboy.models import Paper, Prior
 from paperboy.prior import load_prior
@@ -90,3 +93,18 @@ def test_deterministic_and_fast_on_the_biggest_day() -> None:
     again = LocalScorer(prior.model_copy(update={"source": "again"})).score(papers)
     assert _ranking(first) == _ranking(again)
     assert elapsed < 3.0  # about 0.4 s on an idle 2-core machine; slack for a busy CI
+
+
+def test_papers_of_other_days_are_the_same_rows_however_many_are_made_at_once() -> None:
+    papers = parsed(BIG_DAY).papers
+    day, others = papers[:200], papers[200:]
+    assert len(others) > ROWS_BATCH  # made in more than one part
+    prior = load_prior(None, None, None, EXAMPLE)
+    together = LocalScorer(prior).fit(day).corpus.rows(others)
+    corpus = LocalScorer(prior.model_copy(update={"source": "apart"})).fit(day).corpus
+    for paper in others[:50]:  # one by one, then the rest in one call that finds them made
+        corpus.rows([paper])
+    apart = corpus.rows(others)
+    assert np.array_equal(together.indptr, apart.indptr)
+    assert np.array_equal(together.indices, apart.indices)
+    assert np.allclose(together.data, apart.data) and together.indices.size > 10 * len(others)
