@@ -29,7 +29,7 @@ from paperboy import logs
 from paperboy.models import utc_now as _utc_now
 from paperboy.settings import Settings, load_or_exit
 from paperboy.slack import SPACING, Coalescer, web_client
-from paperboy.store import Store, open_store
+from paperboy.store import Store, serving_store
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def wsgi() -> Flask:
     """The gunicorn entry point: collaborators from Settings(), Socket Mode when configured."""
     settings = load_or_exit()
     logs.configure(settings.log_format, settings.log_level)  # as gunicorn_conf did, if it ran
-    store = open_store(settings, allow_in_process=False)
+    store = serving_store(settings)
     client = None
     if settings.slack_bot_token:
         client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)

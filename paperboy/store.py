@@ -561,9 +561,15 @@ class ServiceError(Exception):
     """A configured service that cannot be used, with how to fix it."""
 
 
-def _unanswered(url: str) -> redis.RedisError | None:
-    """Why Redis at `url` does not answer at once (no retries: a start-up check), or None."""
-    probe = connect(url, patience=0)
+def serving_store(settings: Settings) -> Store:
+    """The store of a process that serves (the web workers, the jobs): Redis at REDIS_URL or
+    on this machine, given a restart's time to answer (see `open_store`)."""
+    return open_store(settings, allow_in_process=False, patience=RESTART_SECONDS)
+
+
+def _unanswered(url: str, patience: float = 0.0) -> redis.RedisError | None:
+    """Why Redis at `url` does not answer within `patience` seconds (0: at once), or None."""
+    probe = connect(url, patience=patience)
     try:
         probe.ping()
         return None
@@ -573,10 +579,17 @@ def _unanswered(url: str) -> redis.RedisError | None:
         probe.close()
 
 
-def open_store(settings: Settings, *, allow_in_process: bool = True) -> Store:
-    """Redis at REDIS_URL; without it, a local Redis if one answers, else an in-process store."""
+def open_store(
+    settings: Settings, *, allow_in_process: bool = True, patience: float = 0.0
+) -> Store:
+    """Redis at REDIS_URL; without it, a local Redis if one answers, else an in-process store.
+
+    A command asks Redis once (`patience` 0): a person is waiting to hear that it is down. A
+    process that serves (a web worker, a job) gives REDIS_URL's Redis `patience` seconds to
+    answer, as every call of its client does during a restart: a gunicorn worker that failed
+    to start while Redis restarted would take the whole web process down with it."""
     if settings.redis_url:
-        silent = _unanswered(settings.redis_url)
+        silent = _unanswered(settings.redis_url, patience)
         if silent is not None:
             raise ServiceError(
                 f"Redis at REDIS_URL does not answer ({silent}): start it, or fix REDIS_URL"

@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 from rq import Queue
 
+from bot.app import wsgi
 from paperboy import blocks, tokens
 from paperboy.feed import parse_feed
 from paperboy.models import Paper, Ranked, Reader, Score
-from paperboy.store import Store
+from paperboy.settings import Settings
+from paperboy.store import ServiceError, Store, open_store
 from tests.conftest import ROOT, TEST_REDIS_URL
 from tests.slackweb import (
     ADMIN,
@@ -40,7 +42,8 @@ from tests.slackweb import (
     tally_shown,
 )
 from tests.standins.slack_api import click, command, interaction, serve, signed
-from tests.standins.web import HTTP
+from tests.standins.smtp import free_port
+from tests.standins.web import HTTP, serve_wsgi
 from workers.queues import INTERACTIVE
 
 # votes ------------------------------------------------------------------------------------
@@ -474,3 +477,33 @@ def test_the_web_process_never_loads_the_ranking(web: Web) -> None:
     web.work()  # what it enqueued: the answer to `top`, Home
     assert any("Your top" in r.get("text", "") for r in responses(web))
     assert "Ada Lovelace" in home_text(web, "U1")
+
+
+def test_the_web_process_starts_while_redis_restarts_and_a_command_says_it_is_down(
+    unconfigured: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    port = free_port()
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    started: list[subprocess.Popen[bytes]] = []
+
+    def restart() -> None:  # Redis is back a moment after the web worker starts
+        time.sleep(0.5)
+        command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        started.append(
+            subprocess.Popen([*command, "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+        )
+
+    back = threading.Thread(target=restart)
+    try:
+        with pytest.raises(ServiceError, match="does not answer"):  # a command: at once
+            open_store(Settings(), allow_in_process=False)
+        back.start()
+        app = wsgi()  # a gunicorn worker that failed here would take the web process down
+        with serve_wsgi(app) as url:
+            assert HTTP.get(url + "/healthz").status_code == 200
+    finally:
+        if back.is_alive():
+            back.join()
+        for server in started:
+            server.terminate()
+            server.wait(timeout=10)

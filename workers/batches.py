@@ -23,7 +23,7 @@ from paperboy.models import utc_now
 from paperboy.pipeline import feed_day
 from paperboy.services import arxiv_client, claude_judge, context
 from paperboy.settings import Settings
-from paperboy.store import open_store
+from paperboy.store import serving_store
 from workers import steps
 from workers.jobs import QUEUE, guarded
 
@@ -36,7 +36,7 @@ def look_early(attempt: int = 0, now: str | None = None) -> str:
     settings = Settings()
     if not settings.llm_batch or settings.anthropic_api_key is None:
         return "LLM_BATCH is off or Claude is not configured"
-    store = open_store(settings, allow_in_process=False)
+    store = serving_store(settings)
     clock = datetime.fromisoformat(now) if now else utc_now()
     today = schedule.arxiv_today(clock)
     fetched = fetch_feeds(settings.feed_urls, arxiv_client(settings, store))
@@ -77,7 +77,7 @@ def look_early(attempt: int = 0, now: str | None = None) -> str:
 def collect_batches(now: str | None = None) -> list[str]:
     """Collect every submitted batch that has ended and was not collected yet."""
     settings = Settings()
-    store = open_store(settings, allow_in_process=False)
+    store = serving_store(settings)
     judge = claude_judge(settings, store, context(settings, store).prior)
     if judge is None or judge.batches is None:
         return []

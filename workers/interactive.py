@@ -27,7 +27,7 @@ from paperboy.services import arxiv_client, context
 from paperboy.settings import Settings
 from paperboy.slack import web_client
 from paperboy.smtp import SendError
-from paperboy.store import Store, open_store
+from paperboy.store import Store, serving_store
 from workers.steps import logged
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ HOME_SPACING_SECONDS = 0.6
 
 def _settings_and_store() -> tuple[Settings, Store]:
     settings = Settings()
-    return settings, open_store(settings, allow_in_process=False)
+    return settings, serving_store(settings)
 
 
 def _slack(settings: Settings) -> WebClient:

@@ -31,7 +31,7 @@ from paperboy.pipeline import feed_day
 from paperboy.progress import Meter
 from paperboy.services import arxiv_client, channels, context
 from paperboy.settings import Settings
-from paperboy.store import Store, open_store
+from paperboy.store import Store, serving_store
 from workers import steps
 from workers.queues import DAY as QUEUE
 from workers.steps import logged
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 def _settings_and_store() -> tuple[Settings, Store]:
     settings = Settings()
-    return settings, open_store(settings, allow_in_process=False)
+    return settings, serving_store(settings)
 
 
 def guarded(
@@ -258,7 +258,7 @@ def backup(folder: str = "backups", now: str | None = None) -> str:
     Votes live only in Redis; with AOF on a restart keeps them, and this file survives the
     loss of Redis itself (`paperboy import FILE` restores it).
     """
-    store = open_store(Settings(), allow_in_process=False)
+    store = serving_store(Settings())
     day = (datetime.fromisoformat(now) if now else utc_now()).date()
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
@@ -298,7 +298,7 @@ def enqueue_step(queue: Queue, step: str, *args: Any) -> Job:
 def on_the_clock(step: str, *args: Any) -> str:
     """What the clock runs: rq's cron registration takes no retry, so it enqueues the step
     with them and returns at once."""
-    queue = Queue(QUEUE, connection=open_store(Settings(), allow_in_process=False).redis)
+    queue = Queue(QUEUE, connection=serving_store(Settings()).redis)
     return enqueue_step(queue, step, *args).id
 
 

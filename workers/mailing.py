@@ -14,7 +14,7 @@ from paperboy import hourly, mailer
 from paperboy.models import utc_now
 from paperboy.services import context
 from paperboy.settings import Settings
-from paperboy.store import open_store
+from paperboy.store import serving_store
 from workers.jobs import guarded
 from workers.steps import logged
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 def mail_hour(now: str | None = None) -> list[str]:
     """Mail every reader whose own hour (or weekly digest) is due now; what was sent."""
     settings = Settings()
-    store = open_store(settings, allow_in_process=False)
+    store = serving_store(settings)
     clock = datetime.fromisoformat(now) if now else utc_now()
     email = mailer.from_settings(settings, store)
     if email is None:

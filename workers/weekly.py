@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from paperboy.models import utc_now
 from paperboy.settings import Settings
 from paperboy.slack import web_client
-from paperboy.store import open_store
+from paperboy.store import serving_store
 from paperboy.week import week_of
 from paperboy.week_post import POST_SPACING_SECONDS, post_week
 
@@ -28,7 +28,7 @@ def post_weekly(now: str | None = None) -> str:
     if not (settings.slack_bot_token and settings.slack_channel):
         log.warning("SLACK_BOT_TOKEN or SLACK_CHANNEL is not set: no weekly post")
         return "Slack is not configured: no weekly post"
-    store = open_store(settings, allow_in_process=False)
+    store = serving_store(settings)
     clock = datetime.fromisoformat(now) if now else utc_now()
     if clock.tzinfo is None:  # a time given without its zone is UTC, as WEEKLY_CRON is
         clock = clock.replace(tzinfo=UTC)
